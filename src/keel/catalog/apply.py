@@ -1,0 +1,149 @@
+"""Applying entities to the store: one transaction, idempotent, one event per real change.
+
+An entity whose canonical body is unchanged is left alone and writes no event, so applying
+the same files twice changes nothing. Created and updated entities get their relations
+rewritten; the events of one apply share one op id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from keel import audit
+from keel.catalog.entity import Entity
+from keel.catalog.tables import EntityRow, RelationRow
+from keel.identity import Actor
+
+CHUNK = 500  # keeps IN lists under SQLite's parameter limit
+
+
+@dataclass
+class ApplyResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    op: str | None = None
+
+    @property
+    def changed(self) -> int:
+        return len(self.created) + len(self.updated)
+
+
+def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -> ApplyResult:
+    """Create or update `entities` in the caller's write transaction."""
+    entities = list(entities)
+    existing: dict[str, tuple[int, str, str]] = {}
+    keys = [e.key for e in entities]
+    for start in range(0, len(keys), CHUNK):
+        rows = session.execute(
+            select(EntityRow.key, EntityRow.id, EntityRow.digest, EntityRow.body).where(
+                EntityRow.key.in_(keys[start : start + CHUNK])
+            )
+        )
+        existing.update({r.key: (r.id, r.digest, r.body) for r in rows})
+
+    result = ApplyResult()
+    created: list[tuple[Entity, str, str]] = []
+    updated: list[tuple[Entity, str, str, int, str, str]] = []
+    for entity in entities:
+        body = audit.canonical_bytes(entity.body).decode()
+        digest = audit.digest(entity.body)
+        old = existing.get(entity.key)
+        if old is None:
+            created.append((entity, body, digest))
+        elif old[1] != digest:
+            updated.append((entity, body, digest, old[0], old[1], old[2]))
+        else:
+            result.unchanged += 1
+    if not created and not updated:
+        return result
+
+    ids: dict[str, int] = {}
+    if created:
+        rows = session.execute(
+            insert(EntityRow).returning(EntityRow.key, EntityRow.id, sort_by_parameter_order=True),
+            [
+                {
+                    "key": e.key,
+                    "kind": e.kind,
+                    "namespace": e.ref.namespace,
+                    "name": e.ref.name,
+                    "body": body,
+                    "digest": digest,
+                }
+                for e, body, digest in created
+            ],
+        )
+        ids.update({r.key: r.id for r in rows})
+    if updated:
+        session.connection().execute(
+            update(EntityRow)
+            .where(EntityRow.id == bindparam("row_id"))
+            .values(body=bindparam("new_body"), digest=bindparam("new_digest")),
+            [
+                {"row_id": row_id, "new_body": body, "new_digest": digest}
+                for _, body, digest, row_id, _, _ in updated
+            ],
+        )
+        row_ids = [u[3] for u in updated]
+        for start in range(0, len(row_ids), CHUNK):
+            session.execute(
+                delete(RelationRow).where(RelationRow.entity_id.in_(row_ids[start : start + CHUNK]))
+            )
+        ids.update({e.key: row_id for e, _, _, row_id, _, _ in updated})
+
+    relation_rows = [
+        {"entity_id": ids[e.key], "source": r.source, "type": r.type, "target": r.target}
+        for e in [c[0] for c in created] + [u[0] for u in updated]
+        for r in e.relations
+    ]
+    if relation_rows:
+        session.execute(insert(RelationRow), relation_rows)
+
+    changes = [
+        audit.Change("catalog.entity.created", e.key, _details(e, None, digest, None))
+        for e, _, digest in created
+    ] + [
+        audit.Change("catalog.entity.updated", e.key, _details(e, old_digest, digest, old_body))
+        for e, _, digest, _, old_digest, old_body in updated
+    ]
+    events = audit.append(session, actor, changes)
+    result.created = [e.key for e, _, _ in created]
+    result.updated = [u[0].key for u in updated]
+    result.op = events[0].op
+    return result
+
+
+def _details(
+    entity: Entity, before: str | None, after: str, old_body: str | None
+) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "kind": entity.kind,
+        "namespace": entity.ref.namespace,
+        "name": entity.ref.name,
+        "before": before,
+        "after": after,
+        "source": entity.origin,
+        "entity": entity.body,
+    }
+    if old_body is not None:
+        details["changed"] = changed_fields(json.loads(old_body), entity.body)
+    return details
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The dotted fields (two levels deep) whose values differ: `spec.owner`, `metadata.tags`."""
+    out: list[str] = []
+    for top in sorted(set(old) | set(new)):
+        a, b = old.get(top), new.get(top)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(f"{top}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+        elif a != b:
+            out.append(top)
+    return out

@@ -1,0 +1,381 @@
+"""The registry of entity kinds: what each kind's spec may hold and which fields are references.
+
+Backstage's kinds (`backstage.io/v1alpha1`) keep Backstage's own rules: their required
+fields are required and unknown spec fields are allowed, as Backstage allows them. Keel's
+kinds (`keel.dev/v1`) are strict: an unknown field is an error. Later packages add kinds
+(`Policy`, `Rollout`, ...) with `register()` without touching the parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+BACKSTAGE = ("backstage.io/v1alpha1", "backstage.io/v1beta1")
+KEEL = ("keel.dev/v1",)
+
+# The four questions every node of the map must answer.
+OWNER, LINEAGE, GOVERNANCE, ROLLBACK = "owner", "lineage", "governance", "rollback"
+
+# Relation types that carry lineage, always stored downstream -> upstream.
+LINEAGE_RELATIONS = frozenset({"dependsOn", "consumesApi", "providedBy", "measuredBy"})
+
+ANY_KIND = None
+PEOPLE = frozenset({"group", "user"})
+
+
+@dataclass(frozen=True)
+class RefField:
+    """A spec field holding entity references, and the relation each reference makes.
+
+    `default_kind` None means the reference must name its kind. `reverse` stores the
+    relation from the target to this entity (e.g. `providesApis`: the API is provided by it).
+    """
+
+    path: str
+    relation: str
+    default_kind: str | None
+    allowed_kinds: frozenset[str] | None = ANY_KIND
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class KindDef:
+    kind: str
+    api_versions: tuple[str, ...]
+    spec: type[BaseModel]
+    refs: tuple[RefField, ...] = ()
+    questions: frozenset[str] = frozenset()
+    in_map: bool = False  # a node of the system map (not a person, container or location)
+    order: int = 100  # export order: people first, then containers, then the map
+
+
+_REGISTRY: dict[str, KindDef] = {}
+
+
+def register(kind_def: KindDef) -> KindDef:
+    """Add a kind; its name is matched case-insensitively, as in references."""
+    _REGISTRY[kind_def.kind.lower()] = kind_def
+    return kind_def
+
+
+def lookup(kind: str) -> KindDef | None:
+    return _REGISTRY.get(kind.lower())
+
+
+def known_kinds() -> list[str]:
+    return sorted(d.kind for d in _REGISTRY.values())
+
+
+# --- spec models ---------------------------------------------------------------------------
+
+
+class _Backstage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Keel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Rollback(_Keel):
+    strategy: Literal["previous-version", "fallback", "disable"]
+    target: str | None = None
+    runbook: str | None = None
+
+    @model_validator(mode="after")
+    def _fallback_needs_target(self) -> Rollback:
+        if self.strategy == "fallback" and not self.target:
+            raise ValueError("a fallback rollback needs a target")
+        return self
+
+
+class Consent(_Keel):
+    basis: str
+    purposes: list[str] = []
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    displayName: str | None = None
+    email: str | None = None
+    picture: str | None = None
+
+
+class Pod(_Keel):
+    """People per role; each role takes one User reference or a list of them."""
+
+    productOwner: str | list[str] = []
+    mlEngineer: str | list[str] = []
+    dataSteward: str | list[str] = []
+    riskLead: str | list[str] = []
+    changeManager: str | list[str] = []
+
+
+POD_ROLES = tuple(Pod.model_fields)
+
+
+class ChangePlan(_Keel):
+    training: str | None = None
+    communication: str | None = None
+    workflowChanges: str | None = None
+
+
+class GovernedMixin(BaseModel):
+    """Keel's extension accepted by Backstage's API and Component too."""
+
+    governance: list[str] = []
+    rollback: Rollback | None = None
+
+
+class ComponentSpec(_Backstage, GovernedMixin):
+    type: str
+    lifecycle: str
+    owner: str
+    system: str | None = None
+    subcomponentOf: str | None = None
+    providesApis: list[str] = []
+    consumesApis: list[str] = []
+    dependsOn: list[str] = []
+    dependencyOf: list[str] = []
+
+
+class ApiSpec(_Backstage, GovernedMixin):
+    type: str
+    lifecycle: str
+    owner: str
+    definition: str | dict[str, Any]
+    system: str | None = None
+    dependsOn: list[str] = []
+
+
+class ResourceSpec(_Backstage):
+    type: str
+    owner: str
+    system: str | None = None
+    dependsOn: list[str] = []
+    dependencyOf: list[str] = []
+
+
+class SystemSpec(_Backstage):
+    owner: str
+    domain: str | None = None
+    type: str | None = None
+    purpose: str | None = None
+    governance: list[str] = []
+    pod: Pod | None = None
+    changePlan: ChangePlan | None = None
+
+
+class DomainSpec(_Backstage):
+    owner: str
+    subdomainOf: str | None = None
+    type: str | None = None
+
+
+class GroupSpec(_Backstage):
+    type: str
+    children: list[str]
+    profile: Profile | None = None
+    parent: str | None = None
+    members: list[str] = []
+
+
+class UserSpec(_Backstage):
+    memberOf: list[str]
+    profile: Profile | None = None
+
+
+class LocationSpec(_Backstage):
+    type: str | None = None
+    target: str | None = None
+    targets: list[str] = []
+    presence: Literal["required", "optional"] | None = None
+
+
+class _KeelNode(_Keel):
+    owner: str | None = None
+    system: str | None = None
+    type: str | None = None
+    lifecycle: str | None = None
+    dependsOn: list[str] = []
+    governance: list[str] = []
+    rollback: Rollback | None = None
+
+
+class DataSourceSpec(_KeelNode):
+    origin: str | None = None
+    refresh: str | None = None
+    consent: Consent | None = None
+
+
+class FeatureSetSpec(_KeelNode):
+    features: list[str] = []
+
+
+class ModelSpec(_KeelNode):
+    pass
+
+
+class BusinessOutcomeSpec(_KeelNode):
+    kpi: str | None = None
+    target: str | int | float | None = None
+    measuredBy: list[str] = []
+
+
+# --- the kinds -----------------------------------------------------------------------------
+
+_OWNER = RefField("owner", "ownedBy", "group", PEOPLE)
+_SYSTEM = RefField("system", "partOf", "system", frozenset({"system"}))
+_DEPENDS = RefField("dependsOn", "dependsOn", None)
+_DEPENDENCY_OF = RefField("dependencyOf", "dependsOn", None, reverse=True)
+_ROLLBACK = RefField("rollback.target", "rollbackTo", None)
+_POD = tuple(
+    RefField(f"pod.{role}", f"pod.{role}", "user", frozenset({"user"})) for role in POD_ROLES
+)
+_ALL_QUESTIONS = frozenset({OWNER, LINEAGE, GOVERNANCE, ROLLBACK})
+
+register(
+    KindDef(
+        "Group",
+        BACKSTAGE,
+        GroupSpec,
+        order=10,
+        refs=(
+            RefField("parent", "childOf", "group", frozenset({"group"})),
+            RefField("children", "parentOf", "group", frozenset({"group"})),
+            RefField("members", "hasMember", "user", frozenset({"user"})),
+        ),
+    )
+)
+register(
+    KindDef(
+        "User",
+        BACKSTAGE,
+        UserSpec,
+        order=11,
+        refs=(RefField("memberOf", "memberOf", "group", frozenset({"group"})),),
+    )
+)
+register(
+    KindDef(
+        "Domain",
+        BACKSTAGE,
+        DomainSpec,
+        order=20,
+        questions=frozenset({OWNER}),
+        refs=(
+            _OWNER,
+            RefField("subdomainOf", "partOf", "domain", frozenset({"domain"})),
+        ),
+    )
+)
+register(
+    KindDef(
+        "System",
+        BACKSTAGE,
+        SystemSpec,
+        order=21,
+        questions=frozenset({OWNER}),
+        refs=(
+            _OWNER,
+            RefField("domain", "partOf", "domain", frozenset({"domain"})),
+            *_POD,
+        ),
+    )
+)
+register(KindDef("Location", BACKSTAGE, LocationSpec, order=5))
+register(
+    KindDef(
+        "Resource",
+        BACKSTAGE,
+        ResourceSpec,
+        order=30,
+        in_map=True,
+        questions=frozenset({OWNER}),
+        refs=(_OWNER, _SYSTEM, _DEPENDS, _DEPENDENCY_OF),
+    )
+)
+register(
+    KindDef(
+        "DataSource",
+        KEEL,
+        DataSourceSpec,
+        order=31,
+        in_map=True,
+        questions=frozenset({OWNER, LINEAGE, GOVERNANCE}),
+        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
+    )
+)
+register(
+    KindDef(
+        "FeatureSet",
+        KEEL,
+        FeatureSetSpec,
+        order=32,
+        in_map=True,
+        questions=frozenset({OWNER, LINEAGE, ROLLBACK}),
+        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
+    )
+)
+register(
+    KindDef(
+        "Model",
+        KEEL,
+        ModelSpec,
+        order=33,
+        in_map=True,
+        questions=_ALL_QUESTIONS,
+        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
+    )
+)
+register(
+    KindDef(
+        "Component",
+        BACKSTAGE,
+        ComponentSpec,
+        order=34,
+        in_map=True,
+        questions=frozenset({OWNER, LINEAGE}),
+        refs=(
+            _OWNER,
+            _SYSTEM,
+            RefField("subcomponentOf", "partOf", "component", frozenset({"component"})),
+            RefField("providesApis", "providedBy", "api", frozenset({"api"}), reverse=True),
+            RefField("consumesApis", "consumesApi", "api", frozenset({"api"})),
+            _DEPENDS,
+            _DEPENDENCY_OF,
+            _ROLLBACK,
+        ),
+    )
+)
+register(
+    KindDef(
+        "API",
+        BACKSTAGE,
+        ApiSpec,
+        order=35,
+        in_map=True,
+        questions=_ALL_QUESTIONS,
+        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
+    )
+)
+register(
+    KindDef(
+        "BusinessOutcome",
+        KEEL,
+        BusinessOutcomeSpec,
+        order=36,
+        in_map=True,
+        questions=frozenset({OWNER, LINEAGE}),
+        refs=(
+            _OWNER,
+            _SYSTEM,
+            _DEPENDS,
+            _ROLLBACK,
+            RefField("measuredBy", "measuredBy", None),
+        ),
+    )
+)

@@ -1,0 +1,256 @@
+"""From YAML documents to validated entities, or one `file:line: field: reason` per problem.
+
+Checks: the envelope (apiVersion, kind, metadata, spec and nothing else), Backstage's naming
+rules, the kind's spec model from the registry, every reference field, and duplicates
+across the whole input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from keel.catalog import kinds, rules
+from keel.catalog.entity import Entity, Relation
+from keel.catalog.refs import DEFAULT_NAMESPACE, EntityRef, parse_ref
+from keel.catalog.source import Document, dotted
+from keel.errors import InputError
+
+ENVELOPE = ("apiVersion", "kind", "metadata", "spec")
+SERVER_FIELDS = ("relations", "status")  # Backstage fills these in; accepted and dropped
+METADATA_FIELDS = (
+    "name",
+    "namespace",
+    "title",
+    "description",
+    "labels",
+    "annotations",
+    "tags",
+    "links",
+)
+LINK_FIELDS = ("url", "title", "icon", "type")
+
+
+def parse_documents(documents: list[Document]) -> list[Entity]:
+    """Every document as an Entity; raises InputError listing every problem found."""
+    entities: list[Entity] = []
+    problems: list[str] = []
+    first_seen: dict[str, Entity] = {}
+    for doc in documents:
+        found: list[str] = []
+        entity = parse_document(doc, found)
+        problems.extend(found)
+        if entity is None:
+            continue
+        if entity.key in first_seen:
+            problems.append(
+                f"{doc.where(('metadata', 'name'))}: metadata.name: duplicate {entity.kind} "
+                f"{entity.ref.namespace}/{entity.ref.name}, first defined at "
+                f"{first_seen[entity.key].origin}"
+            )
+            continue
+        first_seen[entity.key] = entity
+        entities.append(entity)
+    if problems:
+        raise InputError(problems)
+    return entities
+
+
+def parse_document(doc: Document, problems: list[str]) -> Entity | None:
+    """One entity, or None with the reasons appended to `problems`."""
+
+    start = len(problems)
+
+    def problem(path: tuple, reason: str) -> None:
+        problems.append(f"{doc.where(path)}: {dotted(path) or 'document'}: {reason}")
+
+    data = doc.data
+    if not isinstance(data, dict):
+        problem((), f"an entity must be a mapping, not {_type_name(data)}")
+        return None
+    for key in data:
+        if key not in ENVELOPE and key not in SERVER_FIELDS:
+            problem((key,), "unknown field (expected apiVersion, kind, metadata, spec)")
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if not isinstance(api_version, str) or not api_version:
+        problem(("apiVersion",), "required, a string such as keel.dev/v1")
+    if not isinstance(kind, str) or not kind:
+        problem(("kind",), "required, a string such as Model")
+        return None
+    kind_def = kinds.lookup(kind)
+    if kind_def is None:
+        problem(("kind",), f"unknown kind {kind!r} (known: {', '.join(kinds.known_kinds())})")
+        return None
+    if kind != kind_def.kind:
+        problem(("kind",), f"{kind!r} should be spelled {kind_def.kind!r}")
+    if isinstance(api_version, str) and api_version not in kind_def.api_versions:
+        problem(
+            ("apiVersion",),
+            f"{kind_def.kind} needs apiVersion {' or '.join(kind_def.api_versions)}",
+        )
+
+    metadata = _metadata(data.get("metadata"), problem)
+    spec_in = data.get("spec")
+    if spec_in is None:
+        problem(("spec",), "required, a mapping")
+        return None
+    if not isinstance(spec_in, dict):
+        problem(("spec",), f"must be a mapping, not {_type_name(spec_in)}")
+        return None
+    spec = _spec(kind_def, spec_in, problem)
+    if metadata is None or spec is None or len(problems) > start:
+        return None
+
+    ref = EntityRef(kind_def.kind, metadata["namespace"], metadata["name"])
+    body = {"apiVersion": api_version, "kind": kind_def.kind, "metadata": metadata, "spec": spec_in}
+    entity = Entity(ref=ref, body=body, origin=doc.where(("metadata", "name")))
+    for field_def in kind_def.refs:
+        for path, value in _values_at(spec_in, field_def.path):
+            try:
+                target = parse_ref(
+                    value, default_kind=field_def.default_kind, default_namespace=ref.namespace
+                )
+            except ValueError as exc:
+                problem(("spec", *path), str(exc))
+                continue
+            allowed = field_def.allowed_kinds
+            if kinds.lookup(target.kind) is None:
+                problem(("spec", *path), f"{value!r} refers to unknown kind {target.kind!r}")
+                continue
+            if allowed is not None and target.kind.lower() not in allowed:
+                names = " or ".join(sorted(kinds.lookup(k).kind for k in allowed))  # type: ignore[union-attr]
+                problem(("spec", *path), f"{value!r} must refer to a {names}")
+                continue
+            source, dest = (target.key, ref.key) if field_def.reverse else (ref.key, target.key)
+            entity.relations.append(Relation(source, field_def.relation, dest))
+    return None if len(problems) > start else entity
+
+
+def _metadata(raw: Any, problem) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        problem(("metadata",), "required, a mapping with at least a name")
+        return None
+    out: dict[str, Any] = {}
+    ok = True
+
+    def bad(path: tuple, reason: str) -> None:
+        nonlocal ok
+        ok = False
+        problem(("metadata", *path), reason)
+
+    for key in raw:
+        if key not in METADATA_FIELDS:
+            bad((key,), f"unknown field (expected one of {', '.join(METADATA_FIELDS)})")
+    name = raw.get("name")
+    if not isinstance(name, str):
+        bad(("name",), "required, a string")
+    elif reason := rules.entity_name(name):
+        bad(("name",), reason)
+    namespace = raw.get("namespace", DEFAULT_NAMESPACE)
+    if not isinstance(namespace, str):
+        bad(("namespace",), "must be a string")
+    elif reason := rules.namespace(namespace):
+        bad(("namespace",), reason)
+    for key in ("title", "description"):
+        if key in raw and not isinstance(raw[key], str):
+            bad((key,), "must be a string")
+    for key, value_rule in (("labels", rules.label_value), ("annotations", None)):
+        mapping = raw.get(key, {})
+        if not isinstance(mapping, dict):
+            bad((key,), "must be a mapping of strings")
+            continue
+        for k, v in mapping.items():
+            if reason := rules.label_key(k):
+                bad((key, k), reason)
+            elif not isinstance(v, str):
+                bad((key, k), "value must be a string")
+            elif value_rule and (reason := value_rule(v)):
+                bad((key, k), reason)
+    tags = raw.get("tags", [])
+    if not isinstance(tags, list):
+        bad(("tags",), "must be a list of strings")
+    else:
+        for i, t in enumerate(tags):
+            if not isinstance(t, str):
+                bad(("tags", i), "must be a string")
+            elif reason := rules.tag(t):
+                bad(("tags", i), reason)
+    links = raw.get("links", [])
+    if not isinstance(links, list):
+        bad(("links",), "must be a list of {url, title, icon, type}")
+    else:
+        for i, link in enumerate(links):
+            if (
+                not isinstance(link, dict)
+                or not isinstance(link.get("url"), str)
+                or not link["url"]
+            ):
+                bad(("links", i), "needs a url")
+                continue
+            for k, v in link.items():
+                if k not in LINK_FIELDS:
+                    bad(
+                        ("links", i, k), f"unknown field (expected one of {', '.join(LINK_FIELDS)})"
+                    )
+                elif not isinstance(v, str):
+                    bad(("links", i, k), "must be a string")
+    if not ok:
+        return None
+    out = {k: raw[k] for k in METADATA_FIELDS if k in raw}
+    out["namespace"] = namespace
+    return out
+
+
+def _spec(kind_def: kinds.KindDef, spec: dict[str, Any], problem) -> dict[str, Any] | None:
+    try:
+        kind_def.spec.model_validate(spec)
+    except ValidationError as exc:
+        reported: set[tuple] = set()
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+            if loc not in reported:  # a union reports once per member it tried
+                reported.add(loc)
+                problem(("spec", *loc), _message(err))
+        return None
+    return spec
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names the tried member of a union in the location, e.g. 'list[str]'
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "dict"})
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return msg[0].lower() + msg[1:]
+
+
+def _values_at(spec: dict[str, Any], path: str) -> list[tuple[tuple, Any]]:
+    """The reference values at a dotted path; a field may hold one reference or a list."""
+    node: Any = spec
+    parts = tuple(path.split("."))
+    for part in parts:
+        if not isinstance(node, dict) or part not in node or node[part] is None:
+            return []
+        node = node[part]
+    if isinstance(node, list):
+        return [((*parts, i), v) for i, v in enumerate(node)]
+    return [(parts, node)]
+
+
+def _type_name(value: Any) -> str:
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), "empty" if value is None else type(value).__name__)

@@ -1,0 +1,264 @@
+"""Reading catalog YAML: files and folders, multi-document, with a line number for every field.
+
+Parsing uses libyaml's C composer (PyYAML's `CSafeLoader`); the node tree is then built into
+plain Python values while recording the line of each path, so that every later error can
+say `file:line: field: reason`. Backstage's conventions are followed: `Location` entities'
+local relative targets are read too, `$text` / `$json` / `$yaml` substitutions of local
+files are resolved, and anything remote is kept as written and never fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from keel.errors import InputError
+
+FieldPath = tuple[str | int, ...]
+
+YAML_SUFFIXES = (".yaml", ".yml")
+SUBSTITUTIONS = ("$text", "$json", "$yaml")
+MAX_ALIAS_NODES = 100_000  # caps "billion laughs" expansion through aliases
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_FLOAT = "tag:yaml.org,2002:float"
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass
+class Document:
+    """One YAML document: its data, the file it came from, and the line of each path."""
+
+    data: Any
+    file: str
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+
+    def line(self, path: FieldPath = ()) -> int:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def where(self, path: FieldPath = ()) -> str:
+        return f"{self.file}:{self.line(path)}"
+
+
+@dataclass
+class Loaded:
+    documents: list[Document]
+    warnings: list[str]
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def is_remote(target: str) -> bool:
+    return "://" in target
+
+
+def load_paths(paths: Iterable[str | Path]) -> Loaded:
+    """Read every YAML file under `paths`, following Location targets. Raises InputError."""
+    queue: list[Path] = []
+    problems: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            queue.extend(
+                sorted(f for f in path.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
+            )
+        elif path.is_file():
+            queue.append(path)
+        else:
+            problems.append(f"{p}: no such file or folder")
+    if problems:
+        raise InputError(problems)
+    seen: set[Path] = set()
+    documents: list[Document] = []
+    warnings: list[str] = []
+    while queue:
+        path = queue.pop(0)
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        try:
+            docs = parse_text(path.read_text(encoding="utf-8"), display_path(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{display_path(path)}: cannot read: {exc}")
+            continue
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        for doc in docs:
+            problems.extend(_substitute(doc, path.parent))
+            for target, target_path in _location_targets(doc):
+                local = (path.parent / target).resolve()
+                if local.is_file():
+                    queue.append(local)
+                else:
+                    warnings.append(
+                        f"{doc.where(target_path)}: location target {target!r} not found"
+                    )
+        documents.extend(docs)
+    if problems:
+        raise InputError(problems)
+    return Loaded(documents, warnings)
+
+
+def parse_text(text: str, file: str = "<input>") -> list[Document]:
+    """Parse a multi-document YAML text; empty documents are skipped. Raises InputError."""
+    loader = _Loader(text)
+    documents: list[Document] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            doc = Document(None, file)
+            doc.data = _Builder(loader, doc).build(node, ())
+            if doc.data is not None:
+                documents.append(doc)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise InputError(f"{file}:{line}: yaml: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{file}:1: yaml: {exc}") from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+class _Builder:
+    """Turns a composed node tree into Python values, recording the line of each path."""
+
+    def __init__(self, loader: yaml.SafeLoader, doc: Document):
+        self.loader = loader
+        self.doc = doc
+        self.active: set[int] = set()
+        self.seen: set[int] = set()
+        self.alias_nodes = 0
+
+    def fail(self, path: FieldPath, line: int, reason: str) -> InputError:
+        return InputError(f"{self.doc.file}:{line}: {dotted(path) or 'document'}: {reason}")
+
+    def build(self, node: Node, path: FieldPath) -> Any:
+        line = node.start_mark.line + 1
+        self.doc.lines.setdefault(path, line)
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path, line)
+        ident = id(node)
+        if ident in self.active:
+            raise self.fail(path, line, "recursive alias")
+        if ident in self.seen:
+            self.alias_nodes += 1
+            if self.alias_nodes > MAX_ALIAS_NODES:
+                raise self.fail(path, line, "too many aliased nodes")
+        self.seen.add(ident)
+        self.active.add(ident)
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, MappingNode)
+            self.loader.flatten_mapping(node)
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key, str):
+                    raise self.fail(path, key_line, f"keys must be strings, not {key!r}")
+                if key in out:
+                    raise self.fail((*path, key), key_line, "duplicate key")
+                self.doc.lines[(*path, key)] = key_line
+                out[key] = self.build(value_node, (*path, key))
+            return out
+        finally:
+            self.active.discard(ident)
+
+    def _scalar(self, node: ScalarNode, path: FieldPath, line: int) -> Any:
+        if node.tag == _TIMESTAMP:
+            return node.value  # keep dates as written: JSON has no date type
+        value = self.loader.construct_object(node, deep=True)
+        if node.tag == _FLOAT and not math.isfinite(value):
+            raise self.fail(path, line, f"{node.value!r} is not a finite number")
+        if isinstance(value, bytes):
+            raise self.fail(path, line, "binary values are not supported")
+        return value
+
+
+def dotted(path: FieldPath) -> str:
+    """`('spec', 'pod', 'riskLead', 0)` -> `spec.pod.riskLead[0]`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _substitute(doc: Document, base: Path) -> list[str]:
+    """Resolve `$text`/`$json`/`$yaml` of local files in place; remote ones stay as written."""
+    problems: list[str] = []
+
+    def walk(value: Any, path: FieldPath) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                ((key, target),) = value.items()
+                if key in SUBSTITUTIONS and isinstance(target, str):
+                    return resolve(key, target, path)
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    def resolve(key: str, target: str, path: FieldPath) -> Any:
+        if is_remote(target):
+            return {key: target}
+        where = f"{doc.where(path)}: {dotted(path)}"
+        try:
+            text = (base / target).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{where}: cannot read {key} {target!r}: {exc.__class__.__name__}")
+            return None
+        if key == "$text":
+            return text
+        try:
+            return json.loads(text) if key == "$json" else yaml.load(text, Loader=_Loader)
+        except (ValueError, yaml.YAMLError) as exc:
+            problems.append(
+                f"{where}: {target!r} is not valid {key[1:]}: {str(exc).splitlines()[0]}"
+            )
+            return None
+
+    doc.data = walk(doc.data, ())
+    return problems
+
+
+def _location_targets(doc: Document) -> list[tuple[str, FieldPath]]:
+    """The local targets of a Location document (remote ones are never fetched)."""
+    data = doc.data
+    if not (isinstance(data, dict) and str(data.get("kind", "")).lower() == "location"):
+        return []
+    spec = data.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    found: list[tuple[str, FieldPath]] = []
+    if isinstance(spec.get("target"), str):
+        found.append((spec["target"], ("spec", "target")))
+    if isinstance(spec.get("targets"), list):
+        found.extend(
+            (t, ("spec", "targets", i)) for i, t in enumerate(spec["targets"]) if isinstance(t, str)
+        )
+    return [(t, p) for t, p in found if not is_remote(t)]

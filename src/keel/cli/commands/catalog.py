@@ -1,0 +1,58 @@
+"""`keel apply` and `keel export`: the system map as YAML files kept in git."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from keel.catalog import service
+from keel.catalog.export import export_yaml
+from keel.cli import context
+from keel.cli.context import AS_OPTION, console, warn
+
+
+def register(root: typer.Typer) -> None:
+    root.command("apply")(apply)
+    root.command("export")(export)
+
+
+def apply(
+    ctx: typer.Context,
+    files: list[Path] = typer.Option(
+        ..., "-f", "--file", metavar="PATH", help="A YAML file or a folder of them; repeatable."
+    ),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Apply catalog YAML (Backstage-compatible): all or nothing, idempotent."""
+    loaded = service.load(files)
+    for line in loaded.warnings:
+        warn(line)
+    actor = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws, ws.write(actor) as session:
+        result = service.apply(session, actor, loaded.entities)
+    console.print(
+        f"applied {len(loaded.entities)} entities: {len(result.created)} created, "
+        f"{len(result.updated)} updated, {result.unchanged} unchanged",
+        markup=False,
+    )
+    if result.op:
+        console.print(f"op {result.op}", markup=False, style="dim")
+
+
+def export(
+    ctx: typer.Context,
+    output: Path | None = typer.Option(
+        None, "-o", "--output", metavar="FILE", help="Write here instead of standard output."
+    ),
+) -> None:
+    """Write the whole catalog as YAML that re-applies to the same state."""
+    with context.workspace(ctx) as ws, ws.read() as session:
+        text = export_yaml(session)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(output)  # never leaves a half-written export behind

@@ -1,0 +1,72 @@
+"""`keel init` and `keel workspace`: create, upgrade, inspect and switch a workspace."""
+
+from __future__ import annotations
+
+import typer
+
+from keel.cli import context
+from keel.cli.context import AS_OPTION, console, print_json
+from keel.store import schema
+from keel.workspace import core
+
+app = typer.Typer(help="Inspect the workspace or switch it to server mode.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("init")(init)
+    root.add_typer(app, name="workspace")
+
+
+def init(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
+    """Create the workspace, or upgrade its store to this Keel; safe to re-run."""
+    settings = context.state(ctx).settings()
+    ws, created = core.init_workspace(settings, context.actor(ctx, as_user))
+    ws.close()
+    where = settings.home if settings.embedded else _redacted(settings.database_url)
+    verb = "created" if created else "up to date"
+    console.print(f"workspace {verb}: {where} (schema {schema.HEAD})", markup=False)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """Where the workspace is, its store, schema and mode."""
+    settings = context.state(ctx).settings()
+    with context.workspace(ctx) as ws, ws.read() as session:
+        info = {
+            "home": str(settings.home),
+            "store": "sqlite" if settings.embedded else "postgresql",
+            "database": _redacted(settings.database_url),
+            "schema": schema.HEAD,
+            "mode": core.get_mode(session),
+        }
+    if json_out:
+        print_json(info)
+    else:
+        for key, value in info.items():
+            console.print(f"{key:9} {value}", markup=False)
+
+
+@app.command("mode")
+def mode(
+    ctx: typer.Context,
+    new_mode: str = typer.Argument(..., metavar="MODE", help="embedded or server."),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Switch to server mode, where changes must go through the API (KEEL_URL, KEEL_TOKEN)."""
+    context.check_choice(new_mode, core.MODES, "MODE")
+    actor = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws, ws.write(actor) as session:
+        changed = core.set_mode(session, actor, new_mode)
+    console.print(f"mode {'set to' if changed else 'already'} {new_mode}", markup=False)
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot parse is shown as the user wrote it
+        return url

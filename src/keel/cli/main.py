@@ -1,0 +1,69 @@
+"""The `keel` entry point: wires the command modules and turns errors into one line each."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from keel import __version__
+from keel.cli.commands import audit, catalog, demo, map, pod, workspace
+from keel.cli.context import State
+from keel.errors import InputError, KeelError
+
+app = typer.Typer(
+    name="keel",
+    help="Keel: take AI systems from pilot to durable, governed production.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"keel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: str = typer.Option(
+        None,
+        "--home",
+        envvar="KEEL_HOME",
+        metavar="DIR",
+        help="Workspace folder (default ./.keel).",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    ctx.obj = State(home=home)
+
+
+workspace.register(app)
+catalog.register(app)
+app.add_typer(map.app, name="map")
+app.add_typer(pod.app, name="pod")
+app.add_typer(audit.app, name="audit")
+demo.register(app)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; a KeelError prints as `error: ...` lines."""
+    try:
+        app(args=argv, prog_name="keel")
+    except SystemExit as exc:  # Typer ends every run, good or bad, this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeelError as exc:
+        lines = exc.problems if isinstance(exc, InputError) else [str(exc)]
+        sys.stderr.write("".join(f"error: {line}\n" for line in lines))
+        return exc.exit_code
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())

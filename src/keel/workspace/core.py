@@ -1,0 +1,126 @@
+"""Opening, initialising and switching the mode of a workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from keel import audit
+from keel.config import Settings
+from keel.errors import WorkspaceError
+from keel.identity import Actor
+from keel.store import make_engine, schema, transaction
+from keel.workspace.tables import SettingRow
+
+EMBEDDED, SERVER = "embedded", "server"
+MODES = (EMBEDDED, SERVER)
+
+
+@dataclass
+class Workspace:
+    settings: Settings
+    engine: Engine
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with transaction(self.engine, write=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self, actor: Actor) -> Iterator[Session]:
+        """A write transaction for `actor`; local identities are refused in server mode."""
+        with transaction(self.engine, write=True) as session:
+            if actor.via == "local" and get_mode(session) == SERVER:
+                raise WorkspaceError(
+                    "this workspace is in server mode: changes go through the API "
+                    "(set KEEL_URL and KEEL_TOKEN)"
+                )
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_workspace(settings: Settings) -> Workspace:
+    """An initialised workspace at its current schema; raises WorkspaceError otherwise."""
+    if settings.embedded and not (settings.home / "keel.db").exists():
+        raise WorkspaceError(f"no Keel workspace at {settings.home}: run `keel init` first")
+    engine = make_engine(settings.database_url)
+    try:
+        revision = schema.current_revision(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise WorkspaceError(f"cannot reach the store: {_first_line(exc)}") from None
+    if revision is None:
+        engine.dispose()
+        raise WorkspaceError("the store has no Keel schema: run `keel init` first")
+    if revision != schema.HEAD:
+        engine.dispose()
+        raise WorkspaceError(
+            f"the store is at schema {revision}, this Keel expects {schema.HEAD}: run `keel init`"
+        )
+    return Workspace(settings, engine)
+
+
+def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
+    """Create or upgrade the workspace; returns it and whether it was created just now."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        schema.upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise WorkspaceError(f"cannot reach the store: {_first_line(exc)}") from None
+    ws = Workspace(settings, engine)
+    with ws.write(actor) as session:
+        created = session.get(SettingRow, "mode") is None
+        if created:
+            session.add(SettingRow(key="mode", value=EMBEDDED))
+            audit.append(
+                session,
+                actor,
+                [
+                    audit.Change(
+                        "workspace.created",
+                        "workspace",
+                        {"mode": EMBEDDED, "schema": schema.HEAD},
+                    )
+                ],
+            )
+    return ws, created
+
+
+def get_mode(session: Session) -> str:
+    value = session.execute(select(SettingRow.value).where(SettingRow.key == "mode")).scalar()
+    return value or EMBEDDED
+
+
+def set_mode(session: Session, actor: Actor, mode: str) -> bool:
+    """Switch the workspace's mode; returns False when it already was in that mode."""
+    if mode not in MODES:
+        raise WorkspaceError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    before = get_mode(session)
+    if before == mode:
+        return False
+    session.merge(SettingRow(key="mode", value=mode))
+    audit.append(
+        session,
+        actor,
+        [
+            audit.Change(
+                "workspace.mode_changed",
+                "workspace",
+                {"before": before, "after": mode},
+            )
+        ],
+    )
+    return True
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
