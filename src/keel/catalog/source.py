@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +61,11 @@ class Loaded:
 
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working folder when inside it."""
+    absolute = path.absolute()
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:  # outside the working folder
+        return str(absolute)
 
 
 def is_remote(target: str) -> bool:
@@ -226,11 +226,14 @@ def _substitute(doc: Document, base: Path) -> list[str]:
     def resolve(key: str, target: str, path: FieldPath) -> Any:
         if is_remote(target):
             return {key: target}
-        where = f"{doc.where(path)}: {dotted(path)}"
+        where = f"{doc.where((*path, key))}: {dotted(path)}"
         try:
             text = (base / target).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{where}: cannot read {key} {target!r}: {exc.__class__.__name__}")
+        except OSError as exc:
+            problems.append(f"{where}: cannot read {key} {target!r}: {exc.strerror or exc}")
+            return None
+        except UnicodeDecodeError:
+            problems.append(f"{where}: cannot read {key} {target!r}: not UTF-8 text")
             return None
         if key == "$text":
             return text

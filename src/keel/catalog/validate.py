@@ -116,8 +116,8 @@ def validate(graph: CatalogGraph, *, system: str | None = None) -> Report:
                     Finding(key, "lineage", f"upstream data source without an origin: {shown}")
                 )
         if asks(node, kinds.GOVERNANCE) and not node.spec.get("governance"):
-            system = graph.system_of(key)
-            system_node = nodes.get(system) if system else None
+            parent = graph.system_of(key)
+            system_node = nodes.get(parent) if parent else None
             if not (system_node and system_node.spec.get("governance")):
                 findings.append(
                     Finding(key, "governance", "no governance control, on it or its system")
