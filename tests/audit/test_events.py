@@ -98,7 +98,9 @@ def test_concurrent_appends_get_unique_contiguous_seqs(ws):
 def test_list_events_filters(ws, admin):
     bob = user_actor("bob", "local")
     with ws.write(admin) as session:
-        audit.append(session, admin, [audit.Change("test.a", "s1", {}), audit.Change("test.b", "s2", {})])
+        audit.append(
+            session, admin, [audit.Change("test.a", "s1", {}), audit.Change("test.b", "s2", {})]
+        )
     with ws.write(bob) as session:
         audit.append(session, bob, [audit.Change("test.a", "s1", {})])
     with ws.read() as session:

@@ -14,9 +14,7 @@ MAP_KINDS = ["DataSource", "FeatureSet", "Model", "API", "BusinessOutcome"]
 
 
 def graph_of(entities: list[Entity]) -> CatalogGraph:
-    nodes = {
-        e.key: Node(e.key, e.kind, e.ref.namespace, e.ref.name, e.body) for e in entities
-    }
+    nodes = {e.key: Node(e.key, e.kind, e.ref.namespace, e.ref.name, e.body) for e in entities}
     return CatalogGraph(nodes, [r for e in entities for r in e.relations])
 
 
@@ -42,12 +40,18 @@ def catalogs(draw, max_nodes: int = 12) -> list[dict]:
         if kind != "BusinessOutcome" and draw(st.booleans()):
             spec["governance"] = ["risk-approval"]
         if draw(st.booleans()):
-            spec["rollback"] = draw(st.sampled_from([
-                {"strategy": "previous-version"},
-                {"strategy": "fallback", "target": names[draw(st.integers(0, n - 1))]},
-                {"strategy": "fallback", "target": "model:gone"},
-            ]))
+            spec["rollback"] = draw(
+                st.sampled_from(
+                    [
+                        {"strategy": "previous-version"},
+                        {"strategy": "fallback", "target": names[draw(st.integers(0, n - 1))]},
+                        {"strategy": "fallback", "target": "model:gone"},
+                    ]
+                )
+            )
         if kind == "API":
-            spec.update(type="openapi", lifecycle="production", definition="x", owner=spec.get("owner", "t"))
+            spec.update(
+                type="openapi", lifecycle="production", definition="x", owner=spec.get("owner", "t")
+            )
         docs.append(entity(kind, f"n{i}", spec))
     return docs

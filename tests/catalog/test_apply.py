@@ -64,13 +64,21 @@ def test_update_records_before_after_and_changed_fields(ws, admin, tmp_path):
     assert result.updated == ["model:default/model"] and not result.created
     with ws.read() as session:
         (event,) = audit.list_events(session, op=result.op)
-        rels = {tuple(r) for r in session.execute(
-            select(RelationRow.type, RelationRow.target).where(RelationRow.source == "model:default/model")
-        )}
+        rels = {
+            tuple(r)
+            for r in session.execute(
+                select(RelationRow.type, RelationRow.target).where(
+                    RelationRow.source == "model:default/model"
+                )
+            )
+        }
     assert event.action == "catalog.entity.updated"
     assert event.details["before"] != event.details["after"]
     assert event.details["changed"] == ["spec.dependsOn", "spec.owner"]
-    assert ("ownedBy", "user:default/pat") in rels and ("dependsOn", "datasource:default/src") in rels
+    assert ("ownedBy", "user:default/pat") in rels and (
+        "dependsOn",
+        "datasource:default/src",
+    ) in rels
     assert ("dependsOn", "featureset:default/feat") not in rels
 
 
@@ -78,7 +86,7 @@ def test_a_bad_file_applies_nothing(ws, admin, tmp_path):
     write(tmp_path / "a-good.yaml", *complete_system())
     write(tmp_path / "b-bad.yaml", entity("Model", "broken", {"owner": 3}))
     before = counts(ws)
-    with pytest.raises(InputError, match="b-bad.yaml"):
+    with pytest.raises(InputError, match=r"b-bad\.yaml"):
         apply_files(ws, admin, tmp_path)
     assert counts(ws) == before
 
@@ -114,4 +122,6 @@ def test_export_into_a_fresh_workspace_reproduces_it(ws, admin, tmp_path, sqlite
     with sqlite_ws.read() as session:
         assert export_yaml(session) == text
         copied = {k: v for k, v in session.execute(select(EntityRow.key, EntityRow.body))}
-    assert {k: json.loads(v) for k, v in copied.items()} == {k: json.loads(v) for k, v in bodies.items()}
+    assert {k: json.loads(v) for k, v in copied.items()} == {
+        k: json.loads(v) for k, v in bodies.items()
+    }

@@ -64,20 +64,32 @@ def test_the_invalid_backstage_component_is_rejected_with_its_reasons():
         (entity("Model", "m", {"owner": "team-a", "colour": "red"}), "spec.colour: unknown field"),
         (entity("Model", "m", {"rollback": {"strategy": "pray"}}), "spec.rollback.strategy:"),
         (entity("Model", "m", {"rollback": {"strategy": "fallback"}}), "needs a target"),
-        (entity("Model", "m", {"dependsOn": ["feature-store"]}), "spec.dependsOn[0]: 'feature-store' needs a kind"),
-        (entity("Model", "m", {"owner": "component:x"}), "spec.owner: 'component:x' must refer to a Group or User"),
+        (
+            entity("Model", "m", {"dependsOn": ["feature-store"]}),
+            "spec.dependsOn[0]: 'feature-store' needs a kind",
+        ),
+        (
+            entity("Model", "m", {"owner": "component:x"}),
+            "spec.owner: 'component:x' must refer to a Group or User",
+        ),
         (entity("Model", "m", {"dependsOn": ["gizmo:x"]}), "refers to unknown kind 'gizmo'"),
         (entity("Model", "Bad Name"), "metadata.name:"),
         (entity("Model", "m", namespace="Upper"), "metadata.namespace:"),
         (entity("Model", "m", labels={"k": "has space"}), "metadata.labels.k:"),
         (entity("Model", "m", colour="red"), "metadata.colour: unknown field"),
-        ({**entity("Model", "m"), "apiVersion": "backstage.io/v1alpha1"}, "apiVersion: Model needs apiVersion keel.dev/v1"),
+        (
+            {**entity("Model", "m"), "apiVersion": "backstage.io/v1alpha1"},
+            "apiVersion: Model needs apiVersion keel.dev/v1",
+        ),
         (entity("Component", "c", {"owner": "team-a"}), "spec.type: required"),
         (entity("Group", "g", {"type": "team"}), "spec.children: required"),
         ({"kind": "Model", "metadata": {"name": "m"}}, "spec: required"),
         (["a", "list"], "document: an entity must be a mapping"),
         (entity("System", "s", {"owner": "t", "pod": {"riskLead": 3}}), "spec.pod.riskLead:"),
-        (entity("System", "s", {"owner": "t", "pod": {"auditor": "x"}}), "spec.pod.auditor: unknown field"),
+        (
+            entity("System", "s", {"owner": "t", "pod": {"auditor": "x"}}),
+            "spec.pod.auditor: unknown field",
+        ),
     ],
 )
 def test_bad_entities_get_one_clear_line(tmp_path, doc, line_has):
@@ -89,7 +101,7 @@ def test_bad_entities_get_one_clear_line(tmp_path, doc, line_has):
     for p in problems:
         assert p.startswith("bad.yaml:") or p.startswith(str(tmp_path))
         assert "\n" not in p
-        file, line, rest = p.split(":", 2)
+        _file, line, rest = p.split(":", 2)
         assert int(line) >= 1 and rest.strip()
 
 
@@ -101,13 +113,17 @@ def test_error_lines_point_at_the_field(tmp_path):
     )
     with pytest.raises(InputError) as info:
         service.load([path])
-    assert info.value.problems[0].endswith("m.yaml:8: spec.dependsOn[0]: 'nokind' needs a kind here, as in 'component:nokind'")
+    assert info.value.problems[0].endswith(
+        "m.yaml:8: spec.dependsOn[0]: 'nokind' needs a kind here, as in 'component:nokind'"
+    )
 
 
 def test_duplicates_across_files_name_both_places(tmp_path):
     write(tmp_path / "a.yaml", team("t"))
     write(tmp_path / "b.yaml", team("T"))  # names compare case-insensitively
-    with pytest.raises(InputError, match=r"duplicate Group default/T, first defined at .*a.yaml:\d"):
+    with pytest.raises(
+        InputError, match=r"duplicate Group default/T, first defined at .*a.yaml:\d"
+    ):
         service.load([tmp_path])
 
 
@@ -132,22 +148,40 @@ def test_kinds_can_be_registered_without_touching_the_parser(tmp_path):
         owner: str
         rules: list[str]
 
-    kinds.register(kinds.KindDef("TestPolicy", kinds.KEEL, PolicySpec,
-                                 refs=(kinds.RefField("owner", "ownedBy", "group", kinds.PEOPLE),)))
+    kinds.register(
+        kinds.KindDef(
+            "TestPolicy",
+            kinds.KEEL,
+            PolicySpec,
+            refs=(kinds.RefField("owner", "ownedBy", "group", kinds.PEOPLE),),
+        )
+    )
     try:
-        path = write(tmp_path / "p.yaml", {"apiVersion": "keel.dev/v1", "kind": "TestPolicy",
-                                           "metadata": {"name": "p"},
-                                           "spec": {"owner": "t", "rules": ["a"]}})
+        path = write(
+            tmp_path / "p.yaml",
+            {
+                "apiVersion": "keel.dev/v1",
+                "kind": "TestPolicy",
+                "metadata": {"name": "p"},
+                "spec": {"owner": "t", "rules": ["a"]},
+            },
+        )
         (parsed,) = service.load([path]).entities
         assert parsed.relations[0].target == "group:default/t"
     finally:
         kinds._REGISTRY.pop("testpolicy")
 
 
-@given(st.dictionaries(st.sampled_from(["apiVersion", "kind", "metadata", "spec", "x"]),
-                       st.none() | st.text(max_size=8) | st.integers()
-                       | st.dictionaries(st.sampled_from(["name", "owner", "type"]), st.text(max_size=8)),
-                       max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["apiVersion", "kind", "metadata", "spec", "x"]),
+        st.none()
+        | st.text(max_size=8)
+        | st.integers()
+        | st.dictionaries(st.sampled_from(["name", "owner", "type"]), st.text(max_size=8)),
+        max_size=5,
+    )
+)
 def test_any_mapping_is_an_entity_or_input_error(data):
     from keel.catalog.parse import parse_documents
     from keel.catalog.source import Document

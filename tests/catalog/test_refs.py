@@ -28,10 +28,15 @@ def test_parse(text, default_kind, expected):
 
 
 def test_omitted_namespace_is_the_referring_entitys():
-    assert parse_ref("db", default_kind="resource", default_namespace="payments").namespace == "payments"
+    assert (
+        parse_ref("db", default_kind="resource", default_namespace="payments").namespace
+        == "payments"
+    )
 
 
-@pytest.mark.parametrize("text", ["", " x", "x ", "kind:", ":name", "ns/", "/name", "a:b/c/d", "a:b:c", 7, None])
+@pytest.mark.parametrize(
+    "text", ["", " x", "x ", "kind:", ":name", "ns/", "/name", "a:b/c/d", "a:b:c", 7, None]
+)
 def test_malformed(text):
     with pytest.raises(ValueError):
         parse_ref(text, default_kind="component")

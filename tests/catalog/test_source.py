@@ -12,8 +12,13 @@ from keel.errors import InputError
 
 
 def test_every_field_has_its_line():
-    docs = parse_text("a: 1\n---\n# c\nkind: Model\nspec:\n  dependsOn:\n    - x\n    - y\n", "f.yaml")
-    assert [d.data for d in docs] == [{"a": 1}, {"kind": "Model", "spec": {"dependsOn": ["x", "y"]}}]
+    docs = parse_text(
+        "a: 1\n---\n# c\nkind: Model\nspec:\n  dependsOn:\n    - x\n    - y\n", "f.yaml"
+    )
+    assert [d.data for d in docs] == [
+        {"a": 1},
+        {"kind": "Model", "spec": {"dependsOn": ["x", "y"]}},
+    ]
     second = docs[1]
     assert second.line(("kind",)) == 4
     assert second.line(("spec", "dependsOn")) == 6
@@ -69,11 +74,15 @@ def test_arbitrary_text_parses_or_fails_with_input_error(text):
         assert doc.data is not None
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=15,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
+        max_leaves=15,
+    )
+)
 def test_agrees_with_pyyaml_on_what_it_accepts(value):
     text = yaml.safe_dump({"root": value})
     assert parse_text(text)[0].data == {"root": value}
@@ -93,7 +102,9 @@ def test_location_targets_are_followed_and_remote_ones_kept(tmp_path):
 
 
 def test_a_folder_and_its_locations_load_each_file_once(tmp_path):
-    (tmp_path / "a.yaml").write_text("kind: Location\nmetadata: {name: l}\nspec: {target: ./b.yaml}\n")
+    (tmp_path / "a.yaml").write_text(
+        "kind: Location\nmetadata: {name: l}\nspec: {target: ./b.yaml}\n"
+    )
     (tmp_path / "b.yaml").write_text("kind: Group\nmetadata: {name: t}\n")
     assert len(load_paths([tmp_path]).documents) == 2
 

@@ -22,12 +22,12 @@ def test_a_complete_system_is_clean():
 def test_each_question_fails_on_its_own_gap():
     docs = complete_system()
     by_name = {d["metadata"]["name"]: d for d in docs}
-    del by_name["feat"]["spec"]["owner"]                      # owner: none declared
-    by_name["baseline"]["spec"]["owner"] = "group:ghosts"     # owner: does not resolve
-    del by_name["src"]["spec"]["origin"]                      # lineage: source without origin
-    by_name["sys"]["spec"]["governance"] = []                 # governance now missing for model...
+    del by_name["feat"]["spec"]["owner"]  # owner: none declared
+    by_name["baseline"]["spec"]["owner"] = "group:ghosts"  # owner: does not resolve
+    del by_name["src"]["spec"]["origin"]  # lineage: source without origin
+    by_name["sys"]["spec"]["governance"] = []  # governance now missing for model...
     by_name["model"]["spec"]["governance"] = ["fairness-review"]  # ...except where it has its own
-    del by_name["api"]["spec"]["rollback"]                    # rollback: none
+    del by_name["api"]["spec"]["rollback"]  # rollback: none
     by_name["model"]["spec"]["rollback"]["target"] = "model:gone"  # rollback: dangling fallback
     got = findings(docs)
     assert ("featureset:default/feat", "owner") in got
@@ -44,7 +44,13 @@ def test_each_question_fails_on_its_own_gap():
 def test_references_cycles_and_orphans():
     docs = complete_system()
     docs.append(entity("Model", "loop-a", {"owner": "team-a", "dependsOn": ["model:loop-b"]}))
-    docs.append(entity("Model", "loop-b", {"owner": "team-a", "dependsOn": ["model:loop-a", "datasource:nowhere"]}))
+    docs.append(
+        entity(
+            "Model",
+            "loop-b",
+            {"owner": "team-a", "dependsOn": ["model:loop-a", "datasource:nowhere"]},
+        )
+    )
     got = validate(graph_of(parse(docs))).findings
     cycle = [f for f in got if f.check == "cycle"]
     assert len(cycle) == 1 and "model:default/loop-a -> model:default/loop-b" in cycle[0].message
@@ -118,6 +124,9 @@ def test_one_pass_agrees_with_a_search_per_node(docs):
     got = {(f.subject, f.check) for f in report.findings if f.check in ("lineage", "orphan")}
     assert got == {e for e in expected if e[0] != "cycle-member"}
     in_cycles = {
-        m for f in report.findings if f.check == "cycle" for m in f.message.split(": ", 1)[1].split(" -> ")
+        m
+        for f in report.findings
+        if f.check == "cycle"
+        for m in f.message.split(": ", 1)[1].split(" -> ")
     }
     assert in_cycles == {e[1] for e in expected if e[0] == "cycle-member"}

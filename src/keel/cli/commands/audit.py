@@ -32,7 +32,10 @@ def log(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Only the newest N."),
     fmt: str = typer.Option("text", "--format", help="text or json (one event per line)."),
 ) -> None:
-    """List events, oldest first; json prints each event's stored canonical bytes."""
+    """List events, oldest first.
+
+    With --format json each line is the event's stored canonical bytes.
+    """
     context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         events = audit_pkg.list_events(

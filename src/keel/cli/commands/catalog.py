@@ -25,11 +25,16 @@ def apply(
     ),
     as_user: str | None = AS_OPTION,
 ) -> None:
-    """Apply catalog YAML (Backstage-compatible): all or nothing, idempotent."""
+    """Apply catalog YAML: all or nothing, idempotent.
+
+    Reads Backstage-compatible YAML (files or folders, following Location targets). Every
+    problem is reported as file:line: field: reason and nothing is applied (exit 2);
+    otherwise all changes land in one transaction, one audit event per changed entity.
+    """
+    actor = context.actor(ctx, as_user)
     loaded = service.load(files)
     for line in loaded.warnings:
         warn(line)
-    actor = context.actor(ctx, as_user)
     with context.workspace(ctx) as ws, ws.write(actor) as session:
         result = service.apply(session, actor, loaded.entities)
     console.print(
@@ -47,7 +52,7 @@ def export(
         None, "-o", "--output", metavar="FILE", help="Write here instead of standard output."
     ),
 ) -> None:
-    """Write the whole catalog as YAML that re-applies to the same state."""
+    """Write the catalog as YAML that re-applies as is."""
     with context.workspace(ctx) as ws, ws.read() as session:
         text = export_yaml(session)
     if output is None:

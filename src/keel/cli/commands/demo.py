@@ -33,7 +33,11 @@ def demo(
         help="Where to build the demo workspace (replaced if it is one).",
     ),
 ) -> None:
-    """Build a fresh demo workspace (credit decisioning, support assistant) and tour it."""
+    """Build the demo workspace and tour it.
+
+    Two AI systems of a bank (credit decisioning, a support assistant), their teams and
+    delivery pods, with a few deliberate gaps for validate and pod show to find.
+    """
     from keel.cli.main import run
 
     built = build_demo(home)

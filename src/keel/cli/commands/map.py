@@ -29,7 +29,11 @@ def validate(
     system: str | None = SYSTEM_OPTION,
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
-    """Report each node's unanswered questions (owner, lineage, governance, rollback); exit 1 if any."""
+    """Report unanswered questions per node; exit 1 if any.
+
+    Owner, lineage, governance and rollback per node, plus dangling references, dependency
+    cycles and nodes no business outcome depends on. Exit 0 clean, 1 findings, 2 bad input.
+    """
     context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         graph = load_graph(session)
@@ -54,7 +58,11 @@ def impact(
     direction: str = typer.Option("down", "--direction", "-d", help="down, up or both."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
-    """Blast radius of a failure (down: dependants, owners, outcomes at risk) or its sources (up)."""
+    """What a failure reaches (down) or comes from (up).
+
+    Downstream: every dependant with its owner, and the business outcomes at risk.
+    Upstream: every node a failure may come from.
+    """
     context.check_choice(direction, ("down", "up", "both"), "--direction")
     context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
@@ -85,7 +93,7 @@ def show(
     fmt: str = typer.Option("mermaid", "--format", help="mermaid, dot or json."),
     system: str | None = SYSTEM_OPTION,
 ) -> None:
-    """Draw the map's lineage (data and decisions flowing to outcomes) as Mermaid, dot or JSON."""
+    """Draw the map as Mermaid, dot or JSON."""
     context.check_choice(fmt, FORMATS, "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         graph = load_graph(session)

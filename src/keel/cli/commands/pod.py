@@ -20,7 +20,7 @@ def show(
     ),
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
-    """Show a system's pod (five roles, change plan) and its gaps; exit 1 if it has gaps."""
+    """Show a system's pod and its gaps; exit 1 if any."""
     context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         report = pod_report(session, system)

@@ -18,7 +18,11 @@ def register(root: typer.Typer) -> None:
 
 
 def init(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
-    """Create the workspace, or upgrade its store to this Keel; safe to re-run."""
+    """Create or upgrade the workspace; safe to re-run.
+
+    Creates KEEL_HOME with its SQLite store (or migrates the PostgreSQL store named by
+    KEEL_DATABASE_URL) up to this version of Keel. Re-running it changes nothing.
+    """
     settings = context.state(ctx).settings()
     ws, created = core.init_workspace(settings, context.actor(ctx, as_user))
     ws.close()
@@ -31,7 +35,7 @@ def init(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
 def show(
     ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
 ) -> None:
-    """Where the workspace is, its store, schema and mode."""
+    """Where the workspace is: store, schema, mode."""
     settings = context.state(ctx).settings()
     with context.workspace(ctx) as ws, ws.read() as session:
         info = {
@@ -54,7 +58,11 @@ def mode(
     new_mode: str = typer.Argument(..., metavar="MODE", help="embedded or server."),
     as_user: str | None = AS_OPTION,
 ) -> None:
-    """Switch to server mode, where changes must go through the API (KEEL_URL, KEEL_TOKEN)."""
+    """Switch to server mode (changes only through the API).
+
+    In server mode the local CLI may read but not change anything: changes go through the
+    control plane with KEEL_URL and KEEL_TOKEN, so separation of duties means something.
+    """
     context.check_choice(new_mode, core.MODES, "MODE")
     actor = context.actor(ctx, as_user)
     with context.workspace(ctx) as ws, ws.write(actor) as session:

@@ -1,0 +1,178 @@
+"""The `keel` command line, end to end: help, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from keel.cli.main import run
+from tests.catalog.helpers import complete_system, entity, write
+from tests.conftest import EXAMPLES
+
+KEEL = Path(sys.executable).parent / "keel"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEEL_HOME", str(tmp_path / "ws"))
+    monkeypatch.setenv("KEEL_USER", "user:alice")
+    monkeypatch.delenv("KEEL_DATABASE_URL", raising=False)
+    assert run(["init"]) == 0
+    return tmp_path
+
+
+def test_help_lists_every_command_with_one_line():
+    out = subprocess.run(
+        [KEEL, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    ).stdout
+    for command in ("init", "apply", "export", "map", "pod", "audit", "workspace", "demo"):
+        assert re.search(rf"│ {command}\s+\S", out), command
+    for group, subs in (
+        ("map", ("validate", "impact", "show")),
+        ("pod", ("show",)),
+        ("audit", ("log",)),
+        ("workspace", ("show", "mode")),
+    ):
+        sub_out = subprocess.run(
+            [KEEL, group, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "COLUMNS": "200"},
+        ).stdout
+        for sub in subs:
+            assert re.search(rf"│ {sub}\s+\S", sub_out), (group, sub)
+
+
+def test_commands_need_an_initialised_workspace(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KEEL_HOME", str(tmp_path / "nothing"))
+    assert run(["map", "validate"]) == 2
+    assert "run `keel init` first" in capsys.readouterr().err
+
+
+def test_apply_validate_impact_show_export(home, capsys, tmp_path):
+    path = write(tmp_path / "c.yaml", *complete_system())
+    assert run(["apply", "-f", str(path)]) == 0
+    assert "9 created" in capsys.readouterr().out
+    assert run(["apply", "-f", str(path)]) == 0
+    assert "0 created, 0 updated, 9 unchanged" in capsys.readouterr().out
+
+    assert run(["map", "validate"]) == 0
+    assert "clean" in capsys.readouterr().out
+    assert run(["map", "validate", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clean"] is True
+
+    assert run(["map", "impact", "datasource:src", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["outcomes_at_risk"] == ["businessoutcome:default/kpi"]
+
+    assert run(["map", "show", "--format", "dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph keel {")
+    assert run(["map", "show", "--format", "json", "--system", "sys"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["nodes"]) == 6
+
+    out = tmp_path / "export.yaml"
+    assert run(["export", "-o", str(out)]) == 0
+    assert len(list(yaml.safe_load_all(out.read_text()))) == 9
+
+
+def test_validate_exits_1_with_findings(home, capsys, tmp_path):
+    path = write(tmp_path / "m.yaml", entity("Model", "lonely", {}))
+    assert run(["apply", "-f", str(path)]) == 0
+    capsys.readouterr()
+    assert run(["map", "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "model:default/lonely" in out and "no owner declared" in out
+
+
+def test_bad_input_is_exit_2_one_line_each_and_applies_nothing(home, capsys, tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: keel.dev/v1\nkind: Model\nmetadata:\n  name: m\nspec:\n  owner: [1]\n"
+    )
+    assert run(["apply", "-f", str(tmp_path / "bad.yaml"), "-f", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c.yaml: no such file or folder" in err
+    write(tmp_path / "c.yaml", *complete_system())
+    assert run(["apply", "-f", str(tmp_path / "bad.yaml"), "-f", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bad.yaml:6: spec.owner:" in err
+    assert run(["audit", "log", "--format", "json"]) == 0
+    assert [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()] == [
+        "workspace.created"
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["map", "validate", "--format", "xml"],
+        ["map", "impact", "model:nothing"],
+        ["map", "impact", "x", "--direction", "sideways"],
+        ["pod", "show", "nothing"],
+        ["map", "show", "--system", "nothing"],
+        ["audit", "log", "--since", "yesterday"],
+        ["apply", "--as", "group:ops", "-f", "."],
+    ],
+)
+def test_user_mistakes_exit_2(home, capsys, argv):
+    assert run(argv) == 2
+    assert capsys.readouterr().err.strip()
+
+
+def test_audit_log_filters(home, capsys, tmp_path):
+    write(tmp_path / "c.yaml", *complete_system())
+    assert run(["apply", "--as", "user:bob", "-f", str(tmp_path / "c.yaml")]) == 0
+    capsys.readouterr()
+    assert run(["audit", "log", "--actor", "bob", "--format", "json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 9
+    assert all(json.loads(x)["actor"] == {"id": "user:default/bob", "via": "local"} for x in lines)
+    assert run(["audit", "log", "--subject", "model:default/model"]) == 0
+    assert "catalog.entity.created model:default/model" in capsys.readouterr().out
+    assert run(["audit", "log", "--since", "2999-01-01"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_server_mode_sends_the_cli_to_the_api(home, capsys, tmp_path):
+    assert run(["workspace", "mode", "server"]) == 0
+    write(tmp_path / "c.yaml", *complete_system())
+    assert run(["apply", "-f", str(tmp_path / "c.yaml")]) == 2
+    assert "server mode" in capsys.readouterr().err
+    assert run(["map", "validate"]) == 0  # reading stays local
+
+
+def test_pod_show(home, capsys):
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    capsys.readouterr()
+    assert run(["pod", "show", "support-assistant"]) == 1
+    out = capsys.readouterr().out
+    assert "riskLead: nobody named" in out
+    assert run(["pod", "show", "credit-decisioning", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["complete"] is True
+
+
+def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
+    target = tmp_path / "demo"
+    proc = subprocess.run([KEEL, "demo", "--home", str(target)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "26 entities applied" in proc.stdout
+    assert "businessoutcome:default/approval-rate" in proc.stdout
+    again = subprocess.run([KEEL, "demo", "--home", str(target)], capture_output=True, text=True)
+    assert again.returncode == 0  # a demo workspace is rebuilt
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    refused = subprocess.run([KEEL, "demo", "--home", str(foreign)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "not a Keel demo workspace" in refused.stderr
+    assert (foreign / "notes.txt").read_text() == "keep me"
