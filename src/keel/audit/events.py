@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from keel.audit.canonical import canonical_bytes
 from keel.audit.tables import EventRow
 from keel.identity import Actor
+from keel.store.bulk import insert_rows
 from keel.store.engine import WRITE
 
 VERSION = 1
@@ -132,7 +133,7 @@ def append(
                 "body": body,
             }
         )
-    session.execute(insert(EventRow), rows)
+    insert_rows(session.connection(), EventRow.__table__, rows)
     return events
 
 

@@ -19,6 +19,7 @@ from keel import audit
 from keel.catalog.entity import Entity
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.identity import Actor
+from keel.store.bulk import insert_rows
 
 CHUNK = 500  # keeps IN lists under SQLite's parameter limit
 
@@ -52,8 +53,8 @@ def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -
     created: list[tuple[Entity, str, str]] = []
     updated: list[tuple[Entity, str, str, int, str, str]] = []
     for entity in entities:
-        body = audit.canonical_bytes(entity.body).decode()
-        digest = audit.digest(entity.body)
+        body_bytes = audit.canonical_bytes(entity.body)
+        body, digest = body_bytes.decode(), audit.digest(body_bytes)
         old = existing.get(entity.key)
         if old is None:
             created.append((entity, body, digest))
@@ -64,10 +65,15 @@ def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -
     if not created and not updated:
         return result
 
+    # Core statements on the tables: the ORM's per-row bookkeeping costs more than the insert.
+    conn = session.connection()
+    entities_t, relations_t = EntityRow.__table__, RelationRow.__table__
     ids: dict[str, int] = {}
     if created:
-        rows = session.execute(
-            insert(EntityRow).returning(EntityRow.key, EntityRow.id, sort_by_parameter_order=True),
+        rows = conn.execute(
+            insert(entities_t).returning(
+                entities_t.c.key, entities_t.c.id, sort_by_parameter_order=True
+            ),
             [
                 {
                     "key": e.key,
@@ -82,9 +88,9 @@ def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -
         )
         ids.update({r.key: r.id for r in rows})
     if updated:
-        session.connection().execute(
-            update(EntityRow)
-            .where(EntityRow.id == bindparam("row_id"))
+        conn.execute(
+            update(entities_t)
+            .where(entities_t.c.id == bindparam("row_id"))
             .values(body=bindparam("new_body"), digest=bindparam("new_digest")),
             [
                 {"row_id": row_id, "new_body": body, "new_digest": digest}
@@ -93,8 +99,10 @@ def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -
         )
         row_ids = [u[3] for u in updated]
         for start in range(0, len(row_ids), CHUNK):
-            session.execute(
-                delete(RelationRow).where(RelationRow.entity_id.in_(row_ids[start : start + CHUNK]))
+            conn.execute(
+                delete(relations_t).where(
+                    relations_t.c.entity_id.in_(row_ids[start : start + CHUNK])
+                )
             )
         ids.update({e.key: row_id for e, _, _, row_id, _, _ in updated})
 
@@ -104,7 +112,7 @@ def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -
         for r in e.relations
     ]
     if relation_rows:
-        session.execute(insert(RelationRow), relation_rows)
+        insert_rows(conn, relations_t, relation_rows)
 
     changes = [
         audit.Change("catalog.entity.created", e.key, _details(e, None, digest, None))

@@ -129,7 +129,8 @@ def _walk(session: Session, root: str, way: str) -> list[Reached]:
         for start in range(0, len(frontier), CHUNK):
             rows = session.execute(
                 select(near, far).where(
-                    near.in_(frontier[start : start + CHUNK]), RelationRow.type.in_(LINEAGE)
+                    near.in_(frontier[start : start + CHUNK]),
+                    RelationRow.type.in_(LINEAGE),
                 )
             )
             for from_key, to_key in rows:

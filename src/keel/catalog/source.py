@@ -26,6 +26,7 @@ FieldPath = tuple[str | int, ...]
 YAML_SUFFIXES = (".yaml", ".yml")
 SUBSTITUTIONS = ("$text", "$json", "$yaml")
 MAX_ALIAS_NODES = 100_000  # caps "billion laughs" expansion through aliases
+_STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _FLOAT = "tag:yaml.org,2002:float"
 
@@ -177,7 +178,11 @@ class _Builder:
             self.loader.flatten_mapping(node)
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+                key = (
+                    key_node.value
+                    if key_node.tag == _STR
+                    else self.loader.construct_object(key_node, deep=True)
+                )
                 key_line = key_node.start_mark.line + 1
                 if not isinstance(key, str):
                     raise self.fail(path, key_line, f"keys must be strings, not {key!r}")
@@ -190,6 +195,8 @@ class _Builder:
             self.active.discard(ident)
 
     def _scalar(self, node: ScalarNode, path: FieldPath, line: int) -> Any:
+        if node.tag == _STR:  # most values: skip the constructor's dispatch
+            return node.value
         if node.tag == _TIMESTAMP:
             return node.value  # keep dates as written: JSON has no date type
         value = self.loader.construct_object(node, deep=True)

@@ -34,7 +34,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # psycopg prepares a statement server-side after 5 runs; the generic plans it then gets
+    # made the chunked key lookups of apply ~30x slower (0.2 s instead of 6 ms each).
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
