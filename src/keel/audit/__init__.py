@@ -4,7 +4,7 @@
 """
 
 from keel.audit.canonical import canonical_bytes, digest
-from keel.audit.events import GOVERNANCE, Change, Event, append, list_events, new_op
+from keel.audit.events import GOVERNANCE, Change, Event, append, head, list_events, new_op
 
 __all__ = [
     "GOVERNANCE",
@@ -13,6 +13,7 @@ __all__ = [
     "append",
     "canonical_bytes",
     "digest",
+    "head",
     "list_events",
     "new_op",
 ]

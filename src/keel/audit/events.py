@@ -150,6 +150,11 @@ def _lock_key(log: str) -> int:
     return (0x4B45 << 32) | zlib.crc32(log.encode())
 
 
+def head(session: Session, log: str = GOVERNANCE) -> int:
+    """The seq of the newest event in `log` (0 when empty): the log's version."""
+    return session.scalar(select(func.max(EventRow.seq)).where(EventRow.log == log)) or 0
+
+
 def list_events(
     session: Session,
     *,

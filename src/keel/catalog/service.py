@@ -6,12 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.catalog.apply import ApplyResult, apply_entities
 from keel.catalog.entity import Entity
 from keel.catalog.parse import parse_documents
 from keel.catalog.source import load_paths, parse_text
+from keel.catalog.tables import EntityRow
 from keel.identity import Actor
 
 
@@ -33,3 +35,11 @@ def load_text(text: str, file: str = "<input>") -> list[Entity]:
 
 def apply(session: Session, actor: Actor, entities: list[Entity]) -> ApplyResult:
     return apply_entities(session, actor, entities)
+
+
+def user_exists(session: Session, user_key: str) -> bool:
+    """Whether a User entity with this normalised key is in the catalog."""
+    found = session.execute(
+        select(EntityRow.id).where(EntityRow.key == user_key, EntityRow.kind == "User")
+    ).first()
+    return found is not None

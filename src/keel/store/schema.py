@@ -13,13 +13,14 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0001"
+HEAD = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def metadata():
     """All tables of all packages, imported here so Alembic and tests see one MetaData."""
     import keel.audit.tables
+    import keel.auth.tables
     import keel.catalog.tables
     import keel.workspace.tables  # noqa: F401
 

@@ -1,0 +1,54 @@
+"""The ASGI app: API routers, the web UI, health, problem documents."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from keel import __version__
+from keel.api import catalog, events, map, pods, problems, tokens
+from keel.config import Settings
+from keel.workspace import Workspace, open_workspace
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, ws: Workspace | None = None) -> FastAPI:
+    """The control plane for a workspace (opened from `settings` unless given)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = ws is None
+        app.state.workspace = ws or open_workspace(settings)  # type: ignore[arg-type]
+        try:
+            yield
+        finally:
+            if own:
+                app.state.workspace.close()
+
+    app = FastAPI(
+        title="Keel control plane",
+        version=__version__,
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if ws is not None:  # usable without running the lifespan (tests, in-process clients)
+        app.state.workspace = ws
+    problems.install(app)
+    api = APIRouter(prefix=API)
+    for module in (catalog, map, pods, events, tokens):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    from keel.web import routes as web
+
+    web.install(app)
+    return app

@@ -1,0 +1,143 @@
+"""/api/v1/entities and /api/v1/apply: read the catalog, apply YAML or JSON documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from keel.api.deps import editor, viewer, workspace
+from keel.api.problems import Problem
+from keel.auth import Principal
+from keel.catalog import queries, service
+from keel.catalog.parse import parse_documents
+from keel.catalog.refs import parse_ref
+from keel.catalog.source import Document, parse_text
+from keel.workspace import Workspace
+
+router = APIRouter(tags=["catalog"])
+MAX_BODY = 32 * 1024 * 1024
+
+
+class EntitySummary(BaseModel):
+    ref: str
+    kind: str
+    namespace: str
+    name: str
+    title: str
+    owner: str | None
+    system: str | None
+
+
+class EntityPage(BaseModel):
+    total: int
+    items: list[EntitySummary]
+
+
+class ApplyResult(BaseModel):
+    entities: int
+    created: list[str]
+    updated: list[str]
+    unchanged: int
+    op: str | None
+
+
+@router.get("/entities", response_model=EntityPage, summary="List entities")
+def list_entities(
+    kind: str | None = Query(None, max_length=63),
+    system: str | None = Query(None, max_length=300, description="A system reference."),
+    q: str | None = Query(None, max_length=200, description="Text to search for."),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=10_000_000),
+    _: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    system_key = _system_key(system) if system else None
+    with ws.read() as session:
+        page = queries.list_entities(
+            session, kind=kind, system=system_key, q=q, limit=limit, offset=offset
+        )
+    return {"total": page.total, "items": [i.as_dict() for i in page.items]}
+
+
+@router.get("/entities/{kind}/{namespace}/{name}", summary="One entity and its relations")
+def get_entity(
+    kind: str,
+    namespace: str,
+    name: str,
+    _: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    with ws.read() as session:
+        return queries.get_entity(session, f"{kind}:{namespace}/{name}")
+
+
+@router.post(
+    "/apply",
+    response_model=ApplyResult,
+    summary="Apply catalog documents (all or nothing)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["documents"],
+                        "properties": {"documents": {"type": "array", "items": {"type": "object"}}},
+                    }
+                },
+            },
+        }
+    },
+)
+async def apply(
+    request: Request,
+    caller: Principal = Depends(editor),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise Problem(413, f"the body is over {MAX_BODY // (1024 * 1024)} MiB")
+    entities = _parse(request.headers.get("content-type", ""), body)
+    with ws.write(caller.actor) as session:
+        result = service.apply(session, caller.actor, entities)
+    return {
+        "entities": len(entities),
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "op": result.op,
+    }
+
+
+def _parse(content_type: str, body: bytes) -> list:
+    media = content_type.split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "the body is not UTF-8") from None
+    if media in ("application/yaml", "application/x-yaml", "text/yaml"):
+        return parse_documents(parse_text(text, "<body>"))
+    if media == "application/json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise Problem(400, f"malformed JSON: {exc}") from None
+        docs = data.get("documents") if isinstance(data, dict) else None
+        if not isinstance(docs, list):
+            raise Problem(422, 'a JSON body is {"documents": [entity, ...]}')
+        return parse_documents([Document(d, f"<documents[{i}]>", {}) for i, d in enumerate(docs)])
+    raise Problem(
+        415, 'send application/yaml (catalog YAML) or application/json ({"documents": [...]})'
+    )
+
+
+def _system_key(system: str) -> str:
+    try:
+        return parse_ref(system, default_kind="system").key
+    except ValueError as exc:
+        raise Problem(422, f"system: {exc}") from None

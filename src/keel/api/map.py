@@ -1,0 +1,53 @@
+"""/api/v1/map: validate the four questions, walk impact, the graph of a system or all."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from keel.api.deps import viewer, workspace
+from keel.auth import Principal
+from keel.catalog.graph import load_graph
+from keel.catalog.impact import impact as impact_of
+from keel.catalog.render import map_view
+from keel.catalog.validate import validate as validate_map
+from keel.workspace import Workspace
+
+router = APIRouter(prefix="/map", tags=["map"])
+SYSTEM = Query(None, max_length=300, description="Only this system (name or system:ns/name).")
+
+
+@router.get("/validate", summary="Each node's unanswered questions")
+def validate(
+    system: str | None = SYSTEM,
+    _: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    with ws.read() as session:
+        graph = load_graph(session)
+        key = graph.resolve(system, default_kind="system").key if system else None
+        return validate_map(graph, system=key).as_dict()
+
+
+@router.get("/impact", summary="Blast radius (down) or sources (up) of a node")
+def impact(
+    ref: str = Query(..., min_length=1, max_length=300),
+    direction: Literal["down", "up", "both"] = "down",
+    _: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    with ws.read() as session:
+        return impact_of(session, ref, direction).as_dict()
+
+
+@router.get("/graph", summary="The map's nodes and lineage edges")
+def graph(
+    system: str | None = SYSTEM,
+    _: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    with ws.read() as session:
+        catalog = load_graph(session)
+        key = catalog.resolve(system, default_kind="system").key if system else None
+        return map_view(catalog, key)

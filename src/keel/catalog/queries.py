@@ -1,0 +1,129 @@
+"""Reading the catalog: listing and fetching entities with the facts pages and the API show."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from keel.catalog import kinds
+from keel.catalog.refs import parse_ref
+from keel.catalog.tables import EntityRow, RelationRow
+from keel.errors import NotFoundError
+
+
+@dataclass
+class EntitySummary:
+    ref: str
+    kind: str
+    namespace: str
+    name: str
+    title: str
+    owner: str | None
+    system: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Page:
+    total: int
+    items: list[EntitySummary]
+
+
+def list_entities(
+    session: Session,
+    *,
+    kind: str | None = None,
+    system: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Entities sorted by kind and name, filtered by kind, system (a key) and a search text."""
+    query = select(
+        EntityRow.key, EntityRow.kind, EntityRow.namespace, EntityRow.name, EntityRow.body
+    )
+    if kind:
+        kind_def = kinds.lookup(kind)
+        query = query.where(EntityRow.kind == (kind_def.kind if kind_def else kind))
+    if system:
+        members = select(RelationRow.source).where(
+            RelationRow.type == "partOf", RelationRow.target == system
+        )
+        query = query.where(or_(EntityRow.key.in_(members), EntityRow.key == system))
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(func.lower(EntityRow.body).like(pattern, escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(EntityRow.kind, EntityRow.namespace, EntityRow.name)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    facts = _relations(session, [r.key for r in rows], ("ownedBy", "partOf"))
+    items = [
+        EntitySummary(
+            r.key,
+            r.kind,
+            r.namespace,
+            r.name,
+            json.loads(r.body)["metadata"].get("title") or r.name,
+            facts.get((r.key, "ownedBy")),
+            facts.get((r.key, "partOf")) if r.kind != "System" else None,
+        )
+        for r in rows
+    ]
+    return Page(total, items)
+
+
+def get_entity(session: Session, ref: str) -> dict[str, Any]:
+    """One entity with its relations both ways; raises NotFoundError."""
+    try:
+        key = parse_ref(ref).key
+    except ValueError as exc:
+        raise NotFoundError(str(exc)) from None
+    row = session.execute(select(EntityRow).where(EntityRow.key == key)).scalar()
+    if row is None:
+        raise NotFoundError(f"no such entity {key}")
+    outgoing = session.execute(
+        select(RelationRow.type, RelationRow.target)
+        .where(RelationRow.source == key)
+        .order_by(RelationRow.type, RelationRow.target)
+    ).all()
+    incoming = session.execute(
+        select(RelationRow.type, RelationRow.source)
+        .where(RelationRow.target == key)
+        .order_by(RelationRow.type, RelationRow.source)
+    ).all()
+    return {
+        "ref": key,
+        "entity": json.loads(row.body),
+        "digest": row.digest,
+        "relations": [{"type": t, "target": target} for t, target in outgoing],
+        "referencedBy": [{"type": t, "source": source} for t, source in incoming],
+    }
+
+
+def _relations(
+    session: Session, keys: list[str], types: tuple[str, ...]
+) -> dict[tuple[str, str], str]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(RelationRow.source, RelationRow.type, RelationRow.target).where(
+            RelationRow.source.in_(keys), RelationRow.type.in_(types)
+        )
+    )
+    out: dict[tuple[str, str], str] = {}
+    for source, rel_type, target in rows:
+        if rel_type == "partOf" and not target.startswith("system:"):
+            continue
+        out.setdefault((source, rel_type), target)
+    return out

@@ -1,0 +1,103 @@
+"""`keel token` and `keel login-link`: API tokens and one-time browser logins."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import typer
+
+from keel.auth import ROLES, create_token, list_tokens, revoke_tokens
+from keel.cli import context
+from keel.cli.commands.serve import DEFAULT_PORT
+from keel.cli.context import AS_OPTION, console, print_json
+
+app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
+ROLE_HELP = f"One of {', '.join(ROLES)}."
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="token")
+    root.command("login-link")(login_link)
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90d`, `12h`, `30m` -> a timedelta."""
+    match = re.fullmatch(r"(\d{1,5})([dhm])", text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 90d, 12h or 30m")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user", metavar="REF", help="The User it acts as (user:NAME)."),
+    role: str = typer.Option(..., "--role", help=ROLE_HELP),
+    expires: str | None = typer.Option(
+        None, "--expires", metavar="DURATION", help="e.g. 90d, 12h."
+    ),
+    note: str = typer.Option("", "--note", help="What it is for."),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Create an API token; the secret is printed once, only here."""
+    context.check_choice(role, ROLES, "--role")
+    ttl = parse_duration(expires) if expires else None
+    actor = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws, ws.write(actor) as session:
+        info, secret = create_token(session, actor, user, role, ttl=ttl, note=note)
+    console.print(
+        f"token {info.id} for {info.user} ({info.role}), expires {info.expires_at or 'never'}",
+        markup=False,
+    )
+    print(secret)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
+    """List live API tokens (never their secrets)."""
+    with context.workspace(ctx) as ws, ws.read() as session:
+        tokens = list_tokens(session)
+    if json_out:
+        print_json([t.as_dict() for t in tokens])
+        return
+    for t in tokens:
+        console.print(
+            f"{t.id}  {t.user}  {t.role:6}  created {t.created_at}  expires "
+            f"{t.expires_at or 'never'}  {t.note}",
+            markup=False,
+        )
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    token_id: str | None = typer.Argument(None, metavar="ID", help="The token's id."),
+    user: str | None = typer.Option(None, "--user", metavar="REF", help="Revoke all of a user's."),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Revoke a token, or every credential of a user (--user)."""
+    if bool(token_id) == bool(user):
+        raise typer.BadParameter("give a token ID or --user, not both")
+    actor = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws, ws.write(actor) as session:
+        revoked = revoke_tokens(session, actor, token_id=token_id, user=user)
+    console.print(f"revoked {', '.join(revoked)}", markup=False)
+
+
+def login_link(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user", metavar="REF", help="Who logs in (user:NAME)."),
+    role: str = typer.Option("viewer", "--role", help=ROLE_HELP),
+    url: str = typer.Option(f"http://127.0.0.1:{DEFAULT_PORT}", "--url", help="The control plane."),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Print a one-time browser login link (valid 10 minutes)."""
+    context.check_choice(role, ROLES, "--role")
+    actor = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws, ws.write(actor) as session:
+        _, code = create_token(session, actor, user, role, kind="login")
+    print(f"{url.rstrip('/')}/login/code?c={code}")

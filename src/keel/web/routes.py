@@ -1,0 +1,295 @@
+"""The pages, login and logout. Thin: each route reads through a service or view function.
+
+Pages authenticate with the `keel_session` cookie (HttpOnly, SameSite=Lax), which a login
+sets: either a token pasted once into the login form, or a one-time code from a login link
+(`keel login-link`, printed by the demo). No long-lived secret ever sits in a URL.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from keel import audit
+from keel.auth import Principal, exchange_login_code, revoke_tokens, verify
+from keel.auth.service import create_token
+from keel.catalog import queries
+from keel.catalog.pods import pod_report
+from keel.catalog.refs import parse_ref
+from keel.errors import NotFoundError
+from keel.identity import SYSTEM
+from keel.web import views
+from keel.workspace import Workspace
+
+HERE = Path(__file__).parent
+COOKIE = "keel_session"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(href=views.href, system_href=views.system_href)
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """Raised by pages when the browser has no valid session."""
+
+
+class PageNotFound(Exception):
+    """Raised by pages for an entity or system that does not exist."""
+
+
+def _ws(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+def session_principal(request: Request) -> Principal:
+    with _ws(request).read() as session:
+        found = verify(session, request.cookies.get(COOKIE), kind="session")
+    if found is None:
+        raise LoginRequired
+    return found
+
+
+def _page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"who": who, **context})
+
+
+def _snapshot(request: Request) -> views.Snapshot:
+    with _ws(request).read() as session:
+        return views.snapshot(session, str(id(request.app)))
+
+
+@router.get("/login")
+def login_form(request: Request, error: str | None = None) -> HTMLResponse:
+    return _page(request, "login.html", None, error=error)
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(..., max_length=300)) -> Response:
+    ws = _ws(request)
+    with ws.read() as session:
+        found = verify(session, token.strip())
+    if found is None or found.kind != "api":
+        return _page(
+            request, "login.html", None, error="That token is unknown, expired or revoked."
+        )
+    with ws.write(found.actor) as session:
+        _, secret = create_token(
+            session,
+            found.actor,
+            found.actor.id,
+            found.role,
+            kind="session",
+            note=f"login with token {found.token_id}",
+        )
+    return _with_cookie(RedirectResponse("/", status_code=303), secret)
+
+
+@router.get("/login/code")
+def login_with_code(request: Request, c: str = Query(..., max_length=300)) -> Response:
+    # The exchange records the login as the code's own user; SYSTEM only opens the transaction.
+    with _ws(request).write(SYSTEM) as session:
+        exchanged = exchange_login_code(session, c)
+    if exchanged is None:
+        return _page(
+            request,
+            "login.html",
+            None,
+            error="That login link was already used or has expired. Ask for a new one.",
+        )
+    return _with_cookie(RedirectResponse("/", status_code=303), exchanged[1])
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    try:
+        who = session_principal(request)
+    except LoginRequired:
+        return RedirectResponse("/login", status_code=303)
+    with _ws(request).write(who.actor) as session:
+        revoke_tokens(session, who.actor, token_id=who.token_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+def overview(request: Request, who: Principal = Depends(session_principal)) -> HTMLResponse:
+    snap = _snapshot(request)
+    return _page(
+        request, "overview.html", who, systems=views.systems_overview(snap), report=snap.report
+    )
+
+
+@router.get("/systems/{namespace}/{name}")
+def system_page(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    snap = _snapshot(request)
+    key = _existing(snap, f"system:{namespace}/{name}")
+    view = views.system_graph(snap, key)
+    return _page(
+        request,
+        "system.html",
+        who,
+        system=snap.graph.nodes[key],
+        view=view,
+        graph_json=_script_json(view),
+        findings=[
+            f for f in snap.report.findings if f.subject in {n["ref"] for n in view["nodes"]}
+        ],
+    )
+
+
+@router.get("/systems/{namespace}/{name}/pod")
+def pod_page(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    try:
+        with _ws(request).read() as session:
+            report = pod_report(session, f"system:{namespace}/{name}")
+    except NotFoundError as exc:
+        raise PageNotFound(str(exc)) from None
+    return _page(request, "pod.html", who, pod=report)
+
+
+@router.get("/catalog")
+def catalog_page(request: Request, who: Principal = Depends(session_principal)) -> HTMLResponse:
+    snap = _snapshot(request)
+    aggregate = views.catalog_aggregate(snap)
+    return _page(
+        request,
+        "catalog.html",
+        who,
+        aggregate_json=_script_json(aggregate),
+        aggregate=aggregate,
+        total=len(snap.graph.nodes),
+        kinds=sorted({n.kind for n in snap.graph.nodes.values()}),
+    )
+
+
+@router.get("/catalog/table")
+def catalog_table(
+    request: Request,
+    q: str | None = Query(None, max_length=200),
+    kind: str | None = Query(None, max_length=63),
+    system: str | None = Query(None, max_length=300),
+    page: int = Query(1, ge=1, le=100_000),
+    who: Principal = Depends(session_principal),
+) -> HTMLResponse:
+    size = 50
+    with _ws(request).read() as session:
+        result = queries.list_entities(
+            session,
+            kind=kind or None,
+            system=system or None,
+            q=q or None,
+            limit=size,
+            offset=(page - 1) * size,
+        )
+    return _page(
+        request,
+        "_table.html",
+        who,
+        page=result,
+        number=page,
+        size=size,
+        q=q or "",
+        kind=kind or "",
+        system=system or "",
+    )
+
+
+@router.get("/entities/{kind}/{namespace}/{name}")
+def node_page(
+    kind: str,
+    namespace: str,
+    name: str,
+    request: Request,
+    who: Principal = Depends(session_principal),
+) -> HTMLResponse:
+    snap = _snapshot(request)
+    key = _existing(snap, f"{kind}:{namespace}/{name}")
+    node = snap.graph.nodes[key]
+    graph = snap.graph
+    return _page(
+        request,
+        "node.html",
+        who,
+        node=node,
+        key=key,
+        questions=views.node_questions(snap, key),
+        upstream=sorted(graph.upstream.get(key, [])),
+        downstream=sorted(graph.downstream.get(key, [])),
+        findings=snap.by_subject.get(key, []),
+        system=graph.system_of(key),
+        nodes=graph.nodes,
+        yaml_text=_yaml(node.body),
+    )
+
+
+@router.get("/entities/{kind}/{namespace}/{name}/events")
+def node_events(
+    kind: str,
+    namespace: str,
+    name: str,
+    request: Request,
+    who: Principal = Depends(session_principal),
+) -> HTMLResponse:
+    snap = _snapshot(request)
+    key = _existing(snap, f"{kind}:{namespace}/{name}")
+    with _ws(request).read() as session:
+        events = audit.list_events(session, subject=key)
+    return _page(
+        request,
+        "events.html",
+        who,
+        node=snap.graph.nodes[key],
+        key=key,
+        events=list(reversed(events)),
+    )
+
+
+def _existing(snap: views.Snapshot, ref: str) -> str:
+    try:
+        key = parse_ref(ref).key
+    except ValueError as exc:
+        raise PageNotFound(str(exc)) from None
+    if key not in snap.graph.nodes:
+        raise PageNotFound(f"no such entity {key}")
+    return key
+
+
+def _script_json(data: Any) -> str:
+    """JSON safe inside <script>: no '<', so no '</script>' can close the tag early."""
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _yaml(body: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+
+
+def _with_cookie(response: Response, secret: str) -> Response:
+    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", max_age=12 * 3600, path="/")
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, exc: PageNotFound) -> Response:
+        response = _page(request, "404.html", None, detail=str(exc))
+        response.status_code = 404
+        return response
