@@ -19,9 +19,10 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/keel demo --home keel-demo
 
-# PostgreSQL and Redis: used when running, installed and started when not.
+# PostgreSQL and Redis: used when running, installed and started when not; Debian's Chromium.
 services:
 	bash scripts/services.sh
+	bash scripts/browser.sh
 
 test: install services
 	$(BIN)/ruff check src tests bench

@@ -1,4 +1,4 @@
-"""`keel demo`: build the demo workspace and walk through what Keel shows about it."""
+"""`keel demo`: build the demo workspace, show what Keel sees in it, and serve it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from keel.cli.commands.serve import DEFAULT_PORT
 from keel.demo import build_demo
 
 TOUR = (
@@ -16,8 +17,6 @@ TOUR = (
         ["map", "impact", "datasource:german-credit"],
     ),
     ("Who is on the support assistant's delivery pod?", ["pod", "show", "support-assistant"]),
-    ("The credit system's map, as Mermaid:", ["map", "show", "--system", "credit-decisioning"]),
-    ("The last changes, from the audit record:", ["audit", "log", "-n", "5"]),
 )
 
 
@@ -32,19 +31,44 @@ def demo(
         metavar="DIR",
         help="Where to build the demo workspace (replaced if it is one).",
     ),
+    serve: bool = typer.Option(
+        True,
+        "--serve/--no-serve",
+        help="Serve the web UI afterwards (default), or stop once built.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535, help="Port to serve on."),
 ) -> None:
     """Build the demo workspace and tour it.
 
-    Two AI systems of a bank (credit decisioning, a support assistant), their teams and
-    delivery pods, with a few deliberate gaps for validate and pod show to find.
+    Two AI systems of a bank (credit decisioning on the German Credit data, a support
+    assistant over a shipped knowledge base), trained and indexed here, with their teams,
+    delivery pods and a few deliberate gaps for validate and pod show to find. Then serves
+    the web UI and prints a one-time login link.
     """
     from keel.cli.main import run
 
-    built = build_demo(home)
-    print(f"Demo workspace built in {built.home}: {len(built.applied.created)} entities applied.\n")
+    built = build_demo(home, progress=lambda line: print(f"  {line}"))
+    print(f"\nDemo workspace built in {built.home}: {built.entities} entities.")
+    for fact in built.facts:
+        print(f"  {fact}")
+    print()
     for question, args in TOUR:
-        line = shlex.join(["keel", "--home", str(home), *args])
-        print(f"## {question}\n$ {line}")
+        print(f"## {question}\n$ {shlex.join(['keel', '--home', str(home), *args])}")
         run(["--home", str(built.home), *args])
         print()
-    print(f"Explore further with: keel --home {shlex.quote(str(home))} --help")
+    url = f"http://{host}:{port}"
+    print(f"API token (admin, 1 day), for scripts:  {built.api_token}")
+    print(f"Web UI:                                   {url}/")
+    print(f"One-time login link (10 minutes):         {url}/login/code?c={built.login_code}")
+    print(
+        f"A new link later: keel --home {shlex.quote(str(home))} login-link --user ana.lima --role admin"
+    )
+    if not serve:
+        return
+    import uvicorn
+
+    from keel.api import create_app
+
+    print("\nServing; Ctrl-C stops.")
+    uvicorn.run(create_app(built.settings), host=host, port=port, log_level="warning")

@@ -36,9 +36,9 @@ def show(
                 )
                 or "[red]-[/]"
             )
-            console.print(f"  {role:14} {shown}")
+            console.print(f"  {role:15} {shown}")
         for key, value in report.change_plan.items():
-            console.print(f"  {key:14} {escape(value) if value else '[red]-[/]'}")
+            console.print(f"  {key:15} {escape(value) if value else '[red]-[/]'}")
         if report.gaps:
             console.print(f"{len(report.gaps)} gaps:", markup=False)
             for gap in report.gaps:

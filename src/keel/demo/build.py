@@ -1,0 +1,147 @@
+"""Building the demo workspace: catalog, trained models, retrieval index, and credentials."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from keel import audit
+from keel.auth import create_token
+from keel.catalog import service
+from keel.catalog.entity import Entity
+from keel.config import DB_FILE, Settings
+from keel.errors import UsageError
+from keel.identity import user_actor
+from keel.workspace import Workspace, init_workspace
+
+MARKER = ".keel-demo"
+ADMIN = "user:default/ana.lima"  # the demo's ML engineer, who also administers the workspace
+
+
+def examples_dir() -> Path:
+    """`examples/` as installed in the wheel, or in the source tree for an editable install."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_examples", here.parents[1] / "examples"):
+        if (candidate / "demo").is_dir():
+            return candidate
+    raise UsageError("the demo catalog is missing from this installation")
+
+
+@dataclass
+class Demo:
+    home: Path
+    settings: Settings
+    entities: int
+    facts: list[str] = field(default_factory=list)  # what was trained and measured
+    api_token: str = ""
+    login_code: str = ""
+
+
+def build_demo(home: Path, *, progress=print) -> Demo:
+    """A fresh demo workspace in `home` (an earlier demo there is replaced; nothing else is)."""
+    home = home.absolute()
+    if home.exists() and any(home.iterdir()):
+        if not (home / MARKER).exists():
+            raise UsageError(
+                f"{home} exists and is not a Keel demo workspace; choose another --home"
+            )
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("built by `keel demo`; safe to delete\n")
+    settings = Settings(home=home, database_url=f"sqlite:///{home / DB_FILE}")
+    actor = user_actor(ADMIN, "local")
+    demo_root = examples_dir() / "demo"
+    ws, _ = init_workspace(settings, actor)
+    try:
+        loaded = service.load([demo_root / "catalog"])
+        with ws.write(actor) as session:
+            service.apply(session, actor, loaded.entities)
+        by_key = {e.key: e for e in loaded.entities}
+        progress("training the credit models on German Credit (UCI, CC BY 4.0)…")
+        facts = _train_credit(ws, actor, demo_root, home, by_key)
+        progress("building the support assistant's retrieval index…")
+        facts += _build_index(ws, actor, demo_root, home, by_key)
+        with ws.write(actor) as session:
+            _, api_token = create_token(
+                session, actor, ADMIN, "admin", ttl=timedelta(days=1), note="printed by keel demo"
+            )
+            _, login_code = create_token(session, actor, ADMIN, "admin", kind="login")
+    finally:
+        ws.close()
+    return Demo(home, settings, len(loaded.entities), facts, api_token, login_code)
+
+
+def _train_credit(
+    ws: Workspace, actor, root: Path, home: Path, by_key: dict[str, Entity]
+) -> list[str]:
+    from skops.io import dump
+
+    from keel.demo.credit import TARGET_DEFAULT_RATE, train
+
+    data = root / "data" / "german_credit" / "german.data"
+    facts, updated = [], []
+    for model in train(data):
+        path = home / "artifacts" / f"{model.name}.skops"
+        path.parent.mkdir(exist_ok=True)
+        dump(model.pipeline, path)
+        rate = f"{TARGET_DEFAULT_RATE:.0%}"
+        updated.append(
+            _annotate(
+                by_key[f"model:default/{model.name}"],
+                {
+                    "keel.dev/artifact": f"artifacts/{path.name}",
+                    "keel.dev/artifact-digest": audit.digest(path.read_bytes()),
+                    "keel.dev/training-data-digest": audit.digest(data.read_bytes()),
+                    "keel.dev/auc": f"{model.auc:.3f}",
+                    "keel.dev/approval-rate": f"{model.approval_rate:.1%} at {rate} defaults",
+                },
+            )
+        )
+        facts.append(
+            f"{model.name}: AUC {model.auc:.3f} on held-out applications, "
+            f"{model.approval_rate:.1%} approved at a {rate} default rate"
+        )
+    _apply(ws, actor, updated)
+    return facts
+
+
+def _build_index(
+    ws: Workspace, actor, root: Path, home: Path, by_key: dict[str, Entity]
+) -> list[str]:
+    from keel.demo.support import build_index
+
+    index, hit_rate = build_index(root / "knowledge-base")
+    files = index.save(home / "artifacts")
+    manifest = {f.name: audit.digest(f.read_bytes()) for f in files}
+    _apply(
+        ws,
+        actor,
+        [
+            _annotate(
+                by_key["featureset:default/kb-retrieval-index"],
+                {
+                    "keel.dev/artifact": ", ".join(f"artifacts/{f.name}" for f in files),
+                    "keel.dev/artifact-digest": audit.digest(manifest),
+                    "keel.dev/articles": str(len(index.names)),
+                    "keel.dev/title-hit-rate": f"{hit_rate:.0%}",
+                },
+            )
+        ],
+    )
+    return [
+        f"kb-retrieval-index: {len(index.names)} articles, {index.vectors.shape[1]} dimensions, "
+        f"{hit_rate:.0%} of articles found first by their own title"
+    ]
+
+
+def _annotate(entity: Entity, annotations: dict[str, str]) -> Entity:
+    metadata = entity.body["metadata"]
+    metadata["annotations"] = {**metadata.get("annotations", {}), **annotations}
+    return entity
+
+
+def _apply(ws: Workspace, actor, entities: list[Entity]) -> None:
+    with ws.write(actor) as session:
+        service.apply(session, actor, entities)

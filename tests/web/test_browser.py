@@ -1,0 +1,141 @@
+"""A person's path through the UI in Debian's Chromium: login link, overview, map, node, pod.
+
+Runs against a real server (uvicorn in a thread) over a freshly built demo workspace.
+`make test` installs Chromium; off CI a machine without it skips, on CI it fails.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from keel.api import create_app
+from keel.demo import build_demo
+from tests.conftest import ON_CI
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    demo = build_demo(tmp_path_factory.mktemp("ui") / "demo", progress=lambda _: None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(demo.settings), host="127.0.0.1", port=port, log_level="warning"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", demo
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if ON_CI:
+            pytest.fail("Chromium must be installed on CI (make test installs it)")
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def test_login_overview_map_node_pod(server, page):
+    base, demo = server
+    page.goto(f"{base}/")
+    assert page.url.endswith("/login")  # no session yet
+    page.goto(f"{base}/login/code?c={demo.login_code}")
+    assert page.url == f"{base}/"
+    assert "ana.lima" in page.locator("header").inner_text()
+
+    # overview: both systems, the complete one without open questions
+    cards = page.locator("article.system")
+    assert cards.count() == 2
+    credit = page.locator("article.system", has_text="Credit decisioning")
+    assert "none" in credit.locator(".findings").inner_text()
+    support = page.locator("article.system", has_text="Customer-support assistant")
+    assert "rollback" in support.locator(".findings").inner_text()
+
+    # the support system's map: drawn by Cytoscape, coloured by status
+    support.locator("h2 a").click()
+    page.wait_for_selector("#map.drawn")
+    assert int(page.locator("#map").get_attribute("data-nodes")) == 6
+    assert page.locator("#map canvas").count() > 0
+    assert page.locator("tr.gaps").count() >= 1
+
+    # a node with gaps answers what it can and says what is missing
+    page.get_by_role("link", name="Support assistant (retrieval + answer model)").click()
+    rows = page.locator("table.questions tr")
+    assert rows.count() == 4
+    rollback = page.locator("table.questions tr", has_text="rollback")
+    assert "no rollback path" in rollback.inner_text()
+    assert page.locator("table.questions tr.ok", has_text="owner").count() == 1
+    page.get_by_role("link", name="Retrieval index over the knowledge base").click()
+    assert "keel.dev/title-hit-rate" in page.locator("details pre").text_content()
+
+    # the pod page shows the gaps a person must fix
+    page.goto(f"{base}/systems/default/support-assistant/pod")
+    assert "riskLead: nobody named" in page.locator("ul.gaps").inner_text()
+    assert "Fatima Haddad" in page.locator("table.pod").inner_text()
+
+
+def test_catalog_search_and_event_history(server, browser):
+    base, demo = server
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/login")
+    page.fill("#token", demo.api_token)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/catalog")
+    page.wait_for_selector("#table table")
+    page.fill("input[name=q]", "logistic regression")
+    page.wait_for_function("document.querySelectorAll('#table tbody tr').length === 1")
+    page.locator("#table a", has_text="Credit scorecard").click()
+    page.get_by_role("link", name="Event history").click()
+    history = page.locator("table.events").inner_text()
+    assert "catalog.entity.created" in history and "catalog.entity.updated" in history
+    assert "metadata.annotations" in history  # the training run recorded its artifact
+    context.close()
+    assert errors == []
+
+
+def test_a_used_login_link_does_not_work_twice(server, browser):
+    base, demo = server
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/login/code?c={demo.login_code}")
+    page.goto(f"{base}/login/code?c={demo.login_code}")  # spent by the first test already
+    assert "already used" in page.locator(".error").inner_text()
+    context.close()
