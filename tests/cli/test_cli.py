@@ -36,8 +36,19 @@ def test_help_lists_every_command_with_one_line():
         check=True,
         env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
     ).stdout
-    for command in ("init", "apply", "export", "map", "pod", "audit", "workspace", "demo", "serve",
-                    "token", "login-link"):
+    for command in (
+        "init",
+        "apply",
+        "export",
+        "map",
+        "pod",
+        "audit",
+        "workspace",
+        "demo",
+        "serve",
+        "token",
+        "login-link",
+    ):
         assert re.search(rf"│ {command}\s+\S", out), command
     for group, subs in (
         ("map", ("validate", "impact", "show")),
@@ -165,18 +176,26 @@ def test_pod_show(home, capsys):
 
 def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
     target = tmp_path / "demo"
-    proc = subprocess.run([KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "26 entities." in proc.stdout
     assert "businessoutcome:default/approval-rate" in proc.stdout
-    assert re.search(r"credit-scorer: AUC 0\.[6-9]\d\d", proc.stdout)  # a real model, really trained
+    assert re.search(
+        r"credit-scorer: AUC 0\.[6-9]\d\d", proc.stdout
+    )  # a real model, really trained
     assert "/login/code?c=keel_code_" in proc.stdout
     assert (target / "artifacts" / "credit-scorer.skops").stat().st_size > 1000
-    again = subprocess.run([KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True)
+    again = subprocess.run(
+        [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
+    )
     assert again.returncode == 0  # a demo workspace is rebuilt
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    refused = subprocess.run([KEEL, "demo", "--no-serve", "--home", str(foreign)], capture_output=True, text=True)
+    refused = subprocess.run(
+        [KEEL, "demo", "--no-serve", "--home", str(foreign)], capture_output=True, text=True
+    )
     assert refused.returncode == 2 and "not a Keel demo workspace" in refused.stderr
     assert (foreign / "notes.txt").read_text() == "keep me"

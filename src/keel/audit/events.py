@@ -54,6 +54,11 @@ class Event:
     @classmethod
     def from_row(cls, log: str, body: bytes) -> Event:
         data = json.loads(body)
+        if data.get("v") != VERSION:
+            raise ValueError(
+                f"event {log}#{data.get('seq')} has schema v{data.get('v')}; "
+                f"this Keel reads v{VERSION}"
+            )
         return cls(
             log=log,
             seq=data["seq"],

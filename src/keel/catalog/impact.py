@@ -96,16 +96,16 @@ def impact(session: Session, ref: str, direction: Direction = "down") -> Impact:
 
 def _guess(session: Session, ref: str) -> str:
     """A reference without a kind: the one entity of that name, if it is unique."""
-    parsed = parse_ref(ref, default_kind="_")
+    parsed = parse_ref(ref, default_kind="component")  # the kind is ignored below
+    suffix = f":{parsed.namespace}/{parsed.name}".lower()
     keys = (
         session.execute(
-            select(EntityRow.key).where(
-                EntityRow.namespace == parsed.namespace, EntityRow.name == parsed.name
-            )
+            select(EntityRow.key).where(EntityRow.key.endswith(suffix, autoescape=True))
         )
         .scalars()
         .all()
     )
+    keys = [k for k in keys if k.endswith(suffix) and ":" not in k[: -len(suffix)]]
     if len(keys) == 1:
         return keys[0]
     if not keys:

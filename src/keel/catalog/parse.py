@@ -19,6 +19,7 @@ from keel.errors import InputError
 
 ENVELOPE = ("apiVersion", "kind", "metadata", "spec")
 SERVER_FIELDS = ("relations", "status")  # Backstage fills these in; accepted and dropped
+SERVER_METADATA = ("uid", "etag", "generation")  # likewise, in entities read from its API
 METADATA_FIELDS = (
     "name",
     "namespace",
@@ -44,6 +45,8 @@ def parse_documents(documents: list[Document]) -> list[Entity]:
         if entity is None:
             continue
         if entity.key in first_seen:
+            if first_seen[entity.key].body == entity.body:
+                continue  # the same entity reached twice (a folder and a Location): harmless
             problems.append(
                 f"{doc.where(('metadata', 'name'))}: metadata.name: duplicate {entity.kind} "
                 f"{entity.ref.namespace}/{entity.ref.name}, first defined at "
@@ -140,7 +143,7 @@ def _metadata(raw: Any, problem) -> dict[str, Any] | None:
         problem(("metadata", *path), reason)
 
     for key in raw:
-        if key not in METADATA_FIELDS:
+        if key not in METADATA_FIELDS and key not in SERVER_METADATA:
             bad((key,), f"unknown field (expected one of {', '.join(METADATA_FIELDS)})")
     name = raw.get("name")
     if not isinstance(name, str):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keel.catalog import rules
+
 DEFAULT_NAMESPACE = "default"
 
 
@@ -58,7 +60,13 @@ def parse_ref(
         if default_kind is None:
             raise ValueError(f"{text!r} needs a kind here, as in 'component:{text}'")
         kind = default_kind
-    return EntityRef(kind, namespace or default_namespace, name)
+    namespace = namespace or default_namespace
+    # refs compare case-insensitively, so a namespace is checked in lower case
+    checks = ((rules.kind, kind), (rules.namespace, namespace.lower()), (rules.entity_name, name))
+    for rule, value in checks:
+        if reason := rule(value):
+            raise ValueError(f"{text!r} is not a reference: {reason}")
+    return EntityRef(kind, namespace, name)
 
 
 def key_of(text: str, *, default_kind: str | None = None) -> str:

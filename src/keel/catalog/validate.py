@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from keel.catalog import kinds
 from keel.catalog.graph import CatalogGraph, Node, strongly_connected, system_members
 
-# Dangling references these relations make are reported by their question instead.
-ANSWERED_ELSEWHERE = frozenset({"ownedBy", "rollbackTo"})
+# Dangling owners are reported by the owner question instead.
+ANSWERED_ELSEWHERE = frozenset({"ownedBy"})
 
 # The checks, in the order findings are reported for a node.
 CHECKS = ("owner", "lineage", "governance", "rollback", "reference", "cycle", "orphan")
@@ -124,7 +124,10 @@ def validate(graph: CatalogGraph, *, system: str | None = None) -> Report:
                 )
         if asks(node, kinds.ROLLBACK):
             findings.extend(_rollback(graph, node))
+        rollback_reported = asks(node, kinds.ROLLBACK)  # the rollback question covers its target
         for rel in graph.by_source.get(key, ()):
+            if rel.type == "rollbackTo" and rollback_reported:
+                continue
             if rel.target not in nodes and rel.type not in ANSWERED_ELSEWHERE:
                 findings.append(
                     Finding(key, "reference", f"{rel.type} {rel.target} does not exist")
@@ -140,10 +143,16 @@ def validate(graph: CatalogGraph, *, system: str | None = None) -> Report:
 
     if system is not None:
         scope = system_members(graph, system)
-        findings = [f for f in findings if f.subject in scope]
+        findings = [f for f in findings if f.subject in scope or _cycle_touches(f, scope)]
     order = {c: i for i, c in enumerate(CHECKS)}
     findings.sort(key=lambda f: (f.subject, order[f.check], f.message))
     return Report(len(nodes), findings)
+
+
+def _cycle_touches(finding: Finding, scope: set[str]) -> bool:
+    if finding.check != "cycle":
+        return False
+    return any(m in scope for m in finding.message.split(": ", 1)[1].split(" -> "))
 
 
 def _rollback(graph: CatalogGraph, node: Node) -> list[Finding]:
@@ -151,8 +160,8 @@ def _rollback(graph: CatalogGraph, node: Node) -> list[Finding]:
     if not rollback:
         return [Finding(node.key, "rollback", "no rollback path (spec.rollback)")]
     targets = graph.targets(node.key, "rollbackTo")
-    if rollback.get("strategy") == "fallback" and targets and targets[0] not in graph.nodes:
-        return [Finding(node.key, "rollback", f"fallback target {targets[0]} does not exist")]
+    if targets and targets[0] not in graph.nodes:
+        return [Finding(node.key, "rollback", f"rollback target {targets[0]} does not exist")]
     return []
 
 

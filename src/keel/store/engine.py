@@ -3,8 +3,8 @@
 SQLite (embedded default): WAL journal, `synchronous=FULL`, foreign keys on. Write
 transactions start with `BEGIN IMMEDIATE`, so the writer lock is taken before anything is
 read and two writers queue instead of failing half-way. PostgreSQL (scale-out): read
-transactions are `READ ONLY`; writers serialise where it matters through advisory locks
-taken by the code that needs them (the audit log's appends).
+transactions are `READ ONLY`; write transactions take one advisory lock before anything
+else, so writers queue as they do on SQLite and a read-then-write (apply) never races.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
 WRITE = "keel_write"
+WRITER_LOCK = 0x4B45_4C00  # PostgreSQL advisory lock key held by every write transaction
 
 
 def normalise_url(url: str) -> str:
@@ -64,8 +65,11 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: write})
         with conn.begin():
-            if not write and engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            if engine.dialect.name == "postgresql":
+                if write:  # one writer at a time, as SQLite's BEGIN IMMEDIATE gives
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+                else:
+                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             with Session(bind=conn, expire_on_commit=False) as session:
                 yield session
                 session.flush()

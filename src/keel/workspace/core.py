@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from keel import audit
@@ -50,12 +50,12 @@ def open_workspace(settings: Settings) -> Workspace:
     """An initialised workspace at its current schema; raises WorkspaceError otherwise."""
     if settings.embedded and not (settings.home / "keel.db").exists():
         raise WorkspaceError(f"no Keel workspace at {settings.home}: run `keel init` first")
-    engine = make_engine(settings.database_url)
+    engine = _engine(settings)
     try:
         revision = schema.current_revision(engine)
-    except OperationalError as exc:
+    except DatabaseError as exc:
         engine.dispose()
-        raise WorkspaceError(f"cannot reach the store: {_first_line(exc)}") from None
+        raise WorkspaceError(f"cannot use the store: {_first_line(exc)}") from None
     if revision is None:
         engine.dispose()
         raise WorkspaceError("the store has no Keel schema: run `keel init` first")
@@ -69,13 +69,18 @@ def open_workspace(settings: Settings) -> Workspace:
 
 def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
     """Create or upgrade the workspace; returns it and whether it was created just now."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"cannot create the workspace {settings.home}: {exc.strerror or exc}"
+        ) from None
+    engine = _engine(settings)
     try:
         schema.upgrade(engine)
-    except OperationalError as exc:
+    except DatabaseError as exc:
         engine.dispose()
-        raise WorkspaceError(f"cannot reach the store: {_first_line(exc)}") from None
+        raise WorkspaceError(f"cannot use the store: {_first_line(exc)}") from None
     ws = Workspace(settings, engine)
     with ws.write(actor) as session:
         created = session.get(SettingRow, "mode") is None
@@ -93,6 +98,15 @@ def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
                 ],
             )
     return ws, created
+
+
+def _engine(settings: Settings) -> Engine:
+    try:
+        return make_engine(settings.database_url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise WorkspaceError(
+            f"KEEL_DATABASE_URL is not a usable SQLite or PostgreSQL URL: {_first_line(exc)}"
+        ) from None
 
 
 def get_mode(session: Session) -> str:

@@ -29,7 +29,9 @@ def log(
         metavar="TIME",
         help="Only events at or after this ISO time (UTC if no zone).",
     ),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Only the newest N."),
+    limit: int | None = typer.Option(
+        None, "--limit", "-n", min=1, max=10_000_000, help="Only the newest N."
+    ),
     fmt: str = typer.Option("text", "--format", help="text or json (one event per line)."),
 ) -> None:
     """List events, oldest first.
@@ -68,8 +70,8 @@ def _key(text: str, default_kind: str | None) -> str:
 def _time(text: str) -> str:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError):
         raise typer.BadParameter(f"{text!r} is not an ISO time such as 2026-11-25T10:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -11,6 +11,7 @@ from keel.catalog import service
 from keel.catalog.export import export_yaml
 from keel.cli import context
 from keel.cli.context import AS_OPTION, console, warn
+from keel.errors import UsageError
 
 
 def register(root: typer.Typer) -> None:
@@ -58,6 +59,12 @@ def export(
     if output is None:
         sys.stdout.write(text)
         return
+    if output.is_dir():
+        raise UsageError(f"{output} is a folder; name a file")
     tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)  # never leaves a half-written export behind
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)  # never leaves a half-written export behind
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
