@@ -9,7 +9,7 @@ import typer
 
 from keel.catalog import service
 from keel.catalog.export import export_yaml
-from keel.cli import context
+from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, warn
 from keel.errors import UsageError
 
@@ -31,20 +31,38 @@ def apply(
     Reads Backstage-compatible YAML (files or folders, following Location targets). Every
     problem is reported as file:line: field: reason and nothing is applied (exit 2);
     otherwise all changes land in one transaction, one audit event per changed entity.
+    With KEEL_URL and KEEL_TOKEN set, the change goes through the control plane's API.
     """
-    actor = context.actor(ctx, as_user)
-    loaded = service.load(files)
-    for line in loaded.warnings:
-        warn(line)
-    with context.workspace(ctx) as ws, ws.write(actor) as session:
-        result = service.apply(session, actor, loaded.entities)
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):  # through the control plane, as the token's user
+        loaded = service.load(files)
+        for line in loaded.warnings:
+            warn(line)
+        answer = remote.call(
+            settings, "POST", "/api/v1/apply", {"documents": [e.body for e in loaded.entities]}
+        )
+        created, updated = answer["created"], answer["updated"]
+        unchanged, op = answer["unchanged"], answer["op"]
+    else:
+        actor = context.actor(ctx, as_user)
+        loaded = service.load(files)
+        for line in loaded.warnings:
+            warn(line)
+        with context.workspace(ctx) as ws, ws.write(actor) as session:
+            result = service.apply(session, actor, loaded.entities)
+        created, updated, unchanged, op = (
+            result.created,
+            result.updated,
+            result.unchanged,
+            result.op,
+        )
     console.print(
-        f"applied {len(loaded.entities)} entities: {len(result.created)} created, "
-        f"{len(result.updated)} updated, {result.unchanged} unchanged",
+        f"applied {len(loaded.entities)} entities: {len(created)} created, "
+        f"{len(updated)} updated, {unchanged} unchanged",
         markup=False,
     )
-    if result.op:
-        console.print(f"op {result.op}", markup=False, style="dim")
+    if op:
+        console.print(f"op {op}", markup=False, style="dim")
 
 
 def export(
