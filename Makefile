@@ -34,6 +34,7 @@ lint: install
 
 bench: install services
 	$(BIN)/python bench/catalog_bench.py
+	$(BIN)/python bench/ui_bench.py
 
 clean:
 	rm -rf $(VENV) keel-demo .pytest_cache .ruff_cache .hypothesis

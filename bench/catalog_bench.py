@@ -33,8 +33,13 @@ from keel.identity import user_actor
 from keel.workspace import init_workspace
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-LAYERS = (("DataSource", 0.15), ("FeatureSet", 0.25), ("Model", 0.30), ("API", 0.20),
-          ("BusinessOutcome", 0.10))
+LAYERS = (
+    ("DataSource", 0.15),
+    ("FeatureSet", 0.25),
+    ("Model", 0.30),
+    ("API", 0.20),
+    ("BusinessOutcome", 0.10),
+)
 
 
 def generate(nodes: int, edges: int | None = None, seed: int = 7) -> str:
@@ -49,12 +54,23 @@ def generate(nodes: int, edges: int | None = None, seed: int = 7) -> str:
     groups = max(1, systems // 2)
     docs: list[dict] = []
     for g in range(groups):
-        docs.append({"apiVersion": "backstage.io/v1alpha1", "kind": "Group",
-                     "metadata": {"name": f"team-{g}"}, "spec": {"type": "team", "children": []}})
+        docs.append(
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Group",
+                "metadata": {"name": f"team-{g}"},
+                "spec": {"type": "team", "children": []},
+            }
+        )
     for s in range(systems):
-        docs.append({"apiVersion": "backstage.io/v1alpha1", "kind": "System",
-                     "metadata": {"name": f"sys-{s}"},
-                     "spec": {"owner": f"team-{s % groups}", "governance": ["risk-approval"]}})
+        docs.append(
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "System",
+                "metadata": {"name": f"sys-{s}"},
+                "spec": {"owner": f"team-{s % groups}", "governance": ["risk-approval"]},
+            }
+        )
     remaining = nodes - len(docs)
     per_layer = [max(1, int(remaining * share)) for _, share in LAYERS]
     per_layer[-1] = remaining - sum(per_layer[:-1])
@@ -102,8 +118,11 @@ def timed(fn, *args, **kwargs):
 
 def row(label: str, seconds: float, target: float | None = None, note: str = "") -> None:
     ratio = f"{target / seconds:6.1f}x" if target else "      "
-    goal = f"(target {target * 1000:.0f} ms)" if target and target < 1 else (
-        f"(target {target:.0f} s)" if target else "")
+    goal = (
+        f"(target {target * 1000:.0f} ms)"
+        if target and target < 1
+        else (f"(target {target:.0f} s)" if target else "")
+    )
     shown = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
     print(f"  {label:38} {shown} {ratio} {goal} {note}")
 
@@ -120,18 +139,29 @@ def bench_backend(name: str, settings: Settings, path: Path, queries: int) -> No
         apply_s = time.perf_counter() - start
         with ws.read() as session:
             relations = session.scalar(sa.text("select count(*) from catalog_relations"))
-            lineage = session.scalar(sa.text(
-                "select count(*) from catalog_relations where type in ('dependsOn', 'measuredBy')"))
-        row(f"apply {len(result.created):,} nodes, {lineage:,} lineage edges", apply_s, 10.0,
-            f"[{relations:,} relations in all]")
+            lineage = session.scalar(
+                sa.text(
+                    "select count(*) from catalog_relations where type in ('dependsOn', 'measuredBy')"
+                )
+            )
+        row(
+            f"apply {len(result.created):,} nodes, {lineage:,} lineage edges",
+            apply_s,
+            10.0,
+            f"[{relations:,} relations in all]",
+        )
         again_s, again = timed(lambda: _apply_again(ws, actor, path))
         row(f"apply again (no change, {again.changed} events)", again_s)
 
         with ws.read() as session:
             load_s, graph = timed(load_graph, session)
         validate_s, report = timed(validate, graph)
-        row("map validate (load graph + check)", load_s + validate_s, 2.0,
-            f"[{len(report.findings)} findings]")
+        row(
+            "map validate (load graph + check)",
+            load_s + validate_s,
+            2.0,
+            f"[{len(report.findings)} findings]",
+        )
 
         keys = sorted(k for k in graph.nodes if not k.startswith(("group:", "system:")))
         sample = random.Random(1).sample(keys, min(queries, len(keys)))
@@ -144,8 +174,12 @@ def bench_backend(name: str, settings: Settings, path: Path, queries: int) -> No
                     sizes.append(len(res.reached))
         times.sort()
         p95 = times[int(len(times) * 0.95) - 1]
-        row(f"map impact, median of {len(times)}", statistics.median(times), 0.05,
-            f"[median {statistics.median(sizes):.0f} nodes reached]")
+        row(
+            f"map impact, median of {len(times)}",
+            statistics.median(times),
+            0.05,
+            f"[median {statistics.median(sizes):.0f} nodes reached]",
+        )
         row("map impact, p95", p95, 0.05)
         row("map impact, worst", times[-1], 0.05, f"[max {max(sizes)} nodes reached]")
     finally:
@@ -174,10 +208,16 @@ def main() -> int:
         print("\nYAML parse with line numbers (libyaml C composer) vs PyYAML pure-Python loader")
         c_s, _ = timed(parse_text, text, "catalog.yaml")
         py_s, _ = timed(lambda: list(yaml.load_all(text, Loader=yaml.SafeLoader)))
-        row("keel parse (C composer + line map)", c_s, None, f"[{py_s / c_s:.1f}x faster than "
-            f"pure-Python yaml.SafeLoader at {py_s:.2f} s]")
+        row(
+            "keel parse (C composer + line map)",
+            c_s,
+            None,
+            f"[{py_s / c_s:.1f}x faster than pure-Python yaml.SafeLoader at {py_s:.2f} s]",
+        )
 
-        sqlite = Settings(home=Path(tmp) / "ws", database_url=f"sqlite:///{Path(tmp) / 'ws' / DB_FILE}")
+        sqlite = Settings(
+            home=Path(tmp) / "ws", database_url=f"sqlite:///{Path(tmp) / 'ws' / DB_FILE}"
+        )
         bench_backend("SQLite (embedded default)", sqlite, path, args.queries)
 
         if not args.no_postgres:
@@ -190,7 +230,9 @@ def main() -> int:
                 print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
                 return 0
             try:
-                pg = Settings(home=Path(tmp) / "pg", database_url=f"{PG_URL}?options=-csearch_path%3D{schema}")
+                pg = Settings(
+                    home=Path(tmp) / "pg", database_url=f"{PG_URL}?options=-csearch_path%3D{schema}"
+                )
                 bench_backend("PostgreSQL (scale-out)", pg, path, args.queries)
             finally:
                 with admin.begin() as conn:

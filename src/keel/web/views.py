@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from keel import audit
 from keel.catalog import kinds
-from keel.catalog.graph import CatalogGraph, load_graph, system_members
+from keel.catalog.graph import CatalogGraph, load_graph
 from keel.catalog.render import map_view
 from keel.catalog.validate import Report, validate
 
@@ -56,11 +56,15 @@ def system_href(key: str) -> str:
 
 
 def systems_overview(snap: Snapshot) -> list[dict[str, Any]]:
+    members_of: dict[str, set[str]] = defaultdict(set)
+    for rel in snap.graph.relations:  # one pass, not one per system
+        if rel.type == "partOf" and rel.target.startswith("system:"):
+            members_of[rel.target].add(rel.source)
     rows = []
     for key, node in sorted(snap.graph.nodes.items()):
         if node.kind != "System":
             continue
-        members = system_members(snap.graph, key)
+        members = members_of[key] | {key}
         findings = [f for m in members for f in snap.by_subject.get(m, ())]
         counts = Counter(f.check for f in findings)
         rows.append(
