@@ -53,8 +53,10 @@ def test_reads(api):
     assert impact["outcomes_at_risk"] == ["businessoutcome:default/approval-rate"]
     pod = api.get("/api/v1/pods/support-assistant").json()
     assert "riskLead: nobody named" in pod["gaps"]
-    graph = api.get("/api/v1/map/graph", params={"system": "credit-decisioning"}).json()
+    graph = api.get("/api/v1/map/show", params={"system": "credit-decisioning"}).json()
     assert len(graph["nodes"]) == 6
+    mermaid = api.get("/api/v1/map/show", params={"format": "mermaid"})
+    assert mermaid.text.startswith("flowchart LR")
 
 
 def test_apply_writes_the_same_events_as_the_cli_with_the_tokens_user(api, ws):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
 
 from keel.api.deps import viewer, workspace
 from keel.auth import Principal
 from keel.catalog.graph import load_graph
 from keel.catalog.impact import impact as impact_of
-from keel.catalog.render import map_view
+from keel.catalog.render import map_view, render
 from keel.catalog.validate import validate as validate_map
 from keel.workspace import Workspace
 
@@ -41,13 +42,19 @@ def impact(
         return impact_of(session, ref, direction).as_dict()
 
 
-@router.get("/graph", summary="The map's nodes and lineage edges")
-def graph(
+@router.get(
+    "/show",
+    summary="The map's nodes and lineage edges (JSON), or drawn as Mermaid or dot",
+    responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
+)
+def show(
     system: str | None = SYSTEM,
+    format: Literal["json", "mermaid", "dot"] = "json",
     _: Principal = Depends(viewer),
     ws: Workspace = Depends(workspace),
-) -> dict[str, Any]:
+) -> Any:
     with ws.read() as session:
         catalog = load_graph(session)
         key = catalog.resolve(system, default_kind="system").key if system else None
-        return map_view(catalog, key)
+        view = map_view(catalog, key)
+    return view if format == "json" else PlainTextResponse(render(view, format))
