@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from keel.audit import merkle, tree
 from keel.audit.canonical import canonical_bytes
 from keel.audit.tables import EventRow
 from keel.identity import Actor
@@ -138,7 +139,9 @@ def append(
                 "body": body,
             }
         )
-    insert_rows(session.connection(), EventRow.__table__, rows)
+    conn = session.connection()
+    insert_rows(conn, EventRow.__table__, rows)
+    tree.extend(conn, log, last or 0, [merkle.leaf_hash(e.body) for e in events])
     return events
 
 

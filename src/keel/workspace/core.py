@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from keel import audit
+from keel.audit import checkpoints, keys
 from keel.config import Settings
 from keel.errors import WorkspaceError
 from keel.identity import Actor
@@ -25,6 +27,24 @@ MODES = (EMBEDDED, SERVER)
 class Workspace:
     settings: Settings
     engine: Engine
+    _signer: object = None  # the audit signing key, loaded on first use
+
+    @property
+    def name(self) -> str:
+        """The workspace's stable name, the prefix of its logs' origins: keel.dev/<id>."""
+        with self.read() as session:
+            return workspace_name(session)
+
+    def signer(self):
+        """The audit signing key, or None where this machine does not hold it."""
+        from keel.audit import keys
+
+        if self._signer is None:
+            try:
+                self._signer = keys.load_signer(self.settings.home, self.name)
+            except WorkspaceError:
+                return None
+        return self._signer
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -41,6 +61,9 @@ class Workspace:
                     "(set KEEL_URL and KEEL_TOKEN; `keel token create` makes a token)"
                 )
             yield session
+            signer = self.signer()
+            if signer is not None:  # a signed checkpoint at most once a second
+                checkpoints.checkpoint(session, signer, force=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -82,6 +105,11 @@ def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
         engine.dispose()
         raise WorkspaceError(f"cannot use the store: {_first_line(exc)}") from None
     ws = Workspace(settings, engine)
+    with transaction(engine, write=True) as session:
+        if session.get(SettingRow, "id") is None:  # also for workspaces made before it existed
+            session.add(SettingRow(key="id", value=uuid.uuid4().hex[:16]))
+            session.flush()
+        keys.ensure_key(session, settings.home, workspace_name(session))
     with ws.write(actor) as session:
         created = session.get(SettingRow, "mode") is None
         if created:
@@ -107,6 +135,13 @@ def _engine(settings: Settings) -> Engine:
         raise WorkspaceError(
             f"KEEL_DATABASE_URL is not a usable SQLite or PostgreSQL URL: {_first_line(exc)}"
         ) from None
+
+
+def workspace_name(session: Session) -> str:
+    value = session.execute(select(SettingRow.value).where(SettingRow.key == "id")).scalar()
+    if value is None:
+        raise WorkspaceError("the workspace has no id yet: run `keel init`")
+    return f"keel.dev/{value}"
 
 
 def get_mode(session: Session) -> str:

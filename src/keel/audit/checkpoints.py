@@ -1,0 +1,79 @@
+"""Signed checkpoints of each log: at most one a second while events arrive, and on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel.audit import tree
+from keel.audit.events import GOVERNANCE, head
+from keel.audit.keys import Signer
+from keel.audit.note import Checkpoint, sign
+from keel.audit.tables import CheckpointRow
+
+INTERVAL = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Signed:
+    log: str
+    size: int
+    root: bytes
+    note: str
+    time: str
+
+
+def origin_of(name: str, log: str) -> str:
+    return f"{name}/{log}"
+
+
+def latest(session: Session, log: str = GOVERNANCE) -> Signed | None:
+    row = session.execute(
+        select(CheckpointRow)
+        .where(CheckpointRow.log == log)
+        .order_by(CheckpointRow.size.desc())
+        .limit(1)
+    ).scalar()
+    return _signed(row) if row else None
+
+
+def all_checkpoints(session: Session, log: str = GOVERNANCE) -> list[Signed]:
+    rows = session.execute(
+        select(CheckpointRow).where(CheckpointRow.log == log).order_by(CheckpointRow.size)
+    )
+    return [_signed(r) for r in rows.scalars()]
+
+
+def checkpoint(
+    session: Session, signer: Signer, log: str = GOVERNANCE, *, force: bool = True
+) -> Signed | None:
+    """Sign the log's current size; without `force`, only if the last one is over a second old.
+
+    Returns the latest checkpoint (new or not), or None for an empty log or when not due.
+    """
+    size = head(session, log)
+    last = latest(session, log)
+    if size == 0 or (last and last.size == size):
+        return last
+    now = datetime.now(UTC)
+    if (
+        not force
+        and last
+        and now - datetime.fromisoformat(last.time.replace("Z", "+00:00")) < INTERVAL
+    ):
+        return None
+    root = tree.root(session.connection(), log, size)
+    note = sign(
+        Checkpoint(origin_of(signer.name, log), size, root), signer.name, signer.private_key
+    )
+    stamp = now.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    session.add(CheckpointRow(log=log, size=size, root=root, note=note, time=stamp))
+    session.flush()
+    return Signed(log, size, root, note, stamp)
+
+
+def _signed(row: CheckpointRow) -> Signed:
+    return Signed(row.log, row.size, bytes(row.root), row.note, row.time)

@@ -1,0 +1,225 @@
+"""The audit log as a whole, over the store: proofs, verification, export, key rotation."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel.audit import checkpoints, keys, tree
+from keel.audit.events import GOVERNANCE, Change, append, head
+from keel.audit.tables import EventRow, NodeRow
+from keel.audit.verify import Result, verify_log
+from keel.errors import NotFoundError, UsageError
+from keel.identity import Actor
+
+
+@dataclass
+class Proof:
+    kind: str  # inclusion | consistency
+    log: str
+    size: int
+    root: bytes
+    hashes: list[bytes]
+    index: int | None = None  # inclusion: the leaf (0-based)
+    leaf: bytes | None = None
+    size1: int | None = None  # consistency: the older size
+    root1: bytes | None = None
+
+    def as_dict(self) -> dict:
+        out = {
+            "kind": self.kind,
+            "log": self.log,
+            "size": self.size,
+            "root": self.root.hex(),
+            "proof": [h.hex() for h in self.hashes],
+        }
+        if self.kind == "inclusion":
+            out.update(
+                leaf_index=self.index,
+                seq=(self.index or 0) + 1,
+                leaf_hash=self.leaf.hex() if self.leaf else None,
+            )
+        else:
+            out.update(size1=self.size1, root1=self.root1.hex() if self.root1 else None)
+        return out
+
+
+def logs(session: Session) -> list[str]:
+    found = session.execute(select(EventRow.log).distinct().order_by(EventRow.log)).scalars().all()
+    return list(found) or [GOVERNANCE]
+
+
+def _target_size(session: Session, log: str, size: int | None) -> int:
+    if size is not None:
+        return size
+    latest = checkpoints.latest(session, log)
+    if latest is None:
+        raise NotFoundError(f"the {log} log has no checkpoint yet: run `keel audit checkpoint`")
+    return latest.size
+
+
+def inclusion(
+    session: Session, seq: int, *, size: int | None = None, log: str = GOVERNANCE
+) -> Proof:
+    """The proof that event `seq` (1-based) is in the log at `size` (default: latest checkpoint)."""
+    size = _target_size(session, log, size)
+    if size > head(session, log):
+        raise UsageError(f"the {log} log has only {head(session, log)} events, not {size}")
+    if not 1 <= seq <= size:
+        raise UsageError(f"event {seq} is not in the log at size {size}")
+    conn = session.connection()
+    return Proof(
+        "inclusion",
+        log,
+        size,
+        tree.root(conn, log, size),
+        tree.inclusion_proof(conn, log, seq - 1, size),
+        index=seq - 1,
+        leaf=tree.leaf(conn, log, seq - 1),
+    )
+
+
+def consistency(
+    session: Session, size1: int, size2: int | None = None, *, log: str = GOVERNANCE
+) -> Proof:
+    size2 = _target_size(session, log, size2)
+    if size2 > head(session, log):
+        raise UsageError(f"the {log} log has only {head(session, log)} events, not {size2}")
+    if not 1 <= size1 <= size2:
+        raise UsageError(f"no consistency proof from size {size1} to size {size2}")
+    conn = session.connection()
+    hashes = tree.consistency_proof(conn, log, size1, size2) if size1 < size2 else []
+    return Proof(
+        "consistency",
+        log,
+        size2,
+        tree.root(conn, log, size2),
+        hashes,
+        size1=size1,
+        root1=tree.root(conn, log, size1),
+    )
+
+
+def verify(session: Session, name: str, log: str = GOVERNANCE) -> Result:
+    """Recompute `log` from its stored bytes and check it against every signed checkpoint."""
+    conn = session.connection()
+    events_t, nodes_t = EventRow.__table__, NodeRow.__table__
+    leaf_rows = conn.execution_options(yield_per=20_000).execute(
+        select(nodes_t.c.idx, nodes_t.c.hash)
+        .where(nodes_t.c.log == log, nodes_t.c.level == 0)
+        .order_by(nodes_t.c.idx)
+    )
+    rows = conn.execution_options(yield_per=20_000).execute(
+        select(events_t.c.seq, events_t.c.body)
+        .where(events_t.c.log == log)
+        .order_by(events_t.c.seq)
+    )
+    try:
+        return verify_log(
+            log,
+            checkpoints.origin_of(name, log),
+            ((seq, bytes(body)) for seq, body in rows),
+            [c.note for c in checkpoints.all_checkpoints(session, log)],
+            keys.verifier_keys(keys.history(session)),
+            stored_leaf=_InOrder(leaf_rows),
+            consistency=lambda s1, s2: tree.consistency_proof(conn, log, s1, s2),
+        )
+    finally:  # a failure stops early: close the streaming cursors it left open
+        rows.close()
+        leaf_rows.close()
+
+
+def export(session: Session, name: str, folder: Path, log: str = GOVERNANCE) -> int:
+    """Write events (canonical bytes, one per line), checkpoints and key history to `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    events_t = EventRow.__table__
+    count = 0
+    with _atomic(folder / "events.jsonl", "wb") as out:
+        rows = (
+            session.connection()
+            .execution_options(yield_per=20_000)
+            .execute(select(events_t.c.body).where(events_t.c.log == log).order_by(events_t.c.seq))
+        )
+        for (body,) in rows:
+            out.write(bytes(body) + b"\n")
+            count += 1
+    cps = [
+        {"size": c.size, "root": c.root.hex(), "time": c.time, "note": c.note}
+        for c in checkpoints.all_checkpoints(session, log)
+    ]
+    for file, data in (
+        ("checkpoints.json", cps),
+        ("keys.json", keys.history(session)),
+        (
+            "log.json",
+            {
+                "log": log,
+                "origin": checkpoints.origin_of(name, log),
+                "events": count,
+                "verify": "python -m keel.audit.verify DIR",
+            },
+        ),
+    ):
+        with _atomic(folder / file, "w") as out:
+            out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return count
+
+
+def rotate_key(session: Session, actor: Actor, home: Path, name: str) -> keys.Signer:
+    old, new = keys.rotate(session, home, name)
+    append(
+        session,
+        actor,
+        [
+            Change(
+                "audit.key.rotated",
+                "workspace",
+                {
+                    "old": {"key_id": old.key_id, "public_key": old.public_key.hex()},
+                    "new": {"key_id": new.key_id, "public_key": new.public_key.hex()},
+                },
+            )
+        ],
+    )
+    return new
+
+
+class _InOrder:
+    """Stored leaf hashes read alongside the events: asked for in increasing index order."""
+
+    def __init__(self, rows):
+        self.rows = iter(rows)
+        self.current: tuple[int, bytes] | None = None
+
+    def __call__(self, index: int) -> bytes:
+        while self.current is None or self.current[0] < index:
+            row = next(self.rows, None)
+            if row is None:
+                return b"missing"
+            self.current = (row[0], bytes(row[1]))
+        return self.current[1] if self.current[0] == index else b"missing"
+
+
+class _atomic:
+    """Write a file whole or not at all (temporary file, fsync, rename)."""
+
+    def __init__(self, path: Path, mode: str):
+        self.path, self.tmp, self.mode = path, path.with_name(path.name + ".tmp"), mode
+
+    def __enter__(self):
+        self.file = open(self.tmp, self.mode)
+        return self.file
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

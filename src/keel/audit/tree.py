@@ -1,0 +1,113 @@
+"""The Merkle tree of each log, kept in `audit_nodes`: appends, roots and proofs from the store.
+
+Only complete subtrees are stored (level, index), so each is written once and never changes.
+Extending the tree needs the right edge of the current one (one node per set bit of its
+size, one query); a root or a proof needs O(log n) nodes, fetched in one query after the
+pure functions of `merkle` have said which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, and_, or_, select, tuple_
+
+from keel.audit import merkle
+from keel.audit.tables import NodeRow
+from keel.store.bulk import insert_rows
+
+Key = tuple[int, int]  # (level, index)
+
+
+def right_edge(size: int) -> list[Key]:
+    """The complete subtrees covering leaves [0, size), largest first."""
+    keys, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            keys.append((level, start >> level))
+            start += 1 << level
+    return keys
+
+
+def new_nodes(
+    size: int, edge: dict[Key, bytes], leaf_hashes: Sequence[bytes]
+) -> list[tuple[int, int, bytes]]:
+    """The nodes that appending `leaf_hashes` to a tree of `size` completes (pure)."""
+    known = dict(edge)
+    out: list[tuple[int, int, bytes]] = []
+    for offset, h in enumerate(leaf_hashes):
+        level, index = 0, size + offset
+        known[(0, index)] = h
+        out.append((0, index, h))
+        while index & 1:
+            h = merkle.node_hash(known[(level, index - 1)], h)
+            level, index = level + 1, index >> 1
+            known[(level, index)] = h
+            out.append((level, index, h))
+    return out
+
+
+def fetch(conn: Connection, log: str, keys: Iterable[Key]) -> dict[Key, bytes]:
+    keys = list(dict.fromkeys(keys))
+    found: dict[Key, bytes] = {}
+    table = NodeRow.__table__
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        if conn.dialect.name == "postgresql":
+            where = tuple_(table.c.level, table.c.idx).in_(chunk)
+        else:
+            where = or_(*(and_(table.c.level == lv, table.c.idx == ix) for lv, ix in chunk))
+        rows = conn.execute(
+            select(table.c.level, table.c.idx, table.c.hash).where(table.c.log == log, where)
+        )
+        found.update({(lv, ix): bytes(h) for lv, ix, h in rows})
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise LookupError(f"the {log} log's tree lacks node {missing[0]}: run `keel audit verify`")
+    return found
+
+
+def extend(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) -> None:
+    """Add leaves to the stored tree of `log` (currently `size` leaves), in the caller's transaction."""
+    if not leaf_hashes:
+        return
+    edge = fetch(conn, log, right_edge(size))
+    rows = [
+        {"log": log, "level": lv, "idx": ix, "hash": h}
+        for lv, ix, h in new_nodes(size, edge, leaf_hashes)
+    ]
+    insert_rows(conn, NodeRow.__table__, rows)
+
+
+def _subtree(conn: Connection, log: str, plan) -> merkle.Subtree:
+    """Run `plan(subtree)` once to learn which nodes it needs, fetch them, and answer from them."""
+    wanted: list[Key] = []
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return merkle.EMPTY_ROOT  # any 32 bytes: only which nodes are asked for matters
+
+    plan(merkle.subtree_from(record))
+    nodes = fetch(conn, log, wanted)
+    return merkle.subtree_from(lambda lv, ix: nodes[(lv, ix)])
+
+
+def root(conn: Connection, log: str, size: int) -> bytes:
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    subtree = _subtree(conn, log, lambda s: s(0, size))
+    return subtree(0, size)
+
+
+def inclusion_proof(conn: Connection, log: str, index: int, size: int) -> list[bytes]:
+    subtree = _subtree(conn, log, lambda s: merkle.inclusion_proof(index, size, s))
+    return merkle.inclusion_proof(index, size, subtree)
+
+
+def consistency_proof(conn: Connection, log: str, size1: int, size2: int) -> list[bytes]:
+    subtree = _subtree(conn, log, lambda s: merkle.consistency_proof(size1, size2, s))
+    return merkle.consistency_proof(size1, size2, subtree)
+
+
+def leaf(conn: Connection, log: str, index: int) -> bytes:
+    return fetch(conn, log, [(0, index)])[(0, index)]
