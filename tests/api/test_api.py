@@ -160,3 +160,77 @@ def test_events_are_filtered(api):
         "events"
     ]
     assert [e["action"] for e in events] == ["catalog.entity.created"]
+
+
+def test_sessions_are_not_api_tokens_and_die_with_their_token(api, ws):
+    from keel.auth import create_token, verify
+
+    with ws.write(user_actor_of("ana.lima")) as session:
+        info, token = create_token(session, user_actor_of("ana.lima"), "dara.kim", "viewer")
+    login = api.client.post("/login", data={"token": token}, follow_redirects=False)
+    assert login.status_code == 303
+    cookie = api.client.cookies.get("keel_session")
+    assert cookie and api.client.get("/").status_code == 200
+    # a session cookie is no bearer token
+    assert_problem(
+        api.client.get("/api/v1/entities", headers={"Authorization": f"Bearer {cookie}"}), 401
+    )
+    api.client.delete(f"/api/v1/tokens/{info.id}", headers=api.auth("admin"))
+    with ws.read() as session:
+        assert verify(session, cookie, kind="session") is None  # revoked with its token
+
+
+def test_a_get_never_spends_a_login_code(api, ws):
+    from keel.auth import create_token
+
+    with ws.write(user_actor_of("ana.lima")) as session:
+        _, code = create_token(
+            session, user_actor_of("ana.lima"), "ana.lima", "viewer", kind="login"
+        )
+    for _ in range(2):
+        assert "Log in" in api.client.get("/login/code", params={"c": code}).text
+    spent = api.client.post("/login/code", data={"c": code}, follow_redirects=False)
+    assert spent.status_code == 303
+    again = api.client.post("/login/code", data={"c": code}, follow_redirects=False)
+    assert "already used" in again.text
+    cross = api.client.post(
+        "/login", data={"token": "x"}, headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+
+
+def test_too_deep_json_and_non_systems_are_refused(api):
+    deep = entity("Resource", "deep", {"type": "db", "owner": "g"})
+    nested: list = []
+    for _ in range(80):
+        nested = [nested]
+    deep["spec"]["extra"] = nested
+    assert_problem(api.post("/api/v1/apply", json={"documents": [deep]}), 422)
+    body = '{"documents":' + "[" * 100_000
+    assert_problem(
+        api.post("/api/v1/apply", content=body, headers={"Content-Type": "application/json"}), 400
+    )
+    assert_problem(api.get("/api/v1/map/validate", params={"system": "model:credit-scorer"}), 404)
+    assert_problem(api.get("/api/v1/events", params={"actor": "model:x"}), 422)
+
+
+def test_workspace_mode_through_the_api(api, ws):
+    assert api.get("/api/v1/workspace").json()["mode"] == "embedded"
+    assert_problem(
+        api.client.put(
+            "/api/v1/workspace/mode", json={"mode": "server"}, headers=api.auth("editor")
+        ),
+        403,
+    )
+    r = api.client.put("/api/v1/workspace/mode", json={"mode": "server"}, headers=api.auth("admin"))
+    assert r.json() == {"mode": "server", "changed": True}
+    r = api.client.put(
+        "/api/v1/workspace/mode", json={"mode": "embedded"}, headers=api.auth("admin")
+    )
+    assert r.json()["changed"] is True
+
+
+def user_actor_of(name):
+    from keel.identity import user_actor
+
+    return user_actor(name, "local")

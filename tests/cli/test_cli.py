@@ -157,11 +157,15 @@ def test_audit_log_filters(home, capsys, tmp_path):
 
 
 def test_server_mode_sends_the_cli_to_the_api(home, capsys, tmp_path):
+    assert run(["workspace", "mode", "server"]) == 2  # refused: nobody could change it afterwards
+    assert "no admin API token" in capsys.readouterr().err
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    assert run(["token", "create", "--user", "ana.lima", "--role", "admin"]) == 0
     assert run(["workspace", "mode", "server"]) == 0
     write(tmp_path / "c.yaml", *complete_system())
     assert run(["apply", "-f", str(tmp_path / "c.yaml")]) == 2
     assert "server mode" in capsys.readouterr().err
-    assert run(["map", "validate"]) == 0  # reading stays local
+    assert run(["map", "validate"]) == 1  # reading stays local (the demo has findings)
 
 
 def test_pod_show(home, capsys):
@@ -213,6 +217,7 @@ def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, 
     from keel.config import load_settings
 
     assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    assert run(["token", "create", "--user", "ana.lima", "--role", "admin"]) == 0
     assert run(["token", "create", "--user", "chen.wu", "--role", "editor"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert run(["workspace", "mode", "server"]) == 0

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import Problem
@@ -99,12 +100,16 @@ async def apply(
     caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
+    declared = request.headers.get("content-length", "")
+    too_big = Problem(413, f"the body is over {MAX_BODY // (1024 * 1024)} MiB")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_big
     body = await request.body()
     if len(body) > MAX_BODY:
-        raise Problem(413, f"the body is over {MAX_BODY // (1024 * 1024)} MiB")
-    entities = _parse(request.headers.get("content-type", ""), body)
-    with ws.write(caller.actor) as session:
-        result = service.apply(session, caller.actor, entities)
+        raise too_big
+    entities, result = await run_in_threadpool(
+        _apply, ws, caller, request.headers.get("content-type", ""), body
+    )
     return {
         "entities": len(entities),
         "created": result.created,
@@ -112,6 +117,12 @@ async def apply(
         "unchanged": result.unchanged,
         "op": result.op,
     }
+
+
+def _apply(ws: Workspace, caller: Principal, content_type: str, body: bytes):
+    entities = _parse(content_type, body)
+    with ws.write(caller.actor) as session:
+        return entities, service.apply(session, caller.actor, entities)
 
 
 def _parse(content_type: str, body: bytes) -> list:
@@ -127,6 +138,8 @@ def _parse(content_type: str, body: bytes) -> list:
             data = json.loads(text)
         except ValueError as exc:
             raise Problem(400, f"malformed JSON: {exc}") from None
+        except RecursionError:
+            raise Problem(400, "malformed JSON: nested too deeply") from None
         docs = data.get("documents") if isinstance(data, dict) else None
         if not isinstance(docs, list):
             raise Problem(422, 'a JSON body is {"documents": [entity, ...]}')

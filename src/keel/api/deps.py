@@ -28,8 +28,8 @@ def principal(
             401, "missing bearer token (Authorization: Bearer <token>)", headers=challenge
         )
     with workspace(request).read() as session:
-        found = verify(session, credentials.credentials)
-    if found is None or found.kind == "login":
+        found = verify(session, credentials.credentials, kind="api")  # not sessions, not codes
+    if found is None:
         raise Problem(401, "unknown, expired or revoked token", headers=challenge)
     return found
 

@@ -28,7 +28,10 @@ def list_events(
 ) -> dict[str, Any]:
     try:
         subject_key = parse_ref(subject).key if subject and ":" in subject else subject
-        actor_key = parse_ref(actor, default_kind="user").key if actor else None
+        actor_ref = parse_ref(actor, default_kind="user") if actor else None
+        if actor_ref is not None and actor_ref.kind.lower() != "user":
+            raise ValueError(f"actor: {actor!r} is not a user")
+        actor_key = actor_ref.key if actor_ref else None
     except ValueError as exc:
         raise Problem(422, str(exc)) from None
     since_text = None

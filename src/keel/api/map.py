@@ -27,7 +27,7 @@ def validate(
 ) -> dict[str, Any]:
     with ws.read() as session:
         graph = load_graph(session)
-        key = graph.resolve(system, default_kind="system").key if system else None
+        key = graph.resolve_system(system).key if system else None
         return validate_map(graph, system=key).as_dict()
 
 
@@ -55,6 +55,6 @@ def show(
 ) -> Any:
     with ws.read() as session:
         catalog = load_graph(session)
-        key = catalog.resolve(system, default_kind="system").key if system else None
+        key = catalog.resolve_system(system).key if system else None
         view = map_view(catalog, key)
     return view if format == "json" else PlainTextResponse(render(view, format))

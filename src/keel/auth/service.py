@@ -83,6 +83,7 @@ def create_token(
     kind: str = "api",
     ttl: timedelta | None = None,
     note: str = "",
+    parent: str | None = None,
 ) -> tuple[TokenInfo, str]:
     """A new credential for `user`; returns its record and the secret, shown only now."""
     if role not in ROLES:
@@ -99,6 +100,11 @@ def create_token(
     token_id = secrets.token_hex(8)
     secret = PREFIX[kind] + secrets.token_urlsafe(32)
     now = _now()
+    expires = _stamp(now + ttl) if ttl else None
+    if parent is not None:  # never outlive the credential it was made from
+        parent_row = session.get(TokenRow, parent)
+        if parent_row is not None and parent_row.expires_at:
+            expires = min(expires, parent_row.expires_at) if expires else parent_row.expires_at
     row = TokenRow(
         id=token_id,
         digest=_digest(secret),
@@ -107,8 +113,9 @@ def create_token(
         role=role,
         note=note[:200],
         created_at=_stamp(now),
-        expires_at=_stamp(now + ttl) if ttl else None,
+        expires_at=expires,
         revoked_at=None,
+        parent=parent,
     )
     session.add(row)
     session.flush()
@@ -141,11 +148,17 @@ def verify(session: Session, presented: str | None, *, kind: str | None = None) 
     if not presented or len(presented) > 200:
         return None
     row = session.execute(select(TokenRow).where(TokenRow.digest == _digest(presented))).scalar()
-    if row is None or row.revoked_at or (kind and row.kind != kind):
+    if row is None or (kind and row.kind != kind) or not _live(row):
         return None
-    if row.expires_at and row.expires_at <= _stamp(_now()):
-        return None
+    if row.parent is not None:  # a session made from a token that is now revoked or expired
+        parent = session.get(TokenRow, row.parent)
+        if parent is None or not _live(parent):
+            return None
     return Principal(user_actor(row.user, "token"), row.role, row.id, row.kind)
+
+
+def _live(row: TokenRow) -> bool:
+    return not row.revoked_at and not (row.expires_at and row.expires_at <= _stamp(_now()))
 
 
 def exchange_login_code(session: Session, code: str) -> tuple[Principal, str] | None:
@@ -169,8 +182,14 @@ def exchange_login_code(session: Session, code: str) -> tuple[Principal, str] | 
         principal.role,
         kind="session",
         note=f"login with code {principal.token_id}",
+        parent=_parent_of(session, principal.token_id),
     )
     return Principal(principal.actor, info.role, info.id, "session"), secret
+
+
+def _parent_of(session: Session, token_id: str) -> str | None:
+    row = session.get(TokenRow, token_id)
+    return row.parent if row is not None else None
 
 
 def revoke_tokens(
@@ -202,11 +221,10 @@ def revoke_tokens(
     return [row.id for row in rows]
 
 
-def list_tokens(session: Session, *, include_revoked: bool = False) -> list[TokenInfo]:
-    query = select(TokenRow).where(TokenRow.kind == "api").order_by(TokenRow.created_at)
-    if not include_revoked:
-        query = query.where(TokenRow.revoked_at.is_(None))
-    return [_info(row) for row in session.execute(query).scalars()]
+def list_tokens(session: Session, *, kinds: tuple[str, ...] = ("api",)) -> list[TokenInfo]:
+    """Live credentials of the given kinds (API tokens by default; sessions on request)."""
+    query = select(TokenRow).where(TokenRow.kind.in_(kinds)).order_by(TokenRow.created_at)
+    return [_info(row) for row in session.execute(query).scalars() if _live(row)]
 
 
 def _info(row: TokenRow) -> TokenInfo:

@@ -20,3 +20,5 @@ class TokenRow(Base):
     created_at: Mapped[str] = mapped_column(String(32))
     expires_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
     revoked_at: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The credential a login code or session was made from: revoking it ends them too.
+    parent: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -78,6 +78,13 @@ class CatalogGraph:
             raise NotFoundError(f"{text!r}: no such entity ({key})")
         return self.nodes[key]
 
+    def resolve_system(self, text: str) -> Node:
+        """The System a user-typed reference names; NotFoundError for anything else."""
+        node = self.resolve(text, default_kind="system")
+        if node.kind != "System":
+            raise NotFoundError(f"{text!r} is a {node.kind}, not a System")
+        return node
+
 
 def load_graph(session: Session) -> CatalogGraph:
     nodes = {

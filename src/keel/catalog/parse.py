@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from keel.catalog import kinds, rules
 from keel.catalog.entity import Entity, Relation
 from keel.catalog.refs import DEFAULT_NAMESPACE, EntityRef, parse_ref
-from keel.catalog.source import Document, dotted
+from keel.catalog.source import MAX_DEPTH, Document, dotted
 from keel.errors import InputError
 
 ENVELOPE = ("apiVersion", "kind", "metadata", "spec")
@@ -71,6 +71,9 @@ def parse_document(doc: Document, problems: list[str]) -> Entity | None:
     data = doc.data
     if not isinstance(data, dict):
         problem((), f"an entity must be a mapping, not {_type_name(data)}")
+        return None
+    if _depth(data) > MAX_DEPTH:
+        problem((), f"nested deeper than {MAX_DEPTH} levels")
         return None
     for key in data:
         if key not in ENVELOPE and key not in SERVER_FIELDS:
@@ -247,6 +250,21 @@ def _values_at(spec: dict[str, Any], path: str) -> list[tuple[tuple, Any]]:
     if isinstance(node, list):
         return [((*parts, i), v) for i, v in enumerate(node)]
     return [(parts, node)]
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """How deep lists and mappings nest, counting no further than `limit`."""
+    stack, deepest = [(value, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth >= limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def _type_name(value: Any) -> str:

@@ -22,6 +22,8 @@ def enabled(settings: Settings) -> bool:
 def call(settings: Settings, method: str, path: str, body: Any = None) -> Any:
     """One API call; problem documents become the matching KeelError, one line each."""
     url = settings.url.rstrip("/") + path  # type: ignore[union-attr]
+    if any(c in (settings.token or "") for c in "\r\n "):
+        raise UsageError("KEEL_TOKEN holds whitespace: paste the token alone")
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url,
@@ -47,6 +49,8 @@ def _problem(exc: urllib.error.HTTPError) -> KeelError:
     try:
         problem = json.loads(exc.read())
     except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
         problem = {}
     detail = problem.get("detail") or f"HTTP {exc.code}"
     if problem.get("errors"):

@@ -42,6 +42,8 @@ class Demo:
 def build_demo(home: Path, *, progress=print) -> Demo:
     """A fresh demo workspace in `home` (an earlier demo there is replaced; nothing else is)."""
     home = home.absolute()
+    if home.exists() and not home.is_dir():
+        raise UsageError(f"{home} is a file; choose a folder for --home")
     if home.exists() and any(home.iterdir()):
         if not (home / MARKER).exists():
             raise UsageError(

@@ -29,6 +29,12 @@ from keel.workspace import Workspace
 
 HERE = Path(__file__).parent
 COOKIE = "keel_session"
+HISTORY = 500  # events shown on a node's history page, newest first
+CSP = (
+    # Cytoscape.js sets inline styles on its canvas container, hence 'unsafe-inline' for styles only.
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(href=views.href, system_href=views.system_href)
 router = APIRouter(include_in_schema=False)
@@ -40,6 +46,10 @@ class LoginRequired(Exception):
 
 class PageNotFound(Exception):
     """Raised by pages for an entity or system that does not exist."""
+
+
+class PageForbidden(Exception):
+    """Raised by forms posted from another site."""
 
 
 def _ws(request: Request) -> Workspace:
@@ -63,13 +73,22 @@ def _snapshot(request: Request) -> views.Snapshot:
         return views.snapshot(session, str(id(request.app)))
 
 
+def _same_origin(request: Request) -> None:
+    """Forms post from our own pages only: a cross-site post could log a browser in as
+    someone else (login CSRF)."""
+    origin = request.headers.get("origin")
+    if origin and origin not in (f"{request.url.scheme}://{request.url.netloc}", "null"):
+        raise PageForbidden("cross-site form posts are refused")
+
+
 @router.get("/login")
-def login_form(request: Request, error: str | None = None) -> HTMLResponse:
-    return _page(request, "login.html", None, error=error)
+def login_form(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", None, error=None)
 
 
 @router.post("/login")
 def login(request: Request, token: str = Form(..., max_length=300)) -> Response:
+    _same_origin(request)
     ws = _ws(request)
     with ws.read() as session:
         found = verify(session, token.strip())
@@ -85,12 +104,20 @@ def login(request: Request, token: str = Form(..., max_length=300)) -> Response:
             found.role,
             kind="session",
             note=f"login with token {found.token_id}",
+            parent=found.token_id,
         )
-    return _with_cookie(RedirectResponse("/", status_code=303), secret)
+    return _with_cookie(request, RedirectResponse("/", status_code=303), secret)
 
 
 @router.get("/login/code")
-def login_with_code(request: Request, c: str = Query(..., max_length=300)) -> Response:
+def login_code_page(request: Request, c: str = Query(..., max_length=300)) -> HTMLResponse:
+    """A page with one button: link previewers fetch with GET and must not spend the code."""
+    return _page(request, "login_code.html", None, code=c)
+
+
+@router.post("/login/code")
+def login_with_code(request: Request, c: str = Form(..., max_length=300)) -> Response:
+    _same_origin(request)
     # The exchange records the login as the code's own user; SYSTEM only opens the transaction.
     with _ws(request).write(SYSTEM) as session:
         exchanged = exchange_login_code(session, c)
@@ -101,11 +128,12 @@ def login_with_code(request: Request, c: str = Query(..., max_length=300)) -> Re
             None,
             error="That login link was already used or has expired. Ask for a new one.",
         )
-    return _with_cookie(RedirectResponse("/", status_code=303), exchanged[1])
+    return _with_cookie(request, RedirectResponse("/", status_code=303), exchanged[1])
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    _same_origin(request)
     try:
         who = session_principal(request)
     except LoginRequired:
@@ -182,11 +210,15 @@ def catalog_table(
     who: Principal = Depends(session_principal),
 ) -> HTMLResponse:
     size = 50
+    try:
+        system_key = parse_ref(system, default_kind="system").key if system else None
+    except ValueError:
+        system_key = system
     with _ws(request).read() as session:
         result = queries.list_entities(
             session,
             kind=kind or None,
-            system=system or None,
+            system=system_key,
             q=q or None,
             limit=size,
             offset=(page - 1) * size,
@@ -243,7 +275,7 @@ def node_events(
     snap = _snapshot(request)
     key = _existing(snap, f"{kind}:{namespace}/{name}")
     with _ws(request).read() as session:
-        events = audit.list_events(session, subject=key)
+        events = audit.list_events(session, subject=key, limit=HISTORY)
     return _page(
         request,
         "events.html",
@@ -256,12 +288,9 @@ def node_events(
 
 def _existing(snap: views.Snapshot, ref: str) -> str:
     try:
-        key = parse_ref(ref).key
-    except ValueError as exc:
+        return snap.graph.resolve(ref).key
+    except NotFoundError as exc:
         raise PageNotFound(str(exc)) from None
-    if key not in snap.graph.nodes:
-        raise PageNotFound(f"no such entity {key}")
-    return key
 
 
 def _script_json(data: Any) -> str:
@@ -275,8 +304,16 @@ def _yaml(body: dict) -> str:
     return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
 
 
-def _with_cookie(response: Response, secret: str) -> Response:
-    response.set_cookie(COOKIE, secret, httponly=True, samesite="lax", max_age=12 * 3600, path="/")
+def _with_cookie(request: Request, response: Response, secret: str) -> Response:
+    response.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        max_age=12 * 3600,
+        path="/",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -292,4 +329,19 @@ def install(app: FastAPI) -> None:
     async def _not_found(request: Request, exc: PageNotFound) -> Response:
         response = _page(request, "404.html", None, detail=str(exc))
         response.status_code = 404
+        return response
+
+    @app.exception_handler(PageForbidden)
+    async def _forbidden(request: Request, exc: PageForbidden) -> Response:
+        response = _page(request, "404.html", None, detail=str(exc))
+        response.status_code = 403
+        return response
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        if not request.url.path.startswith("/api/"):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response

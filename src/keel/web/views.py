@@ -94,7 +94,10 @@ def system_graph(snap: Snapshot, system: str) -> dict[str, Any]:
 def catalog_aggregate(snap: Snapshot) -> dict[str, Any]:
     """Systems as nodes sized by their members, edges counting lineage across systems."""
     graph = snap.graph
-    system_of = {k: graph.system_of(k) or "(no system)" for k in graph.nodes}
+    system_of = {
+        k: (k if n.kind == "System" else graph.system_of(k)) or "(no system)"
+        for k, n in graph.nodes.items()
+    }
     sizes = Counter(
         system_of[k] for k, n in graph.nodes.items() if n.kind_def and n.kind_def.in_map
     )
@@ -161,9 +164,17 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def _rollback_text(rollback: dict | None) -> str:
+def _controls(spec: dict) -> list[str]:
+    """Governance controls as text; Backstage kinds may hold anything in extra fields."""
+    value = spec.get("governance")
+    return [str(v) for v in value] if isinstance(value, list) else ([str(value)] if value else [])
+
+
+def _rollback_text(rollback: object) -> str:
     if not rollback:
         return "none"
+    if not isinstance(rollback, dict):
+        return str(rollback)
     text = rollback.get("strategy", "?")
     if rollback.get("target"):
         text += f" to {rollback['target']}"

@@ -58,7 +58,7 @@ class Workspace:
             if actor.via == "local" and get_mode(session) == SERVER:
                 raise WorkspaceError(
                     "this workspace is in server mode: changes go through the API "
-                    "(set KEEL_URL and KEEL_TOKEN; `keel token create` makes a token)"
+                    "(set KEEL_URL and KEEL_TOKEN to an API token)"
                 )
             yield session
             signer = self.signer()

@@ -20,7 +20,7 @@ SYSTEM_OPTION = typer.Option(None, "--system", "-s", metavar="SYSTEM", help="Onl
 
 
 def _system_key(graph, system: str | None) -> str | None:
-    return None if system is None else graph.resolve(system, default_kind="system").key
+    return None if system is None else graph.resolve_system(system).key
 
 
 @app.command()

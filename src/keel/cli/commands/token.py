@@ -8,7 +8,7 @@ from datetime import timedelta
 import typer
 
 from keel.auth import ROLES, create_token, list_tokens, revoke_tokens
-from keel.cli import context
+from keel.cli import context, remote
 from keel.cli.commands.serve import DEFAULT_PORT
 from keel.cli.context import AS_OPTION, console, print_json
 
@@ -44,12 +44,34 @@ def create(
     """Create an API token; the secret is printed once, only here."""
     context.check_choice(role, ROLES, "--role")
     ttl = parse_duration(expires) if expires else None
-    actor = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws, ws.write(actor) as session:
-        info, secret = create_token(session, actor, user, role, ttl=ttl, note=note)
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):
+        if ttl is not None and ttl % timedelta(days=1):
+            raise typer.BadParameter("through the API, expiry is in whole days (e.g. 90d)")
+        answer = remote.call(
+            settings,
+            "POST",
+            "/api/v1/tokens",
+            {
+                "user": user,
+                "role": role,
+                "note": note,
+                "expires_in_days": ttl.days if ttl else None,
+            },
+        )
+        token_id, owner, expires_at, secret = (
+            answer["id"],
+            answer["user"],
+            answer["expires_at"],
+            answer["token"],
+        )
+    else:
+        actor = context.actor(ctx, as_user)
+        with context.workspace(ctx) as ws, ws.write(actor) as session:
+            info, secret = create_token(session, actor, user, role, ttl=ttl, note=note)
+        token_id, owner, expires_at = info.id, info.user, info.expires_at
     console.print(
-        f"token {info.id} for {info.user} ({info.role}), expires {info.expires_at or 'never'}",
-        markup=False,
+        f"token {token_id} for {owner} ({role}), expires {expires_at or 'never'}", markup=False
     )
     print(secret)
 
@@ -82,9 +104,15 @@ def revoke(
     """Revoke a token, or every credential of a user (--user)."""
     if bool(token_id) == bool(user):
         raise typer.BadParameter("give a token ID or --user, not both")
-    actor = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws, ws.write(actor) as session:
-        revoked = revoke_tokens(session, actor, token_id=token_id, user=user)
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):
+        if user:
+            raise typer.BadParameter("through the API, revoke one token ID at a time")
+        revoked = remote.call(settings, "DELETE", f"/api/v1/tokens/{token_id}")["revoked"]
+    else:
+        actor = context.actor(ctx, as_user)
+        with context.workspace(ctx) as ws, ws.write(actor) as session:
+            revoked = revoke_tokens(session, actor, token_id=token_id, user=user)
     console.print(f"revoked {', '.join(revoked)}", markup=False)
 
 

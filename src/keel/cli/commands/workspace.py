@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from keel.cli import context
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.auth import list_tokens
+from keel.cli import context, remote
+from keel.cli.context import AS_OPTION, console, print_json, warn
 from keel.store import schema
 from keel.workspace import core
 
@@ -64,9 +65,21 @@ def mode(
     control plane with KEEL_URL and KEEL_TOKEN, so separation of duties means something.
     """
     context.check_choice(new_mode, core.MODES, "MODE")
-    actor = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws, ws.write(actor) as session:
-        changed = core.set_mode(session, actor, new_mode)
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):
+        changed = remote.call(settings, "PUT", "/api/v1/workspace/mode", {"mode": new_mode})[
+            "changed"
+        ]
+    else:
+        actor = context.actor(ctx, as_user)
+        with context.workspace(ctx) as ws, ws.write(actor) as session:
+            if new_mode == core.SERVER and not any(t.role == "admin" for t in list_tokens(session)):
+                warn(
+                    "no admin API token exists: create one first (`keel token create --role admin`), "
+                    "or nothing can change this workspace any more"
+                )
+                raise typer.Exit(2)
+            changed = core.set_mode(session, actor, new_mode)
     console.print(f"mode {'set to' if changed else 'already'} {new_mode}", markup=False)
 
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("expires_at", sa.String(32), nullable=True),
         sa.Column("revoked_at", sa.String(32), nullable=True),
+        sa.Column("parent", sa.String(32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_tokens")),
         sa.UniqueConstraint("digest", name=op.f("uq_auth_tokens_digest")),
     )
