@@ -1,0 +1,112 @@
+"""Audit log speed: appends (batched and one by one, durable), verify, inclusion proofs.
+
+Targets (issue: the audit spine), on this 2-core machine with SQLite:
+  >= 50,000 events/s appended in batches of 1,000; >= 2,000/s one by one, each committed;
+  `audit verify` of 1,000,000 events <= 10 s; an inclusion proof at 1,000,000 events <= 1 ms.
+Ratios are printed against the targets (>1 is faster than required). PostgreSQL too.
+
+    .venv/bin/python bench/audit_bench.py [--events 1000000] [--single 3000] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from keel import audit
+from keel.audit import checkpoints
+from keel.audit import log as audit_log
+from keel.config import DB_FILE, Settings
+from keel.identity import user_actor
+from keel.workspace import init_workspace
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def row(label: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
+    ratio = value / target if higher_is_better else target / value
+    print(f"  {label:44} {value:12,.1f} {unit:8} {ratio:6.1f}x  (target {target:,} {unit})")
+
+
+def bench(name: str, settings: Settings, events: int, single: int) -> None:
+    print(f"\n{name}")
+    actor = user_actor("user:bench", "local")
+    ws, _ = init_workspace(settings, actor)
+    details = {"kind": "Model", "name": "m", "before": "sha256:" + "0" * 64, "after": "sha256:" + "1" * 64}
+    try:
+        batch = [audit.Change("bench.event", "model:default/m", details)] * 1000
+        start = time.perf_counter()
+        for _ in range(events // 1000):
+            with ws.write(actor) as session:
+                audit.append(session, actor, batch)
+        seconds = time.perf_counter() - start
+        row(f"append {events:,} in batches of 1,000", events / seconds, "events/s", 50_000, True)
+
+        start = time.perf_counter()
+        for _ in range(single):
+            with ws.write(actor) as session:
+                audit.append(session, actor, batch[:1])
+        seconds = time.perf_counter() - start
+        row(f"append {single:,} one by one, each committed", single / seconds, "events/s", 2_000, True)
+
+        with ws.write(actor) as session:
+            checkpoints.checkpoint(session, ws.signer())
+        with ws.read() as session:
+            start = time.perf_counter()
+            result = audit_log.verify(session, ws.name)
+            seconds = time.perf_counter() - start
+        assert result.ok, result.problems
+        row(f"audit verify of {result.events:,} events", seconds, "s", 10, False)
+
+        size = result.events
+        times = []
+        with ws.read() as session:
+            for seq in random.Random(3).sample(range(1, size + 1), 200):
+                start = time.perf_counter()
+                audit_log.inclusion(session, seq)
+                times.append(time.perf_counter() - start)
+        row(f"inclusion proof at {size:,} (median of 200)", statistics.median(times) * 1000, "ms", 1, False)
+        row("inclusion proof, p95", sorted(times)[189] * 1000, "ms", 1, False)
+    finally:
+        ws.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--single", type=int, default=3_000)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = Settings(home=Path(tmp) / "s", database_url=f"sqlite:///{Path(tmp) / 's' / DB_FILE}")
+        bench("SQLite (embedded default)", sqlite, args.events, args.single)
+        if args.no_postgres:
+            return 0
+        schema = f"keel_bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG_URL)
+        try:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        except sa.exc.OperationalError as exc:
+            print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
+            return 0
+        try:
+            pg = Settings(home=Path(tmp) / "p", database_url=f"{PG_URL}?options=-csearch_path%3D{schema}")
+            bench("PostgreSQL (scale-out)", pg, args.events, args.single)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
