@@ -234,3 +234,27 @@ def user_actor_of(name):
     from keel.identity import user_actor
 
     return user_actor(name, "local")
+
+
+def test_audit_endpoints(api, ws):
+    from keel.audit import checkpoints, merkle, note
+
+    with ws.write(user_actor_of("ana.lima")) as session:
+        checkpoints.checkpoint(session, ws.signer())
+    text = api.get("/api/v1/audit/checkpoint").text
+    keys = api.get("/api/v1/audit/keys").json()
+    opened = note.open_note(
+        text, [note.VerifierKey(k["name"], bytes.fromhex(k["public_key"])) for k in keys["keys"]]
+    )
+    proof = api.get("/api/v1/audit/proof", params={"leaf": 2}).json()
+    merkle.verify_inclusion(
+        1,
+        opened.size,
+        bytes.fromhex(proof["leaf_hash"]),
+        [bytes.fromhex(h) for h in proof["proof"]],
+        opened.root,
+    )
+    consistency = api.get("/api/v1/audit/proof", params={"from": 1}).json()
+    assert consistency["kind"] == "consistency" and consistency["size"] == opened.size
+    assert_problem(api.get("/api/v1/audit/proof"), 422)
+    assert_problem(api.get("/api/v1/audit/proof", params={"leaf": 10**9}), 400)

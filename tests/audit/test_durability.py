@@ -39,12 +39,17 @@ while True:
 
 
 def test_sigkill_mid_append_never_loses_a_returned_event_or_breaks_the_log(ws, settings):
-    env = {**os.environ, "KEEL_HOME": str(settings.home), "KEEL_DATABASE_URL": settings.database_url}
+    env = {
+        **os.environ,
+        "KEEL_HOME": str(settings.home),
+        "KEEL_DATABASE_URL": settings.database_url,
+    }
     rng = random.Random(7)
     reported: list[int] = []
     for _ in range(4):
-        child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         first = child.stdout.readline()  # appending has begun
         assert first, child.stderr.read().decode()[-500:]
         time.sleep(rng.uniform(0.05, 0.6))

@@ -129,6 +129,9 @@ def test_catalog_search_and_event_history(server, browser):
     history = page.locator("table.events").inner_text()
     assert "catalog.entity.created" in history and "catalog.entity.updated" in history
     assert "metadata.annotations" in history  # the training run recorded its artifact
+    page.locator("table.events a").first.click()  # the newest event, with its inclusion proof
+    assert "verified" in page.locator("p.proof").inner_text()
+    assert page.locator("dl.hashes code").count() >= 2
     context.close()
     assert errors == []
 

@@ -172,6 +172,7 @@ def list_events(
     action: str | None = None,
     op: str | None = None,
     since: str | None = None,
+    seq: int | None = None,
     limit: int | None = None,
 ) -> list[Event]:
     """Events in log order, filtered on the indexed fields; `limit` keeps the newest."""
@@ -186,6 +187,8 @@ def list_events(
         query = query.where(EventRow.op == op)
     if since:
         query = query.where(EventRow.time >= since)
+    if seq is not None:
+        query = query.where(EventRow.seq == seq)
     if limit:  # the newest `limit`, still returned oldest first
         query = query.order_by(EventRow.seq.desc()).limit(limit)
         rows = list(session.execute(query))[::-1]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from keel import audit
+from keel.audit import checkpoints
 from keel.auth import create_token
 from keel.catalog import service
 from keel.catalog.entity import Entity
@@ -70,6 +71,8 @@ def build_demo(home: Path, *, progress=print) -> Demo:
                 session, actor, ADMIN, "admin", ttl=timedelta(days=1), note="printed by keel demo"
             )
             _, login_code = create_token(session, actor, ADMIN, "admin", kind="login")
+        with ws.write(actor) as session:  # sign the whole demo history now
+            checkpoints.checkpoint(session, ws.signer())
     finally:
         ws.close()
     return Demo(home, settings, len(loaded.entities), facts, api_token, login_code)

@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from keel import audit
+from keel.audit import checkpoints, merkle
+from keel.audit import log as audit_log
 from keel.auth import Principal, exchange_login_code, revoke_tokens, verify
 from keel.auth.service import create_token
 from keel.catalog import queries
@@ -283,6 +285,39 @@ def node_events(
         node=snap.graph.nodes[key],
         key=key,
         events=list(reversed(events)),
+    )
+
+
+@router.get("/events/{seq}")
+def event_page(
+    seq: int, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    """One event: its stored bytes, its leaf, and its inclusion proof against the latest checkpoint."""
+    with _ws(request).read() as session:
+        found = audit.list_events(session, seq=seq)
+        if not found:
+            raise PageNotFound(f"no event {seq}")
+        latest = checkpoints.latest(session)
+        proof = audit_log.inclusion(session, seq) if latest and seq <= latest.size else None
+    verdict = None
+    if proof is not None:
+        try:
+            merkle.verify_inclusion(
+                seq - 1, proof.size, merkle.leaf_hash(found[0].body), proof.hashes, latest.root
+            )
+            verdict = "verified"
+        except merkle.ProofError as exc:
+            verdict = f"does not verify: {exc}"
+    return _page(
+        request,
+        "event.html",
+        who,
+        event=found[0],
+        body=found[0].body.decode(),
+        leaf=merkle.leaf_hash(found[0].body).hex(),
+        proof=proof,
+        checkpoint=latest,
+        verdict=verdict,
     )
 
 
