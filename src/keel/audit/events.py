@@ -24,11 +24,12 @@ from keel.audit import merkle, tree
 from keel.audit.canonical import canonical_bytes
 from keel.audit.tables import EventRow
 from keel.identity import Actor
-from keel.store.bulk import insert_rows
+from keel.store.bulk import insert_tuples
 from keel.store.engine import WRITE
 
 VERSION = 1
 GOVERNANCE = "governance"
+COLUMNS = ["log", "seq", "time", "actor", "action", "subject", "op", "body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def append(
     op = op or new_op()
     time = now()
     events: list[Event] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple] = []
     for offset, change in enumerate(changes, start=1):
         record = {
             "v": VERSION,
@@ -127,20 +128,9 @@ def append(
                 body,
             )
         )
-        rows.append(
-            {
-                "log": log,
-                "seq": record["seq"],
-                "time": time,
-                "actor": actor.id,
-                "action": change.action,
-                "subject": change.subject,
-                "op": op,
-                "body": body,
-            }
-        )
+        rows.append((log, record["seq"], time, actor.id, change.action, change.subject, op, body))
     conn = session.connection()
-    insert_rows(conn, EventRow.__table__, rows)
+    insert_tuples(conn, EventRow.__table__, COLUMNS, rows)
     tree.extend(conn, log, last or 0, [merkle.leaf_hash(e.body) for e in events])
     return events
 

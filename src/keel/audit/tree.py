@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, tuple_
 
 from keel.audit import merkle
 from keel.audit.tables import NodeRow
-from keel.store.bulk import insert_rows
+from keel.store.bulk import insert_tuples
 
 Key = tuple[int, int]  # (level, index)
 _LOOKUP = "SELECT hash FROM audit_nodes WHERE log = ? AND level = ? AND idx = ?"
@@ -81,11 +81,8 @@ def extend(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) 
     if not leaf_hashes:
         return
     edge = fetch(conn, log, right_edge(size))
-    rows = [
-        {"log": log, "level": lv, "idx": ix, "hash": h}
-        for lv, ix, h in new_nodes(size, edge, leaf_hashes)
-    ]
-    insert_rows(conn, NodeRow.__table__, rows)
+    rows = [(log, lv, ix, h) for lv, ix, h in new_nodes(size, edge, leaf_hashes)]
+    insert_tuples(conn, NodeRow.__table__, ["log", "level", "idx", "hash"], rows)
 
 
 def _subtree(conn: Connection, log: str, plan) -> merkle.Subtree:

@@ -13,24 +13,27 @@ from sqlalchemy import Connection, Table, insert
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows given as mappings (all with the same keys)."""
+    if rows:
+        columns = list(rows[0])
+        insert_tuples(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+def insert_tuples(conn: Connection, table: Table, columns: list[str], rows: list[tuple]) -> None:
+    """Insert rows given as tuples in `columns` order: the audit log's hot path."""
     if not rows:
         return
-    columns = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
     if conn.dialect.name == "sqlite":  # the driver's executemany: no per-row compilation
-        names = ", ".join(quote(c) for c in columns)
         marks = ", ".join("?" * len(columns))
         cursor = conn.connection.driver_connection.cursor()
-        cursor.executemany(
-            f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})",
-            [tuple(row[c] for c in columns) for row in rows],
-        )
+        cursor.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
         cursor.close()
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
-        return
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+    elif conn.dialect.name == "postgresql":
+        statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
