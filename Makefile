@@ -35,6 +35,7 @@ lint: install
 bench: install services
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/ui_bench.py
+	$(BIN)/python bench/audit_bench.py
 
 clean:
 	rm -rf $(VENV) keel-demo .pytest_cache .ruff_cache .hypothesis

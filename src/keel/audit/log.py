@@ -54,21 +54,22 @@ def logs(session: Session) -> list[str]:
     return list(found) or [GOVERNANCE]
 
 
-def _target_size(session: Session, log: str, size: int | None) -> int:
+def _target(session: Session, log: str, size: int | None) -> tuple[int, bytes | None]:
+    """The tree size to prove against, and its root when a signed checkpoint already has it."""
     if size is not None:
-        return size
+        return size, None
     latest = checkpoints.latest(session, log)
     if latest is None:
         raise NotFoundError(f"the {log} log has no checkpoint yet: run `keel audit checkpoint`")
-    return latest.size
+    return latest.size, latest.root
 
 
 def inclusion(
     session: Session, seq: int, *, size: int | None = None, log: str = GOVERNANCE
 ) -> Proof:
     """The proof that event `seq` (1-based) is in the log at `size` (default: latest checkpoint)."""
-    size = _target_size(session, log, size)
-    if size > head(session, log):
+    size, known_root = _target(session, log, size)
+    if known_root is None and size > head(session, log):
         raise UsageError(f"the {log} log has only {head(session, log)} events, not {size}")
     if not 1 <= seq <= size:
         raise UsageError(f"event {seq} is not in the log at size {size}")
@@ -77,7 +78,7 @@ def inclusion(
         "inclusion",
         log,
         size,
-        tree.root(conn, log, size),
+        known_root or tree.root(conn, log, size),
         tree.inclusion_proof(conn, log, seq - 1, size),
         index=seq - 1,
         leaf=tree.leaf(conn, log, seq - 1),
@@ -87,7 +88,7 @@ def inclusion(
 def consistency(
     session: Session, size1: int, size2: int | None = None, *, log: str = GOVERNANCE
 ) -> Proof:
-    size2 = _target_size(session, log, size2)
+    size2, _ = _target(session, log, size2)
     if size2 > head(session, log):
         raise UsageError(f"the {log} log has only {head(session, log)} events, not {size2}")
     if not 1 <= size1 <= size2:

@@ -40,6 +40,28 @@ def upgrade() -> None:
         sa.Column("retired_at", sa.String(32), nullable=True),
         sa.PrimaryKeyConstraint("key_id", name=op.f("pk_audit_keys")),
     )
+    _backfill_trees()
+
+
+def _backfill_trees() -> None:
+    """Events written before this revision become the first leaves of their log's tree."""
+    from keel.audit import merkle, tree
+
+    conn = op.get_bind()
+    logs = [row[0] for row in conn.execute(sa.text("SELECT DISTINCT log FROM audit_events"))]
+    for log in logs:
+        bodies = conn.execute(
+            sa.text("SELECT body FROM audit_events WHERE log = :log ORDER BY seq"), {"log": log}
+        )
+        hashes = [merkle.leaf_hash(bytes(body)) for (body,) in bodies]
+        nodes = tree.new_nodes(0, {}, hashes)
+        if nodes:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_nodes (log, level, idx, hash) VALUES (:log, :lv, :ix, :h)"
+                ),
+                [{"log": log, "lv": lv, "ix": ix, "h": h} for lv, ix, h in nodes],
+            )
 
 
 def downgrade() -> None:
