@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from keel import audit
 from keel.audit import checkpoints
+from keel.audit.artifacts import artifact_digest
 from keel.auth import create_token
 from keel.catalog import service
 from keel.catalog.entity import Entity
@@ -97,8 +97,8 @@ def _train_credit(
                 by_key[f"model:default/{model.name}"],
                 {
                     "keel.dev/artifact": f"artifacts/{path.name}",
-                    "keel.dev/artifact-digest": audit.digest(path.read_bytes()),
-                    "keel.dev/training-data-digest": audit.digest(data.read_bytes()),
+                    "keel.dev/artifact-digest": artifact_digest(path),
+                    "keel.dev/training-data-digest": artifact_digest(data),
                     "keel.dev/auc": f"{model.auc:.3f}",
                     "keel.dev/approval-rate": f"{model.approval_rate:.1%} at {rate} defaults",
                 },
@@ -118,8 +118,7 @@ def _build_index(
     from keel.demo.support import build_index
 
     index, hit_rate = build_index(root / "knowledge-base")
-    files = index.save(home / "artifacts")
-    manifest = {f.name: audit.digest(f.read_bytes()) for f in files}
+    files = index.save(home / "artifacts" / "kb-index")
     _apply(
         ws,
         actor,
@@ -127,8 +126,8 @@ def _build_index(
             _annotate(
                 by_key["featureset:default/kb-retrieval-index"],
                 {
-                    "keel.dev/artifact": ", ".join(f"artifacts/{f.name}" for f in files),
-                    "keel.dev/artifact-digest": audit.digest(manifest),
+                    "keel.dev/artifact": "artifacts/kb-index/",
+                    "keel.dev/artifact-digest": artifact_digest(files[0].parent),
                     "keel.dev/articles": str(len(index.names)),
                     "keel.dev/title-hit-rate": f"{hit_rate:.0%}",
                 },
