@@ -195,3 +195,94 @@ def test_key_rotation_keeps_old_checkpoints_verifying(ws, admin):
         rotated = audit.list_events(session, action="audit.key.rotated")
     assert result.ok and result.checkpoints >= 2
     assert len(rotated) == 1
+
+
+def test_tampering_the_tree_the_tail_or_the_checkpoints_is_caught(ws, admin):
+    append_n(ws, admin, 40)
+    with ws.write(admin) as session:
+        checkpoints.checkpoint(session, ws.signer())
+    append_n(ws, admin, 3)  # an unsigned tail
+
+    def verify_after(sql):
+        with ws.engine.begin() as conn:
+            conn.execute(text(sql))
+        with ws.read() as session:
+            return audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
+
+    with ws.read() as session:
+        clean = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
+    assert clean.ok and clean.unsigned == 3 and "not yet signed" in clean.summary()
+    with ws.engine.begin() as conn:
+        (h,) = conn.execute(text("SELECT hash FROM audit_nodes WHERE level = 3 AND idx = 0")).one()
+    broken = bytes(h)[:-1] + bytes([h[-1] ^ 1])
+    with ws.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_nodes SET hash = :h WHERE level = 3 AND idx = 0"), {"h": broken}
+        )
+    with ws.read() as session:
+        node = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
+    assert "(level 3, index 0) is changed" in node.problems[0]
+    with ws.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_nodes SET hash = :h WHERE level = 3 AND idx = 0"), {"h": bytes(h)}
+        )
+    tail = verify_after("DELETE FROM audit_events WHERE seq > 42")
+    assert "no event accounts for" in tail.problems[0]
+    gone = verify_after("DELETE FROM audit_checkpoints")
+    assert "no signed checkpoint covers the log" in gone.problems[0]
+
+
+def test_a_key_smuggled_into_the_key_table_is_not_trusted(ws, admin):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from keel.audit.tables import KeyRow
+
+    append_n(ws, admin, 5)
+    forger = Ed25519PrivateKey.generate()
+    public = forger.public_key().public_bytes_raw()
+    with ws.write(admin) as session:
+        size = audit.head(session)
+        root = audit_log.inclusion(session, 1, size=size).root
+        session.add(
+            KeyRow(
+                key_id=note.key_hash(ws.name, public).hex(),
+                name=ws.name,
+                public_key=public,
+                created_at="2026-01-01T00:00:00Z",
+                retired_at=None,
+            )
+        )
+        forged = note.sign(note.Checkpoint(f"{ws.name}/governance", size, root), ws.name, forger)
+        session.execute(text("DELETE FROM audit_checkpoints"))
+        session.add(
+            checkpoints.CheckpointRow(
+                log="governance", size=size, root=root, note=forged, time="2026-01-01T00:00:00Z"
+            )
+        )
+    with ws.read() as session:
+        result = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
+    assert not result.ok and "no signature by a known key" in result.problems[0]
+
+
+def test_the_offline_verifier_can_pin_its_key(ws, admin, tmp_path):
+    import base64
+
+    from keel.audit.verify import main, parse_vkey
+
+    append_n(ws, admin, 8)
+    with ws.write(admin) as session:
+        checkpoints.checkpoint(session, ws.signer())
+        audit_log.export(session, ws.name, tmp_path / "exp")
+    signer = ws.signer()
+    encoded = base64.b64encode(b"\x01" + signer.public_key).decode()
+    vkey = f"{ws.name}+{signer.key_id}+{encoded}"
+    assert parse_vkey(vkey).public_key == signer.public_key
+    assert main(["--key", vkey, str(tmp_path / "exp")]) == 0
+    strange = base64.b64encode(b"\x01" + b"\x02" * 32).decode()
+    other = f"{ws.name}+00000000+{strange}"
+    assert main(["--key", other, str(tmp_path / "exp")]) == 2  # a vkey whose hash does not match
+    stranger = parse_vkey(other.replace("00000000", note.key_hash(ws.name, b"\x02" * 32).hex()))
+    assert stranger.public_key == b"\x02" * 32
+    from keel.audit.verify import verify_export
+
+    assert not verify_export(tmp_path / "exp", [stranger]).ok

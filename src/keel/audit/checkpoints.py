@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from keel.audit import tree
 from keel.audit.events import GOVERNANCE, head
 from keel.audit.keys import Signer
-from keel.audit.note import Checkpoint, sign
+from keel.audit.note import Checkpoint, NoteError, parse_checkpoint, sign
 from keel.audit.tables import CheckpointRow
+from keel.errors import WorkspaceError
 
 INTERVAL = timedelta(seconds=1)
 
@@ -58,6 +59,11 @@ def checkpoint(
     last = latest(session, log)
     if size == 0 or (last and last.size == size):
         return last
+    if last and size < last.size:
+        raise WorkspaceError(
+            f"the {log} log holds {size} events but was signed at {last.size}: "
+            "events were deleted; run `keel audit verify`"
+        )
     now = datetime.now(UTC)
     if (
         not force
@@ -76,4 +82,11 @@ def checkpoint(
 
 
 def _signed(row: CheckpointRow) -> Signed:
-    return Signed(row.log, row.size, bytes(row.root), row.note, row.time)
+    """The signed note is the record: size and root come from it, not from the row's copies."""
+    try:
+        parsed = parse_checkpoint(row.note.rpartition("\n\n")[0] + "\n")
+    except (NoteError, AttributeError):
+        raise WorkspaceError(
+            f"the stored checkpoint of {row.log} at {row.size} is corrupt: run `keel audit verify`"
+        ) from None
+    return Signed(row.log, parsed.size, parsed.root, row.note, row.time)

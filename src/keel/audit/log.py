@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit import checkpoints, keys, tree
-from keel.audit.events import GOVERNANCE, Change, append, head
+from keel.audit.events import GOVERNANCE, Change, append, head, list_events
 from keel.audit.tables import EventRow, NodeRow
 from keel.audit.verify import Result, verify_log
 from keel.errors import NotFoundError, UsageError
@@ -106,33 +106,73 @@ def consistency(
     )
 
 
-def verify(session: Session, name: str, log: str = GOVERNANCE) -> Result:
-    """Recompute `log` from its stored bytes and check it against every signed checkpoint."""
+def verify(
+    session: Session, name: str, log: str = GOVERNANCE, *, pinned: bytes | None = None
+) -> Result:
+    """Recompute `log` from its stored bytes and check it against every signed checkpoint.
+
+    With `pinned` (the public key of the workspace's key file), only that key and the keys
+    named by `audit.key.rotated` events are trusted, not whatever the key table holds.
+    """
     conn = session.connection()
     events_t, nodes_t = EventRow.__table__, NodeRow.__table__
-    leaf_rows = conn.execution_options(yield_per=20_000).execute(
+    history = keys.verifier_keys(keys.history(session))
+    if pinned is not None:
+        allowed = {pinned} | _rotated_keys(session)
+        history = [k for k in history if k.public_key in allowed]
+    stream = conn.execution_options(yield_per=20_000)
+    leaf_rows = stream.execute(
         select(nodes_t.c.idx, nodes_t.c.hash)
         .where(nodes_t.c.log == log, nodes_t.c.level == 0)
         .order_by(nodes_t.c.idx)
     )
-    rows = conn.execution_options(yield_per=20_000).execute(
+    node_rows = stream.execute(
+        select(nodes_t.c.level, nodes_t.c.idx, nodes_t.c.hash)
+        .where(nodes_t.c.log == log, nodes_t.c.level > 0)
+        .order_by(nodes_t.c.level, nodes_t.c.idx)
+    )
+    rows = stream.execute(
         select(events_t.c.seq, events_t.c.body)
         .where(events_t.c.log == log)
         .order_by(events_t.c.seq)
     )
+    leaves = _InOrder(leaf_rows)
     try:
-        return verify_log(
+        result = verify_log(
             log,
             checkpoints.origin_of(name, log),
-            ((seq, bytes(body)) for seq, body in rows),
+            ((seq, _raw(body)) for seq, body in rows),
             [c.note for c in checkpoints.all_checkpoints(session, log)],
-            keys.verifier_keys(keys.history(session)),
-            stored_leaf=_InOrder(leaf_rows),
-            consistency=lambda s1, s2: tree.consistency_proof(conn, log, s1, s2),
+            history,
+            stored_leaf=leaves,
+            stored_nodes=((lv, ix, _raw(h)) for lv, ix, h in node_rows),
         )
+        if result.ok and leaves.extra():
+            result.problems.append(
+                "the stored tree has leaves no event accounts for "
+                f"(beyond event {result.events}): events were deleted"
+            )
+        return result
     finally:  # a failure stops early: close the streaming cursors it left open
         rows.close()
         leaf_rows.close()
+        node_rows.close()
+
+
+def _raw(value) -> bytes:
+    """Stored bytes as bytes, even where someone wrote them back as text."""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _rotated_keys(session: Session) -> set[bytes]:
+    found: set[bytes] = set()
+    for event in list_events(session, action="audit.key.rotated"):
+        for side in ("old", "new"):
+            try:
+                found.add(bytes.fromhex(event.details[side]["public_key"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+    return found
 
 
 def export(session: Session, name: str, folder: Path, log: str = GOVERNANCE) -> int:
@@ -201,9 +241,16 @@ class _InOrder:
         while self.current is None or self.current[0] < index:
             row = next(self.rows, None)
             if row is None:
+                self.current = (2**63, b"")
                 return b"missing"
-            self.current = (row[0], bytes(row[1]))
+            self.current = (row[0], _raw(row[1]))
         return self.current[1] if self.current[0] == index else b"missing"
+
+    def extra(self) -> bool:
+        """Whether leaves remain after the last one asked for."""
+        if self.current is not None and self.current[0] == 2**63:
+            return False
+        return next(self.rows, None) is not None
 
 
 class _atomic:

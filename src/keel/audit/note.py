@@ -62,6 +62,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(lines) < 4 or lines[-1] != "":
         raise NoteError("a checkpoint is three or more lines, each ending in a newline")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
+    if not text.isascii() or any(ord(c) < 0x20 and c != "\n" for c in text):
+        raise NoteError("a checkpoint is printable ASCII")
     if not origin or not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
         raise NoteError("malformed checkpoint origin or size")
     try:
@@ -75,6 +77,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
 
 def open_note(note: str, keys: list[VerifierKey]) -> Checkpoint:
     """The checkpoint of a signed note, if a known key signed it; raises NoteError otherwise."""
+    if not isinstance(note, str):
+        raise NoteError("a signed note is text")
     body, sep, signatures = note.rpartition("\n\n")
     if not sep or not signatures.endswith("\n"):
         raise NoteError("not a signed note: no blank line before the signatures")
@@ -92,11 +96,13 @@ def open_note(note: str, keys: list[VerifierKey]) -> Checkpoint:
         except ValueError:
             raise NoteError("a signature is not base64") from None
         key = by_hash.get((name, raw[:4]))
-        if key is None or len(raw) != 68:
+        if key is None:
             continue  # a signature by a key we do not know: not ours to judge
+        if len(raw) != 68:
+            raise NoteError(f"the signature by {name} is not an Ed25519 signature")
         try:
             Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw[4:], body.encode())
-        except InvalidSignature:
+        except (InvalidSignature, ValueError):
             raise NoteError(f"the signature by {name} does not verify") from None
         verified = True
     if not verified:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, tuple_
 
 from keel.audit import merkle
 from keel.audit.tables import NodeRow
+from keel.errors import WorkspaceError
 from keel.store.bulk import insert_tuples
 
 Key = tuple[int, int]  # (level, index)
@@ -72,7 +73,9 @@ def fetch(conn: Connection, log: str, keys: Iterable[Key]) -> dict[Key, bytes]:
             found.update({(lv, ix): bytes(h) for lv, ix, h in rows})
     missing = [k for k in keys if k not in found]
     if missing:
-        raise LookupError(f"the {log} log's tree lacks node {missing[0]}: run `keel audit verify`")
+        raise WorkspaceError(
+            f"the {log} log's tree lacks node {missing[0]}: run `keel audit verify`"
+        )
     return found
 
 

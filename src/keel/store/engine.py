@@ -68,8 +68,10 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
             if engine.dialect.name == "postgresql":
                 if write:  # one writer at a time, as SQLite's BEGIN IMMEDIATE gives
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
-                else:
-                    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                else:  # one snapshot for the whole read, as a SQLite read has
+                    conn.exec_driver_sql(
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                    )
             with Session(bind=conn, expire_on_commit=False) as session:
                 yield session
                 session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,9 +110,10 @@ def pubkey(
     if json_out:
         print_json(entries)
         return
-    for e in entries:
+    for e in entries:  # C2SP verifier keys: name+hash+base64(0x01 || Ed25519 public key)
         state = f"retired {e['retired_at']}" if e["retired_at"] else "current"
-        print(f"{e['name']}+{e['key_id']}+{e['public_key']}  ({state}, created {e['created_at']})")
+        vkey = base64.b64encode(b"\x01" + bytes.fromhex(e["public_key"])).decode()
+        print(f"{e['name']}+{e['key_id']}+{vkey}  ({state}, created {e['created_at']})")
 
 
 @app.command("proof")
@@ -145,8 +147,11 @@ def proof(
 def verify(ctx: typer.Context) -> None:
     """Recompute every log from its stored bytes and check every checkpoint; exit 1 on failure."""
     with context.workspace(ctx) as ws, ws.read() as session:
-        name = ws.name
-        results = [audit_log.verify(session, name, log) for log in audit_log.logs(session)]
+        name, signer = ws.name, ws.signer()
+        pinned = signer.public_key if signer else None  # trust the key file, not the key table
+        results = [
+            audit_log.verify(session, name, log, pinned=pinned) for log in audit_log.logs(session)
+        ]
     for result in results:
         console.print(result.summary(), markup=False)
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
@@ -157,12 +162,17 @@ def export(ctx: typer.Context, folder: Path = typer.Argument(..., metavar="DIR")
     """Write the log (events, checkpoints, key history) for offline checking."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder")
-    with context.workspace(ctx) as ws, ws.read() as session:
+    with context.workspace(ctx) as ws:
+        signer = ws.signer()
+        if signer is not None:  # sign the head first, so the whole export is covered
+            with ws.write(context.actor(ctx, None)) as session:
+                checkpoints.checkpoint(session, signer)
         name = ws.name
-        try:
-            count = audit_log.export(session, name, folder)
-        except OSError as exc:
-            raise UsageError(f"cannot write {folder}: {exc.strerror or exc}") from None
+        with ws.read() as session:
+            try:
+                count = audit_log.export(session, name, folder)
+            except OSError as exc:
+                raise UsageError(f"cannot write {folder}: {exc.strerror or exc}") from None
     console.print(
         f"exported {count} events to {folder}; check with: python -m keel.audit.verify {folder}",
         markup=False,
