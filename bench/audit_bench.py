@@ -16,19 +16,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import sqlalchemy as sa
-
+from benchlib import postgres_settings
 from keel import audit
 from keel.audit import checkpoints
 from keel.audit import log as audit_log
 from keel.config import DB_FILE, Settings
 from keel.identity import user_actor
 from keel.workspace import init_workspace
-
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def row(label: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
@@ -40,7 +36,12 @@ def bench(name: str, settings: Settings, events: int, single: int) -> None:
     print(f"\n{name}")
     actor = user_actor("user:bench", "local")
     ws, _ = init_workspace(settings, actor)
-    details = {"kind": "Model", "name": "m", "before": "sha256:" + "0" * 64, "after": "sha256:" + "1" * 64}
+    details = {
+        "kind": "Model",
+        "name": "m",
+        "before": "sha256:" + "0" * 64,
+        "after": "sha256:" + "1" * 64,
+    }
     try:
         batch = [audit.Change("bench.event", "model:default/m", details)] * 1000
         start = time.perf_counter()
@@ -55,7 +56,13 @@ def bench(name: str, settings: Settings, events: int, single: int) -> None:
             with ws.write(actor) as session:
                 audit.append(session, actor, batch[:1])
         seconds = time.perf_counter() - start
-        row(f"append {single:,} one by one, each committed", single / seconds, "events/s", 2_000, True)
+        row(
+            f"append {single:,} one by one, each committed",
+            single / seconds,
+            "events/s",
+            2_000,
+            True,
+        )
 
         with ws.write(actor) as session:
             checkpoints.checkpoint(session, ws.signer())
@@ -73,7 +80,13 @@ def bench(name: str, settings: Settings, events: int, single: int) -> None:
                 start = time.perf_counter()
                 audit_log.inclusion(session, seq)
                 times.append(time.perf_counter() - start)
-        row(f"inclusion proof at {size:,} (median of 200)", statistics.median(times) * 1000, "ms", 1, False)
+        row(
+            f"inclusion proof at {size:,} (median of 200)",
+            statistics.median(times) * 1000,
+            "ms",
+            1,
+            False,
+        )
         row("inclusion proof, p95", sorted(times)[189] * 1000, "ms", 1, False)
     finally:
         ws.close()
@@ -86,25 +99,15 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = Settings(home=Path(tmp) / "s", database_url=f"sqlite:///{Path(tmp) / 's' / DB_FILE}")
+        sqlite = Settings(
+            home=Path(tmp) / "s", database_url=f"sqlite:///{Path(tmp) / 's' / DB_FILE}"
+        )
         bench("SQLite (embedded default)", sqlite, args.events, args.single)
         if args.no_postgres:
             return 0
-        schema = f"keel_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_URL)
-        try:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        except sa.exc.OperationalError as exc:
-            print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
-            return 0
-        try:
-            pg = Settings(home=Path(tmp) / "p", database_url=f"{PG_URL}?options=-csearch_path%3D{schema}")
-            bench("PostgreSQL (scale-out)", pg, args.events, args.single)
-        finally:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgres_settings(Path(tmp) / "p") as pg:
+            if pg is not None:
+                bench("PostgreSQL (scale-out)", pg, args.events, args.single)
     return 0
 
 

@@ -17,12 +17,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
 
+from benchlib import postgres_settings
 from keel.catalog import service
 from keel.catalog.graph import load_graph
 from keel.catalog.impact import impact
@@ -32,7 +32,6 @@ from keel.config import DB_FILE, Settings
 from keel.identity import user_actor
 from keel.workspace import init_workspace
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LAYERS = (
     ("DataSource", 0.15),
     ("FeatureSet", 0.25),
@@ -221,23 +220,9 @@ def main() -> int:
         bench_backend("SQLite (embedded default)", sqlite, path, args.queries)
 
         if not args.no_postgres:
-            schema = f"keel_bench_{uuid.uuid4().hex[:8]}"
-            try:
-                admin = sa.create_engine(PG_URL)
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            except sa.exc.OperationalError as exc:
-                print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
-                return 0
-            try:
-                pg = Settings(
-                    home=Path(tmp) / "pg", database_url=f"{PG_URL}?options=-csearch_path%3D{schema}"
-                )
-                bench_backend("PostgreSQL (scale-out)", pg, path, args.queries)
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
+            with postgres_settings(Path(tmp) / "pg") as pg:
+                if pg is not None:
+                    bench_backend("PostgreSQL (scale-out)", pg, path, args.queries)
     return 0
 
 

@@ -92,3 +92,14 @@ def sqlite_ws(tmp_path: Path, admin: Actor) -> Iterator[Workspace]:
     workspace, _ = init_workspace(settings, admin)
     yield workspace
     workspace.close()
+
+
+@pytest.fixture
+def demo_ws(ws: Workspace, admin: Actor) -> Workspace:
+    """A workspace (each backend) holding the demo catalog."""
+    from keel.catalog import service
+
+    loaded = service.load([EXAMPLES / "demo" / "catalog"])
+    with ws.write(admin) as session:
+        service.apply(session, admin, loaded.entities)
+    return ws

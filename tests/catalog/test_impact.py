@@ -10,15 +10,6 @@ from keel.catalog.impact import impact
 from keel.errors import NotFoundError
 from tests.catalog.graphs import catalogs, graph_of, parse
 from tests.catalog.helpers import complete_system
-from tests.conftest import EXAMPLES
-
-
-@pytest.fixture
-def demo_ws(ws, admin):
-    loaded = service.load([EXAMPLES / "demo" / "catalog"])
-    with ws.write(admin) as session:
-        service.apply(session, admin, loaded.entities)
-    return ws
 
 
 def test_downstream_blast_radius_with_owners_and_outcomes(demo_ws):

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from keel.catalog import service
 from keel.catalog.pods import pod_report, require_role, roles_of
 from keel.errors import NotFoundError, PermissionDenied
 from keel.identity import user_actor
-from tests.conftest import EXAMPLES
 
 
-@pytest.fixture
-def demo(ws, admin):
-    loaded = service.load([EXAMPLES / "demo" / "catalog"])
-    with ws.write(admin) as session:
-        service.apply(session, admin, loaded.entities)
-    return ws
-
-
-def test_complete_pod(demo):
-    with demo.read() as session:
+def test_complete_pod(demo_ws):
+    with demo_ws.read() as session:
         report = pod_report(session, "credit-decisioning")
     assert report.gaps == []
     assert [p.name for p in report.roles["riskLead"]] == ["Dara Kim"]
     assert report.as_dict()["complete"] is True
 
 
-def test_pod_gaps(demo):
-    with demo.read() as session:
+def test_pod_gaps(demo_ws):
+    with demo_ws.read() as session:
         report = pod_report(session, "system:default/support-assistant")
     assert report.gaps == [
         "riskLead: nobody named",
@@ -37,10 +27,10 @@ def test_pod_gaps(demo):
     ]
 
 
-def test_roles_and_separation_of_duties(demo):
+def test_roles_and_separation_of_duties(demo_ws):
     dara = user_actor("dara.kim", "token")
     ana = user_actor("ana.lima", "token")  # the demo's admin: holds mlEngineer only
-    with demo.read() as session:
+    with demo_ws.read() as session:
         assert roles_of(session, "credit-decisioning", dara.id) == {"riskLead"}
         require_role(session, dara, "credit-decisioning", "riskLead")
         with pytest.raises(PermissionDenied, match="is not riskLead"):
@@ -49,8 +39,8 @@ def test_roles_and_separation_of_duties(demo):
             require_role(session, dara, "credit-decisioning", "auditor")
 
 
-def test_pod_of_something_that_is_not_a_system(demo):
-    with demo.read() as session, pytest.raises(NotFoundError, match="not a System"):
+def test_pod_of_something_that_is_not_a_system(demo_ws):
+    with demo_ws.read() as session, pytest.raises(NotFoundError, match="not a System"):
         pod_report(session, "model:credit-scorer")
-    with demo.read() as session, pytest.raises(NotFoundError):
+    with demo_ws.read() as session, pytest.raises(NotFoundError):
         pod_report(session, "no-such-system")
