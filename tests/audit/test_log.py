@@ -113,7 +113,8 @@ def test_verify_catches_rewritten_leaves_through_the_signed_checkpoint(ws, admin
         )
     with ws.read() as session:
         result = audit_log.verify(session, ws.name)
-    assert not result.ok and "do not match the checkpoint" in result.problems[0]
+    # the node above the rewritten leaf no longer matches, nor would the signed root
+    assert not result.ok and "(level 1, index 2) is changed" in result.problems[0]
 
 
 def test_reordered_rows_are_caught(ws, admin):
@@ -286,3 +287,25 @@ def test_the_offline_verifier_can_pin_its_key(ws, admin, tmp_path):
     from keel.audit.verify import verify_export
 
     assert not verify_export(tmp_path / "exp", [stranger]).ok
+
+
+def test_a_whole_rebuilt_tree_is_still_caught_by_the_signed_checkpoint(ws, admin):
+    from keel.audit import tree
+
+    append_n(ws, admin, 12)
+    with ws.write(admin) as session:
+        checkpoints.checkpoint(session, ws.signer())
+    forged = [b.replace(b'"i":3', b'"i":4') for b in bodies(ws)]
+    with ws.engine.begin() as conn:  # the attacker rewrites an event and every node consistently
+        conn.execute(update(EventRow).where(EventRow.seq == 5).values(body=forged[4]))
+        conn.execute(text("DELETE FROM audit_nodes"))
+        rows = tree.new_nodes(0, {}, [merkle.leaf_hash(b) for b in forged])
+        conn.execute(
+            text(
+                "INSERT INTO audit_nodes (log, level, idx, hash) VALUES ('governance', :l, :i, :h)"
+            ),
+            [{"l": lv, "i": ix, "h": h} for lv, ix, h in rows],
+        )
+    with ws.read() as session:
+        result = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
+    assert not result.ok and "do not match the checkpoint" in result.problems[0]

@@ -69,7 +69,9 @@ def validate_resource_descriptor(rd: Any) -> None:
     if not isinstance(rd, dict):
         raise StatementError("ErrRDRequiredField", "a resource descriptor is an object")
     if not any(rd.get(field) for field in ("name", "uri", "digest", "content")):
-        raise StatementError("ErrRDRequiredField", "one of name, uri, digest or content is required")
+        raise StatementError(
+            "ErrRDRequiredField", "one of name, uri, digest or content is required"
+        )
     digest = rd.get("digest") or {}
     if not isinstance(digest, dict):
         raise StatementError("ErrInvalidDigestEncoding", "digest is a map of algorithm to value")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,14 +66,13 @@ def verify_log(
     events: Iterable[tuple[int, bytes]],
     notes: list[str],
     keys: list[VerifierKey],
-    stored_leaf: Callable[[int], bytes | None] | None = None,
     stored_nodes: Iterable[tuple[int, int, bytes]] | None = None,
     expected_events: int | None = None,
 ) -> Result:
     """Check a log; `events` are (stored position, canonical bytes) in stored order.
 
-    `stored_leaf` and `stored_nodes` (levels 1 and up, in (level, index) order) let the store
-    check its own tree too: every stored node must be the one the events give.
+    `stored_nodes` (every level, in (level, index) order) lets the store check its own tree
+    too: every stored node must be the one the events give.
     """
     result = Result(log)
     checkpoints: list[tuple[int, bytes]] = []
@@ -104,13 +103,7 @@ def verify_log(
                 f"event {position} is reordered or inserted: its bytes say seq {seq}"
             )
             return result
-        leaf = merkle.leaf_hash(body)
-        if stored_leaf is not None and stored_leaf(position - 1) != leaf:
-            result.problems.append(
-                f"event {position} is changed: its bytes no longer match its leaf"
-            )
-            return result
-        leaves.append(leaf)
+        leaves.append(merkle.leaf_hash(body))
         expected += 1
     result.events = len(leaves)
     if expected_events is not None and expected_events != len(leaves):
@@ -123,6 +116,11 @@ def verify_log(
         result.problems.append("no signed checkpoint covers the log")
         return result
     levels = _levels(leaves)
+    if stored_nodes is not None:  # before the checkpoints, so a changed event gets its name
+        problem = _compare_nodes(levels, stored_nodes)
+        if problem:
+            result.problems.append(problem)
+            return result
     good = 0  # the size of the last checkpoint that matched
     for size, root in checkpoints:
         if size > len(leaves):
@@ -139,10 +137,6 @@ def verify_log(
             return result
         good = size
     result.unsigned = len(leaves) - good
-    if stored_nodes is not None:
-        problem = _compare_nodes(levels, stored_nodes)
-        if problem:
-            result.problems.append(problem)
     return result
 
 
@@ -173,16 +167,21 @@ def _root(levels: list[list[bytes]], size: int) -> bytes:
 def _compare_nodes(
     levels: list[list[bytes]], stored: Iterable[tuple[int, int, bytes]]
 ) -> str | None:
+    """The first stored node that differs from the one the events give, as one line."""
     seen = [0] * len(levels)
     for level, index, value in stored:
-        if level >= len(levels) or index >= len(levels[level]) or level == 0:
+        if level >= len(levels) or index >= len(levels[level]):
+            if level == 0:
+                return f"the stored tree has leaves no event accounts for (leaf {index + 1}): events were deleted"
             return (
                 f"the stored tree has a node (level {level}, index {index}) no event accounts for"
             )
         if levels[level][index] != value:
+            if level == 0:
+                return f"event {index + 1} is changed: its bytes no longer match its leaf"
             return f"the stored tree node (level {level}, index {index}) is changed"
         seen[level] += 1
-    for level in range(1, len(levels)):
+    for level in range(len(levels)):
         if seen[level] != len(levels[level]):
             return f"the stored tree lacks nodes at level {level}"
     return None
