@@ -22,21 +22,6 @@ router = APIRouter(tags=["catalog"])
 MAX_BODY = 32 * 1024 * 1024
 
 
-class EntitySummary(BaseModel):
-    ref: str
-    kind: str
-    namespace: str
-    name: str
-    title: str
-    owner: str | None
-    system: str | None
-
-
-class EntityPage(BaseModel):
-    total: int
-    items: list[EntitySummary]
-
-
 class ApplyResult(BaseModel):
     entities: int
     created: list[str]
@@ -45,7 +30,7 @@ class ApplyResult(BaseModel):
     op: str | None
 
 
-@router.get("/entities", response_model=EntityPage, summary="List entities")
+@router.get("/entities", response_model=queries.Page, summary="List entities")
 def list_entities(
     kind: str | None = Query(None, max_length=63),
     system: str | None = Query(None, max_length=300, description="A system reference."),
@@ -54,13 +39,12 @@ def list_entities(
     offset: int = Query(0, ge=0, le=10_000_000),
     _: Principal = Depends(viewer),
     ws: Workspace = Depends(workspace),
-) -> dict[str, Any]:
+) -> queries.Page:
     system_key = _system_key(system) if system else None
     with ws.read() as session:
-        page = queries.list_entities(
+        return queries.list_entities(
             session, kind=kind, system=system_key, q=q, limit=limit, offset=offset
         )
-    return {"total": page.total, "items": [i.as_dict() for i in page.items]}
 
 
 @router.get("/entities/{kind}/{namespace}/{name}", summary="One entity and its relations")

@@ -25,9 +25,6 @@ class EntitySummary:
     owner: str | None
     system: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
 
 @dataclass
 class Page:
