@@ -25,6 +25,7 @@ PG_URL = os.environ.get(
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BACKSTAGE_EXAMPLES = SHARED / "testdata" / "backstage" / "examples"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+GERMAN_CREDIT = EXAMPLES / "demo" / "data" / "german_credit" / "german.data"
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -103,3 +104,18 @@ def demo_ws(ws: Workspace, admin: Actor) -> Workspace:
     with ws.write(admin) as session:
         service.apply(session, admin, loaded.entities)
     return ws
+
+
+@pytest.fixture(scope="session")
+def credit_artifacts(tmp_path_factory) -> dict[str, Path]:
+    """name -> .skops file of each demo credit model, trained on German Credit."""
+    from skops.io import dump
+
+    from keel.demo.credit import train
+
+    folder = tmp_path_factory.mktemp("artifacts")
+    out = {}
+    for model in train(GERMAN_CREDIT):
+        out[model.name] = folder / f"{model.name}.skops"
+        dump(model.pipeline, out[model.name])
+    return out

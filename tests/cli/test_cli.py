@@ -48,6 +48,8 @@ def test_help_lists_every_command_with_one_line():
         "serve",
         "token",
         "login-link",
+        "release",
+        "attest",
     ):
         assert re.search(rf"│ {command}\s+\S", out), command
     for group, subs in (
@@ -55,6 +57,8 @@ def test_help_lists_every_command_with_one_line():
         ("pod", ("show",)),
         ("audit", ("log",)),
         ("workspace", ("show", "mode")),
+        ("release", ("create", "list", "show")),
+        ("attest", ("verify", "bundle", "bom")),
     ):
         sub_out = subprocess.run(
             [KEEL, group, "--help"],
@@ -191,6 +195,9 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
     )  # a real model, really trained
     assert "/login/code?c=keel_code_" in proc.stdout
     assert (target / "artifacts" / "credit-scorer.skops").stat().st_size > 1000
+    assert "credit-scorer@1: released with signed SLSA provenance" in proc.stdout
+    assert "verified: 7 checks passed" in proc.stdout  # the tour checks the attestation
+    assert (target / "attestations" / "credit-scorer@1.intoto.jsonl").exists()
     again = subprocess.run(
         [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
     )

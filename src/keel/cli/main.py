@@ -7,7 +7,18 @@ import sys
 import typer
 
 from keel import __version__
-from keel.cli.commands import audit, catalog, demo, map, pod, serve, token, workspace
+from keel.cli.commands import (
+    attest,
+    audit,
+    catalog,
+    demo,
+    map,
+    pod,
+    release,
+    serve,
+    token,
+    workspace,
+)
 from keel.cli.context import State
 from keel.errors import InputError, KeelError
 
@@ -50,6 +61,8 @@ catalog.register(app)
 app.add_typer(map.app, name="map")
 app.add_typer(pod.app, name="pod")
 app.add_typer(audit.app, name="audit")
+app.add_typer(release.app, name="release")
+app.add_typer(attest.app, name="attest")
 serve.register(app)
 token.register(app)
 demo.register(app)

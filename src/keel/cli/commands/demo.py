@@ -17,6 +17,16 @@ TOUR = (
         ["map", "impact", "datasource:german-credit"],
     ),
     ("Who is on the support assistant's delivery pod?", ["pod", "show", "support-assistant"]),
+    (
+        "Is the credit scorer on disk the one released, with the evidence it claims?",
+        [
+            "attest",
+            "verify",
+            "{home}/attestations/credit-scorer@1.intoto.jsonl",
+            "--artifact",
+            "{home}/artifacts/credit-scorer.skops",
+        ],
+    ),
 )
 
 
@@ -53,7 +63,8 @@ def demo(
     for fact in built.facts:
         print(f"  {fact}")
     print()
-    for question, args in TOUR:
+    for question, template in TOUR:
+        args = [arg.format(home=built.home) for arg in template]
         print(f"## {question}\n$ {shlex.join(['keel', '--home', str(home), *args])}")
         run(["--home", str(built.home), *args])
         print()

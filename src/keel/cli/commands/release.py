@@ -1,0 +1,239 @@
+"""`keel release`: model releases, each with its signed attestations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from keel.cli import context
+from keel.cli.context import AS_OPTION, console, print_json
+from keel.errors import InputError, UsageError
+from keel.pipeline import releases
+from keel.pipeline.reports import read_benchmarks, read_junit
+
+app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system the model belongs to."),
+    model: str = typer.Option(
+        ..., "--model", metavar="REF", help="The model (name or model:ns/name)."
+    ),
+    artifact: Path = typer.Option(
+        ...,
+        "--artifact",
+        metavar="PATH",
+        help="The built model: a file, or a folder hashed as a whole.",
+    ),
+    data: list[str] = typer.Option(
+        [],
+        "--data",
+        metavar="REF=PATH",
+        help="Training data of an upstream DataSource, to pin by digest. Repeatable.",
+    ),
+    commit: str | None = typer.Option(
+        None,
+        "--commit",
+        metavar="SHA",
+        help="The code commit built (default: HEAD of the git repository here, if any).",
+    ),
+    repository: str | None = typer.Option(
+        None, "--repository", metavar="URL", help="Where the code lives."
+    ),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        metavar="KEY=VALUE",
+        help="A build parameter (JSON values allowed). Repeatable.",
+    ),
+    tests: list[Path] = typer.Option(
+        [], "--tests", metavar="JUNIT.xml", help="A JUnit XML test report. Repeatable."
+    ),
+    bench: list[Path] = typer.Option(
+        [], "--bench", metavar="FILE.json", help="Benchmark figures (JSON). Repeatable."
+    ),
+    log: list[Path] = typer.Option(
+        [], "--log", metavar="FILE", help="A build log, recorded by digest. Repeatable."
+    ),
+    started: str | None = typer.Option(
+        None, "--started", metavar="TIME", help="When the build started (ISO 8601)."
+    ),
+    finished: str | None = typer.Option(
+        None, "--finished", metavar="TIME", help="When the build finished (ISO 8601)."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="Also write the attestation bundle here (.intoto.jsonl).",
+    ),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Release the next version of a model: sign its SLSA provenance and release statements."""
+    build = releases.Build(
+        artifact=artifact,
+        data=dict(_pairs(data, "--data", lambda ref, path: (_ref_key(ref), Path(path)))),
+        commit=commit or _git_head(),
+        repository=repository,
+        parameters=dict(_pairs(param, "--param", lambda k, v: (k, _value(v)))),
+        tests=[read_junit(p) for p in tests],
+        benchmarks=[b for p in bench for b in read_benchmarks(p)],
+        logs=list(log),
+        started_on=_time(started, "--started"),
+        finished_on=_time(finished, "--finished"),
+    )
+    who = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws, ws.write(who) as session:
+        release = releases.create_release(session, who, ws.signer(), system, model, build)
+    if out:
+        out.write_bytes(release.bundle)
+    console.print(
+        f"released [bold]{escape(release.short_name)}[/] ({release.artifact_digest})",
+        soft_wrap=True,
+    )
+    console.print(
+        "  attestations: SLSA provenance v1 + Keel release v1, signed"
+        + (
+            f"; written to {escape(str(out))}"
+            if out
+            else f"; `keel attest bundle {escape(release.short_name)} -o FILE`"
+        )
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    system: str | None = typer.Argument(
+        None, metavar="[SYSTEM]", help="Only this system's releases."
+    ),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """List releases, oldest first."""
+    context.check_choice(fmt, ("text", "json"), "--format")
+    with context.workspace(ctx) as ws, ws.read() as session:
+        found = releases.list_releases(session, system)
+    if fmt == "json":
+        print_json([r.summary() for r in found])
+        return
+    if not found:
+        console.print("no releases yet", markup=False)
+    for r in found:
+        console.print(
+            f"{r.short_name:32} {r.created_at[:19]}  {r.created_by:28} {r.artifact_digest[:19]}…",
+            markup=False,
+        )
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    release: str = typer.Argument(
+        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
+    ),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Show a release: its artifact, what its attestations say, and what it rests on."""
+    context.check_choice(fmt, ("text", "json"), "--format")
+    with context.workspace(ctx) as ws, ws.read() as session:
+        found = releases.get_release(session, release)
+    statements = {s["predicateType"]: s["predicate"] for s in found.statements()}
+    if fmt == "json":
+        print_json({**found.summary(), "statements": statements})
+        return
+    console.print(f"[bold]{escape(found.short_name)}[/] of {escape(found.system or '-')}")
+    console.print(
+        f"  artifact      {escape(found.artifact)} {found.artifact_digest}", soft_wrap=True
+    )
+    console.print(f"  created       {found.created_at} by {escape(found.created_by)}")
+    for predicate_type, predicate in statements.items():
+        console.print(f"  [dim]{escape(predicate_type)}[/]")
+        if "buildDefinition" in predicate:
+            for dep in predicate["buildDefinition"].get("resolvedDependencies", []):
+                digest = (
+                    ", ".join(f"{a}:{v[:12]}…" for a, v in dep.get("digest", {}).items()) or "-"
+                )
+                console.print(
+                    f"    rests on    {escape(dep.get('name', dep.get('uri', '?')))} {digest}"
+                )
+        else:
+            for t in predicate["tests"]:
+                console.print(
+                    f"    tests       {escape(t['name'])}: {t['passed']} passed, {t['failed']} failed, {t['errors']} errors"
+                )
+            for b in predicate["benchmarks"]:
+                console.print(
+                    f"    figure      {escape(b['name'])} = {b['value']:g} {escape(b.get('unit', ''))}"
+                )
+            console.print(
+                f"    approvals   {len(predicate['approvals'])}; evidence {len(predicate['evidence'])}; events {len(predicate['events'])}"
+            )
+
+
+def _pairs(items, option, convert):
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"{option} {item!r}: write KEY=VALUE")
+        out.append(convert(key, value))
+    return out
+
+
+def _ref_key(ref: str) -> str:
+    from keel.catalog.refs import key_of
+
+    try:
+        return key_of(ref, default_kind="datasource")
+    except ValueError as exc:
+        raise UsageError(f"--data {ref!r}: {exc}") from None
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _time(text: str | None, option: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{option} {text!r}: not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _git_head() -> str | None:
+    """The commit checked out here, if this is a git repository with no uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if dirty:
+        context.warn(
+            "uncommitted changes here: the commit is not recorded; pass --commit to name one"
+        )
+        return None
+    return head

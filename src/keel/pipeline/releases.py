@@ -1,0 +1,365 @@
+"""Releases: `model@N`, a model artifact by digest, with its signed attestation bundle.
+
+Creating a release gathers what it rests on (the model's lineage from the system map with
+the training data by digest, the code commit, parameters, test reports, benchmark figures,
+logs, and the audit events that put those nodes in their current state), signs a checkpoint
+of the log, and writes a SLSA provenance statement and a Keel release statement about the
+artifact (`keel.audit.attest`), both recorded in one `release.create` event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from keel import __version__
+from keel.audit import attest, checkpoints, keys, note, tree
+from keel.audit.artifacts import artifact_digest
+from keel.audit.events import GOVERNANCE, Change, append, list_events, now
+from keel.catalog import pods
+from keel.catalog.impact import impact
+from keel.catalog.queries import get_entity
+from keel.catalog.refs import key_of
+from keel.errors import NotFoundError, UsageError
+from keel.identity import Actor
+from keel.pipeline.reports import Benchmark, TestReport
+from keel.pipeline.tables import ReleaseRow
+
+BUILDER = "https://keel.dev/builders/local/v1"
+CREATOR_ROLE = "mlEngineer"
+
+
+@dataclass
+class Build:
+    """What the pipeline that built the artifact knows about it."""
+
+    artifact: Path
+    data: dict[str, Path] = field(default_factory=dict)  # DataSource ref -> the file(s) used
+    commit: str | None = None
+    repository: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tests: list[TestReport] = field(default_factory=list)
+    benchmarks: list[Benchmark] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    builder: str = BUILDER
+    started_on: str | None = None
+    finished_on: str | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    model: str
+    version: int
+    system: str | None
+    artifact: str
+    artifact_digest: str
+    created_at: str
+    created_by: str
+    bundle: bytes
+
+    @classmethod
+    def from_row(cls, row: ReleaseRow) -> Release:
+        return cls(
+            row.name,
+            row.model,
+            row.version,
+            row.system,
+            row.artifact,
+            row.artifact_digest,
+            row.created_at,
+            row.created_by,
+            bytes(row.bundle),
+        )
+
+    @property
+    def short_name(self) -> str:
+        """`credit-scorer@3`: the name people type."""
+        return f"{self.model.split('/', 1)[1]}@{self.version}"
+
+    def statements(self) -> list[dict[str, Any]]:
+        """The bundle's statements (decoded, not re-verified: the store is trusted here)."""
+        from keel.audit.dsse import payload_of
+
+        return [json.loads(payload_of(json.loads(line))) for line in self.bundle.splitlines()]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "version": self.version,
+            "system": self.system,
+            "artifact": self.artifact,
+            "artifactDigest": self.artifact_digest,
+            "createdAt": self.created_at,
+            "createdBy": self.created_by,
+        }
+
+
+def create_release(
+    session: Session,
+    actor: Actor,
+    signer: keys.Signer | None,
+    system: str,
+    model: str,
+    build: Build,
+) -> Release:
+    """Release the next version of `model` in `system` from `build`; one event records it."""
+    if signer is None:
+        raise UsageError("this machine does not hold the workspace's signing key")
+    entity = _entity(session, model, "model")
+    model_key = entity["ref"]
+    system_key = key_of(system, default_kind="system")
+    own_system = _system_of(entity)
+    if own_system != system_key:
+        raise UsageError(f"{model_key} belongs to {own_system or 'no system'}, not {system_key}")
+    pods.require_role(session, actor, system_key, CREATOR_ROLE)
+    subject = (build.artifact.name, artifact_digest(build.artifact))
+    version = (
+        session.scalar(select(func.max(ReleaseRow.version)).where(ReleaseRow.model == model_key))
+        or 0
+    ) + 1
+    name = f"{model_key}@{version}"
+    lineage = _lineage(session, model_key)
+    created_at = now()
+    provenance = attest.provenance(
+        subject,
+        external_parameters=_external_parameters(model_key, system_key, build),
+        internal_parameters={"keel": __version__},
+        dependencies=_dependencies(session, lineage, build),
+        builder_id=build.builder,
+        invocation_id=name,
+        started_on=build.started_on,
+        finished_on=build.finished_on,
+        byproducts=[
+            attest.descriptor(p.name, digest=artifact_digest(p), annotations={"kind": "log"})
+            for p in build.logs
+        ],
+    )
+    signed = checkpoints.checkpoint(session, signer)  # the head the events are proven against
+    predicate = {
+        "release": {"name": name, "model": model_key, "version": version, "system": system_key},
+        "createdAt": created_at,
+        "createdBy": actor.id,
+        "tests": [t.as_dict() for t in build.tests],
+        "benchmarks": [b.as_dict() for b in build.benchmarks],
+        "evidence": [],  # filled by the pipeline's checks
+        "approvals": [],  # filled by `keel release approve`
+        "events": _proven_events(session, [model_key, *lineage], signed),
+        "checkpoint": {"note": signed.note},
+    }
+    bundle = attest.sign_bundle([provenance, attest.release(subject, predicate)], signer)
+    append(
+        session,
+        actor,
+        [
+            Change(
+                "release.create",
+                model_key,
+                {
+                    "release": name,
+                    "artifact": subject[0],
+                    "artifactDigest": subject[1],
+                    "statements": attest.statement_digests(bundle),
+                },
+            )
+        ],
+    )
+    row = ReleaseRow(
+        name=name,
+        model=model_key,
+        version=version,
+        system=system_key,
+        artifact=subject[0],
+        artifact_digest=subject[1],
+        created_at=created_at,
+        created_by=actor.id,
+        bundle=bundle,
+    )
+    session.add(row)
+    session.flush()
+    return Release.from_row(row)
+
+
+def get_release(session: Session, ref: str) -> Release:
+    """A release by `model@N`, `model:ns/name@N` or `name@N`."""
+    model, sep, version = ref.rpartition("@")
+    if not sep or not version.isdigit() or not model:
+        raise UsageError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
+    try:
+        model_key = key_of(model, default_kind="model")
+    except ValueError as exc:
+        raise UsageError(f"{ref!r}: {exc}") from None
+    row = session.get(ReleaseRow, f"{model_key}@{int(version)}")
+    if row is None:
+        raise NotFoundError(f"no release {model_key}@{int(version)}")
+    return Release.from_row(row)
+
+
+def list_releases(session: Session, system: str | None = None) -> list[Release]:
+    query = select(ReleaseRow).order_by(ReleaseRow.model, ReleaseRow.version)
+    if system:
+        query = query.where(ReleaseRow.system == key_of(system, default_kind="system"))
+    return [Release.from_row(r) for r in session.scalars(query)]
+
+
+def trusted_keys(session: Session) -> list[note.VerifierKey]:
+    """Every key the workspace has signed with, retired ones included."""
+    return keys.verifier_keys(keys.history(session))
+
+
+def verify_file(
+    session: Session, bundle: bytes, *, artifact: Path | None = None
+) -> attest.Verification:
+    """Check a bundle with the workspace's keys, then against the live log."""
+    result = attest.verify_bundle(bundle, trusted_keys(session), artifact=artifact)
+    if result.ok and result.release is not None:
+        _check_live_log(session, result)
+    return result
+
+
+def _check_live_log(session: Session, result: attest.Verification) -> None:
+    """The attested events are still the log's, and the log grew only by appending."""
+    predicate = result.release
+    conn = session.connection()
+    for event in predicate["events"]:
+        try:
+            stored = tree.leaf(conn, event["log"], event["index"])
+        except Exception:  # a missing node: the event is gone
+            stored = None
+        if stored != bytes.fromhex(event["leafHash"]):
+            result.problems.append(
+                f"event {event['log']}#{event['index'] + 1} is not in the live log as attested"
+            )
+    attested = note.parse_checkpoint(predicate["checkpoint"]["note"].rpartition("\n\n")[0] + "\n")
+    log = attested.origin.rsplit("/", 1)[-1]
+    latest = checkpoints.latest(session, log)
+    if latest is None or latest.size < attested.size:
+        result.problems.append(f"the live {log} log is shorter than the attested checkpoint")
+    else:
+        from keel.audit.merkle import ProofError, verify_consistency
+
+        proof = tree.consistency_proof(conn, log, attested.size, latest.size)
+        try:
+            verify_consistency(attested.size, latest.size, proof, attested.root, latest.root)
+            result.checks.append(
+                f"the live {log} log at {latest.size} extends the attested one at {attested.size}"
+            )
+        except ProofError as exc:
+            result.problems.append(f"the live {log} log does not extend the attested one: {exc}")
+    name = predicate["release"]["name"]
+    recorded = [
+        e
+        for e in list_events(
+            session, subject=predicate["release"]["model"], action="release.create"
+        )
+        if e.details.get("release") == name
+    ]
+    if not recorded:
+        result.problems.append(f"the log has no release.create event for {name}")
+    elif recorded[-1].details.get("statements") != result.payload_digests:
+        result.problems.append(f"these statements are not the ones the log recorded for {name}")
+    else:
+        result.checks.append(
+            f"the log records these statements as {name} (event #{recorded[-1].seq})"
+        )
+
+
+def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:
+    try:
+        found = get_entity(session, key_of(ref, default_kind=kind))
+    except ValueError as exc:
+        raise UsageError(f"{ref!r}: {exc}") from None
+    if found["entity"]["kind"].lower() != kind:
+        raise UsageError(f"{found['ref']} is a {found['entity']['kind']}, not a {kind}")
+    return found
+
+
+def _system_of(entity: dict[str, Any]) -> str | None:
+    for relation in entity["relations"]:
+        if relation["type"] == "partOf" and relation["target"].startswith("system:"):
+            return relation["target"]
+    return None
+
+
+def _lineage(session: Session, model_key: str) -> list[str]:
+    """Every existing node upstream of the model, nearest first."""
+    return [r.key for r in impact(session, model_key, "up").reached if r.exists]
+
+
+def _external_parameters(model: str, system: str, build: Build) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": model, "system": system}
+    if build.parameters:
+        params["parameters"] = build.parameters
+    if build.commit:
+        params["source"] = {"commit": build.commit}
+        if build.repository:
+            params["source"]["repository"] = build.repository
+    return params
+
+
+def _dependencies(session: Session, lineage: list[str], build: Build) -> list[dict[str, Any]]:
+    """The code commit and the lineage as resource descriptors; every DataSource by digest."""
+    unknown = sorted(set(build.data) - set(lineage))
+    if unknown:
+        raise UsageError(f"{unknown[0]} is not upstream of this model in the system map")
+    deps = []
+    if build.commit:
+        uri = f"git+{build.repository}" if build.repository else None
+        deps.append(attest.descriptor("source", uri=uri, digest=f"gitCommit:{build.commit}"))
+    missing = []
+    for key in lineage:
+        entity = get_entity(session, key)["entity"]
+        kind = entity["kind"]
+        annotations = entity["metadata"].get("annotations", {})
+        pinned = (
+            artifact_digest(build.data[key])
+            if key in build.data
+            else annotations.get("keel.dev/artifact-digest")
+        )
+        if kind == "DataSource" and not pinned:
+            missing.append(key)
+            continue
+        extra = {"kind": kind}
+        origin = entity.get("spec", {}).get("origin")
+        if origin:
+            extra["origin"] = origin
+        deps.append(attest.descriptor(key, digest=pinned, annotations=extra))
+    if missing:
+        raise UsageError(
+            f"{missing[0]} has no digest: pass the data the model was trained on "
+            f"(--data {missing[0]}=PATH)"
+        )
+    return deps
+
+
+def _proven_events(
+    session: Session, subjects: list[str], signed: checkpoints.Signed
+) -> list[dict[str, Any]]:
+    """The newest event about each subject, with its inclusion proof at the signed size."""
+    conn = session.connection()
+    out = []
+    for subject in subjects:
+        found = list_events(session, subject=subject, limit=1)
+        if not found or found[0].seq > signed.size:
+            continue
+        event = found[0]
+        index = event.seq - 1
+        out.append(
+            {
+                "log": GOVERNANCE,
+                "index": index,
+                "subject": subject,
+                "action": event.action,
+                "leafHash": tree.leaf(conn, GOVERNANCE, index).hex(),
+                "proof": [
+                    h.hex() for h in tree.inclusion_proof(conn, GOVERNANCE, index, signed.size)
+                ],
+            }
+        )
+    return out

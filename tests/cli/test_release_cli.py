@@ -1,0 +1,133 @@
+"""`keel release` and `keel attest` end to end, on a real German Credit model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from keel.cli.main import run
+from tests.conftest import EXAMPLES, GERMAN_CREDIT
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEEL_HOME", str(tmp_path / "ws"))
+    monkeypatch.setenv("KEEL_USER", "user:default/ana.lima")
+    monkeypatch.delenv("KEEL_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # not a git repository: no commit is guessed
+    assert run(["init"]) == 0
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    return tmp_path
+
+
+def _create(artifact, *extra):
+    return run(
+        [
+            "release",
+            "create",
+            "credit-decisioning",
+            "--model",
+            "credit-scorer",
+            "--artifact",
+            str(artifact),
+            "--data",
+            f"german-credit={GERMAN_CREDIT}",
+            *extra,
+        ]
+    )
+
+
+def test_create_show_list_verify_bom(home, capsys, credit_artifacts):
+    artifact = credit_artifacts["credit-scorer"]
+    junit = home / "junit.xml"
+    junit.write_text('<testsuite name="unit"><testcase name="a"/><testcase name="b"/></testsuite>')
+    bench = home / "bench.json"
+    bench.write_text('{"ROC AUC": 0.8}')
+    out = home / "r.intoto.jsonl"
+    code = _create(
+        artifact,
+        "--commit",
+        "b" * 40,
+        "--param",
+        "seed=7",
+        "--param",
+        "architecture=GradientBoostingClassifier",
+        "--tests",
+        str(junit),
+        "--bench",
+        str(bench),
+        "--log",
+        str(junit),
+        "--started",
+        "2026-11-25T10:00:00",
+        "-o",
+        str(out),
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "released credit-scorer@1" in capsys.readouterr().out
+
+    assert run(["release", "show", "credit-scorer@1", "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    provenance = shown["statements"]["https://slsa.dev/provenance/v1"]
+    assert provenance["buildDefinition"]["externalParameters"]["parameters"] == {
+        "seed": 7,
+        "architecture": "GradientBoostingClassifier",
+    }
+    assert provenance["runDetails"]["metadata"]["startedOn"] == "2026-11-25T10:00:00Z"
+    assert provenance["runDetails"]["byproducts"][0]["name"] == "junit.xml"
+    release = shown["statements"]["https://keel.dev/attestation/release/v1"]
+    assert release["tests"][0]["passed"] == 2
+
+    assert run(["release", "list", "--format", "json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == [
+        "model:default/credit-scorer@1"
+    ]
+
+    assert run(["attest", "verify", str(out), "--artifact", str(artifact)]) == 0
+    assert "verified" in capsys.readouterr().out
+    assert (
+        run(["attest", "verify", str(out), "--artifact", str(credit_artifacts["credit-scorecard"])])
+        == 1
+    )
+    assert "NOT verified" in capsys.readouterr().out
+
+    assert run(["audit", "pubkey"]) == 0
+    keyfile = home / "keel.pub"
+    keyfile.write_text(capsys.readouterr().out)
+    assert run(["attest", "verify", str(out), "--key", str(keyfile), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verified"] and "offline: the live log was not consulted" in report["checks"]
+
+    assert run(["attest", "bundle", "credit-scorer@1", "-o", str(home / "again.jsonl")]) == 0
+    assert (home / "again.jsonl").read_bytes() == out.read_bytes()
+    assert run(["attest", "bom", "credit-scorer@1", "-o", str(home / "bom.json")]) == 0
+    bom = json.loads((home / "bom.json").read_text())
+    assert bom["specVersion"] == "1.6" and "modelCard" in bom["metadata"]["component"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--param", "novalue"], "--param 'novalue': write KEY=VALUE"),
+        (["--started", "last tuesday"], "not an ISO 8601 time"),
+        (["--tests", "missing.xml"], "no such file"),
+        (["--data", "ticket-history=x"], "not upstream"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(home, capsys, credit_artifacts, extra, message):
+    assert _create(credit_artifacts["credit-scorer"], *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert run(["release", "list", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_verify_refuses_missing_files_and_bad_keys(home, capsys, tmp_path):
+    assert run(["attest", "verify", str(tmp_path / "none.jsonl")]) == 2
+    bundle = tmp_path / "b.jsonl"
+    bundle.write_text("garbage\n")
+    assert run(["attest", "verify", str(bundle)]) == 1
+    assert "envelope 1" in capsys.readouterr().out
+    assert run(["attest", "verify", str(bundle), "--key", "nonsense"]) == 2
+    assert "--key nonsense" in capsys.readouterr().err

@@ -1,0 +1,199 @@
+"""Releases on both stores: a real German Credit model released, attested, verified, exported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from keel.audit import attest, checkpoints, intoto, list_events
+from keel.audit.artifacts import artifact_digest
+from keel.errors import NotFoundError, PermissionDenied, UsageError
+from keel.identity import user_actor
+from keel.pipeline import releases
+from keel.pipeline.bom import release_bom
+from keel.pipeline.reports import Benchmark
+from tests.conftest import GERMAN_CREDIT
+
+SYSTEM = "credit-decisioning"
+
+
+def _build(artifact, **extra) -> releases.Build:
+    return releases.Build(
+        artifact=artifact,
+        data={"datasource:default/german-credit": GERMAN_CREDIT},
+        commit="a" * 40,
+        repository="https://git.example/bank/credit",
+        parameters={"architecture": "GradientBoostingClassifier", "seed": 7},
+        benchmarks=[Benchmark("ROC AUC", 0.8), Benchmark("p95 latency", 2.5, "ms")],
+        **extra,
+    )
+
+
+def _release(ws, engineer, artifact, model="credit-scorer", **extra):
+    with ws.write(engineer) as session:
+        return releases.create_release(
+            session, engineer, ws.signer(), SYSTEM, model, _build(artifact, **extra)
+        )
+
+
+def test_a_release_is_signed_recorded_and_verifies(demo_ws, engineer, credit_artifacts):
+    artifact = credit_artifacts["credit-scorer"]
+    release = _release(demo_ws, engineer, artifact)
+    assert release.name == "model:default/credit-scorer@1"
+    assert release.artifact_digest == artifact_digest(artifact)
+    provenance, statement = release.statements()
+    assert provenance["predicateType"] == intoto.SLSA_PROVENANCE_V1
+    deps = {
+        d["name"]: d for d in provenance["predicate"]["buildDefinition"]["resolvedDependencies"]
+    }
+    assert deps["datasource:default/german-credit"]["digest"] == {
+        "sha256": artifact_digest(GERMAN_CREDIT).split(":")[1]
+    }
+    assert deps["source"]["digest"] == {"gitCommit": "a" * 40}
+    assert "featureset:default/credit-features" in deps  # the lineage, from the system map
+    predicate = statement["predicate"]
+    assert {e["subject"] for e in predicate["events"]} == {
+        "model:default/credit-scorer",
+        "featureset:default/credit-features",
+        "datasource:default/german-credit",
+    }
+    with demo_ws.read() as session:
+        result = releases.verify_file(session, release.bundle, artifact=artifact)
+        (event,) = list_events(session, action="release.create")
+    assert result.ok, result.problems
+    assert event.details["statements"] == result.payload_digests
+    assert any("extends the attested one" in c for c in result.checks)
+
+
+def test_versions_count_up_per_model_and_are_listed(demo_ws, engineer, credit_artifacts):
+    _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    _release(demo_ws, engineer, credit_artifacts["credit-scorecard"], model="credit-scorecard")
+    second = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    assert second.short_name == "credit-scorer@2"
+    with demo_ws.read() as session:
+        names = [r.short_name for r in releases.list_releases(session, SYSTEM)]
+        assert names == ["credit-scorecard@1", "credit-scorer@1", "credit-scorer@2"]
+        assert releases.list_releases(session, "support-assistant") == []
+        assert releases.get_release(session, "credit-scorer@2") == second
+        assert releases.get_release(session, "model:default/credit-scorer@2") == second
+        with pytest.raises(NotFoundError):
+            releases.get_release(session, "credit-scorer@3")
+        for bad in ("credit-scorer", "credit-scorer@x", "@1"):
+            with pytest.raises(UsageError):
+                releases.get_release(session, bad)
+
+
+def test_who_may_release_and_what_must_be_pinned(demo_ws, engineer, credit_artifacts):
+    artifact = credit_artifacts["credit-scorer"]
+    risk_lead = user_actor("user:default/dara.kim", "local")
+    with pytest.raises(PermissionDenied, match="not mlEngineer"):
+        _release(demo_ws, risk_lead, artifact)
+    with demo_ws.write(engineer) as session, pytest.raises(UsageError, match="not system"):
+        releases.create_release(
+            session,
+            engineer,
+            demo_ws.signer(),
+            "support-assistant",
+            "credit-scorer",
+            _build(artifact),
+        )
+    with demo_ws.write(engineer) as session, pytest.raises(UsageError, match="has no digest"):
+        releases.create_release(
+            session,
+            engineer,
+            demo_ws.signer(),
+            SYSTEM,
+            "credit-scorer",
+            releases.Build(artifact=artifact),
+        )
+    with demo_ws.write(engineer) as session, pytest.raises(UsageError, match="not upstream"):
+        build = _build(artifact)
+        build.data["datasource:default/ticket-history"] = GERMAN_CREDIT
+        releases.create_release(session, engineer, demo_ws.signer(), SYSTEM, "credit-scorer", build)
+    with demo_ws.write(engineer) as session, pytest.raises(UsageError, match="not a model"):
+        releases.create_release(
+            session,
+            engineer,
+            demo_ws.signer(),
+            SYSTEM,
+            "datasource:german-credit",
+            _build(artifact),
+        )
+    with demo_ws.read() as session:
+        assert releases.list_releases(session) == []  # nothing half-written
+
+
+def test_a_changed_event_or_a_rewritten_log_fails_the_live_check(
+    demo_ws, engineer, credit_artifacts
+):
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    index = release.statements()[1]["predicate"]["events"][0]["index"]
+    with demo_ws.write(engineer) as session:
+        session.execute(
+            text(
+                "UPDATE audit_nodes SET hash = :h WHERE log = 'governance' AND level = 0 AND idx = :i"
+            ),
+            {"h": b"\x00" * 32, "i": index},
+        )
+    with demo_ws.read() as session:
+        result = releases.verify_file(session, release.bundle)
+    assert not result.ok
+    assert f"event governance#{index + 1} is not in the live log as attested" in result.problems
+
+
+def test_a_bundle_the_log_does_not_record_is_refused(demo_ws, engineer, credit_artifacts):
+    """Signed with the workspace key but never recorded: the live check notices."""
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    provenance, statement = release.statements()
+    statement["predicate"]["benchmarks"] = [{"name": "ROC AUC", "value": 0.99}]
+    forged = attest.sign_bundle([provenance, statement], demo_ws.signer())
+    with demo_ws.read() as session:
+        offline = attest.verify_bundle(forged, releases.trusted_keys(session))
+        result = releases.verify_file(session, forged)
+    assert offline.ok  # the signature alone cannot tell
+    assert result.problems == [
+        "these statements are not the ones the log recorded for model:default/credit-scorer@1"
+    ]
+
+
+def test_old_releases_verify_after_a_key_rotation(demo_ws, engineer, credit_artifacts):
+    from keel.audit import log as audit_log
+
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    with demo_ws.write(engineer) as session:
+        audit_log.rotate_key(session, engineer, demo_ws.settings.home, demo_ws.name)
+        checkpoints.checkpoint(session, demo_ws.signer())
+    demo_ws._signer = None
+    with demo_ws.read() as session:
+        result = releases.verify_file(session, release.bundle)
+    assert result.ok, result.problems
+
+
+def test_the_ml_bom_is_valid_cyclonedx_1_6_with_a_model_card(demo_ws, engineer, credit_artifacts):
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    with demo_ws.read() as session:
+        bom = release_bom(session, "credit-scorer@1")
+        again = release_bom(session, "credit-scorer@1")
+    assert bom == again  # stable
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(bom)) is None
+    model = bom["metadata"]["component"]
+    assert model["type"] == "machine-learning-model"
+    assert model["hashes"] == [{"alg": "SHA-256", "content": release.artifact_digest[7:]}]
+    card = model["modelCard"]
+    assert card["modelParameters"]["task"] == "classification"
+    assert card["modelParameters"]["modelArchitecture"] == "GradientBoostingClassifier"
+    assert card["modelParameters"]["datasets"] == [
+        {"ref": "featureset:default/credit-features"},
+        {"ref": "datasource:default/german-credit"},
+    ]
+    assert {"type": "p95 latency", "value": "2.5 ms"} in card["quantitativeAnalysis"][
+        "performanceMetrics"
+    ]
+    (data,) = [c for c in bom["components"] if c["bom-ref"] == "datasource:default/german-credit"]
+    assert data["hashes"][0]["content"] == artifact_digest(GERMAN_CREDIT)[7:]
+    assert data["data"][0]["contents"]["url"].startswith("https://archive.ics.uci.edu/")
