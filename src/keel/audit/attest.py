@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keel.audit import dsse, intoto, merkle, note
-from keel.audit.artifacts import artifact_digest
+from keel.audit.artifacts import artifact_digest as _artifact_digest
 from keel.audit.canonical import canonical_bytes, digest
 
 RELEASE_V1 = "https://keel.dev/attestation/release/v1"
@@ -180,9 +180,16 @@ class Verification:
 
 
 def verify_bundle(
-    data: bytes, keys: list[note.VerifierKey], *, artifact: Path | None = None
+    data: bytes,
+    keys: list[note.VerifierKey],
+    *,
+    artifact: Path | None = None,
+    artifact_digest: str | None = None,
 ) -> Verification:
-    """Check a bundle with no store: signatures, statements, subject, checkpoint and proofs."""
+    """Check a bundle with no store: signatures, statements, subject, checkpoint and proofs.
+
+    The subject is checked against `artifact` (hashed here) or an `artifact_digest` given.
+    """
     result = Verification()
     trusted = {k.key_hash.hex(): Ed25519PublicKey.from_public_bytes(k.public_key) for k in keys}
     if not trusted:
@@ -213,27 +220,31 @@ def verify_bundle(
         )
     if result.problems:
         return result
-    _check_subjects(result, artifact)
+    if artifact is not None:
+        _check_subject(result, str(artifact), _artifact_digest(artifact))
+    elif artifact_digest is not None:
+        _check_subject(result, "the artifact", artifact_digest)
+    else:
+        _check_subject(result, None, None)
     if result.release is not None:
         _check_release(result, result.release, keys)
     return result
 
 
-def _check_subjects(result: Verification, artifact: Path | None) -> None:
+def _check_subject(result: Verification, label: str | None, actual: str | None) -> None:
     subjects = {canonical_bytes(s["subject"]) for s in result.statements}
     if len(subjects) != 1:
         result.problems.append("the statements are not about the same subject")
         return
     subject = result.statements[0]["subject"]
-    if artifact is None:
+    if actual is None:
         return
-    actual = artifact_digest(artifact)
     algorithm, _, value = actual.partition(":")
     if any(s.get("digest", {}).get(algorithm) == value for s in subject):
-        result.checks.append(f"{artifact} matches the subject ({actual})")
+        result.checks.append(f"{label} matches the subject ({actual})")
     else:
         result.problems.append(
-            f"{artifact} is {actual}, not the attested subject "
+            f"{label} is {actual}, not the attested subject "
             f"({', '.join(_digest_text(s) for s in subject)})"
         )
 

@@ -114,7 +114,7 @@ def create_release(
         raise UsageError("this machine does not hold the workspace's signing key")
     entity = _entity(session, model, "model")
     model_key = entity["ref"]
-    system_key = key_of(system, default_kind="system")
+    system_key = _key(system, "system")
     own_system = _system_of(entity)
     if own_system != system_key:
         raise UsageError(f"{model_key} belongs to {own_system or 'no system'}, not {system_key}")
@@ -191,10 +191,7 @@ def get_release(session: Session, ref: str) -> Release:
     model, sep, version = ref.rpartition("@")
     if not sep or not version.isdigit() or not model:
         raise UsageError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
-    try:
-        model_key = key_of(model, default_kind="model")
-    except ValueError as exc:
-        raise UsageError(f"{ref!r}: {exc}") from None
+    model_key = _key(model, "model")
     row = session.get(ReleaseRow, f"{model_key}@{int(version)}")
     if row is None:
         raise NotFoundError(f"no release {model_key}@{int(version)}")
@@ -204,7 +201,7 @@ def get_release(session: Session, ref: str) -> Release:
 def list_releases(session: Session, system: str | None = None) -> list[Release]:
     query = select(ReleaseRow).order_by(ReleaseRow.model, ReleaseRow.version)
     if system:
-        query = query.where(ReleaseRow.system == key_of(system, default_kind="system"))
+        query = query.where(ReleaseRow.system == _key(system, "system"))
     return [Release.from_row(r) for r in session.scalars(query)]
 
 
@@ -214,10 +211,16 @@ def trusted_keys(session: Session) -> list[note.VerifierKey]:
 
 
 def verify_file(
-    session: Session, bundle: bytes, *, artifact: Path | None = None
+    session: Session,
+    bundle: bytes,
+    *,
+    artifact: Path | None = None,
+    artifact_digest: str | None = None,
 ) -> attest.Verification:
     """Check a bundle with the workspace's keys, then against the live log."""
-    result = attest.verify_bundle(bundle, trusted_keys(session), artifact=artifact)
+    result = attest.verify_bundle(
+        bundle, trusted_keys(session), artifact=artifact, artifact_digest=artifact_digest
+    )
     if result.ok and result.release is not None:
         _check_live_log(session, result)
     return result
@@ -270,11 +273,15 @@ def _check_live_log(session: Session, result: attest.Verification) -> None:
         )
 
 
-def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:
+def _key(ref: str, kind: str) -> str:
     try:
-        found = get_entity(session, key_of(ref, default_kind=kind))
+        return key_of(ref, default_kind=kind)
     except ValueError as exc:
-        raise UsageError(f"{ref!r}: {exc}") from None
+        raise UsageError(str(exc)) from None
+
+
+def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:
+    found = get_entity(session, _key(ref, kind))
     if found["entity"]["kind"].lower() != kind:
         raise UsageError(f"{found['ref']} is a {found['entity']['kind']}, not a {kind}")
     return found
