@@ -198,6 +198,29 @@ def test_key_rotation_keeps_old_checkpoints_verifying(ws, admin):
     assert len(rotated) == 1
 
 
+def test_a_rotation_interrupted_on_either_side_of_its_commit_leaves_one_agreed_key(ws, admin):
+    from keel.audit import keys
+
+    home = ws.settings.home
+    before = ws.signer().key_id
+    with pytest.raises(RuntimeError), ws.write(admin) as session:  # dies before the commit
+        audit_log.rotate_key(session, admin, home, ws.name)
+        raise RuntimeError("killed")
+    assert (home / keys.PENDING_FILE).exists()
+    ws._signer = None
+    assert ws.signer().key_id == before  # the uncommitted key is dropped
+    assert not (home / keys.PENDING_FILE).exists()
+
+    with ws.write(admin) as session:  # commits, then dies before the key file moves
+        audit_log.rotate_key(session, admin, home, ws.name)
+    ws._signer = None
+    after = ws.signer().key_id
+    with ws.read() as session:
+        current = [k for k in keys.history(session) if k["retired_at"] is None]
+    assert after != before and [k["key_id"] for k in current] == [after]
+    assert not (home / keys.PENDING_FILE).exists()
+
+
 def test_tampering_the_tree_the_tail_or_the_checkpoints_is_caught(ws, admin):
     append_n(ws, admin, 40)
     with ws.write(admin) as session:

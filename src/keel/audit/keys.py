@@ -22,6 +22,7 @@ from keel.audit.tables import KeyRow
 from keel.errors import WorkspaceError
 
 KEY_FILE = "audit-ed25519.pem"
+PENDING_FILE = "audit-ed25519.next.pem"  # a rotation's new key, until its transaction commits
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,43 @@ def ensure_key(session: Session, home: Path, name: str) -> Signer:
 
 
 def rotate(session: Session, home: Path, name: str) -> tuple[Signer, Signer]:
-    """A new key replaces the current one, which is kept (retired) in the history."""
+    """A new key replaces the current one, which is kept (retired) in the history.
+
+    The new key is written beside the current one and takes its place only once the
+    history says so (`settle`), so a crash on either side of the commit leaves the key
+    file and the history in agreement.
+    """
     old = ensure_key(session, home, name)
     _write_key(home / f"audit-ed25519.{old.key_id}.retired.pem", old.private_key)
-    _write_key(home / KEY_FILE, Ed25519PrivateKey.generate())
-    new = ensure_key(session, home, name)
+    new = Signer(name, Ed25519PrivateKey.generate())
+    _write_key(home / PENDING_FILE, new.private_key)
+    session.add(
+        KeyRow(
+            key_id=new.key_id,
+            name=name,
+            public_key=new.public_key,
+            created_at=_now(),
+            retired_at=None,
+        )
+    )
     session.execute(update(KeyRow).where(KeyRow.key_id == old.key_id).values(retired_at=_now()))
+    session.flush()
     return old, new
+
+
+def settle(session: Session, home: Path, name: str) -> None:
+    """Finish or undo an interrupted rotation: the pending key becomes the key file if its
+    rotation committed (the history holds it, current), and is deleted if it did not."""
+    pending = home / PENDING_FILE
+    if not pending.exists():
+        return
+    key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
+    signer = Signer(name, key)  # type: ignore[arg-type]
+    row = session.get(KeyRow, signer.key_id)
+    if row is not None and row.retired_at is None:
+        os.replace(pending, home / KEY_FILE)
+    else:
+        pending.unlink()
 
 
 def history(session: Session) -> list[dict]:

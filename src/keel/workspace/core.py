@@ -43,6 +43,9 @@ class Workspace:
 
         if self._signer is None:
             try:
+                if (self.settings.home / keys.PENDING_FILE).exists():
+                    with self.read() as session:
+                        keys.settle(session, self.settings.home, self.name)
                 self._signer = keys.load_signer(self.settings.home, self.name)
             except WorkspaceError:
                 return None

@@ -188,4 +188,5 @@ def rotate_key(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
         with ws.write(actor) as session:
             new = audit_log.rotate_key(session, actor, ws.settings.home, name)
         ws._signer = None
+        ws.signer()  # the committed rotation's key now takes the key file's place
     console.print(f"new signing key {new.key_id}", markup=False)
