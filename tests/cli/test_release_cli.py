@@ -99,7 +99,7 @@ def test_create_show_list_verify_bom(home, capsys, credit_artifacts):
     report = json.loads(capsys.readouterr().out)
     assert report["verified"] and "offline: the live log was not consulted" in report["checks"]
 
-    assert run(["attest", "bundle", "credit-scorer@1", "-o", str(home / "again.jsonl")]) == 0
+    assert run(["attest", "get", "credit-scorer@1", "-o", str(home / "again.jsonl")]) == 0
     assert (home / "again.jsonl").read_bytes() == out.read_bytes()
     assert run(["attest", "bom", "credit-scorer@1", "-o", str(home / "bom.json")]) == 0
     bom = json.loads((home / "bom.json").read_text())

@@ -73,8 +73,8 @@ def verify(
     raise typer.Exit(0 if result.ok else 1)
 
 
-@app.command()
-def bundle(
+@app.command("get")
+def get(
     ctx: typer.Context,
     release: str = typer.Argument(
         ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."

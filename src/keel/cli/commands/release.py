@@ -104,7 +104,7 @@ def create(
         + (
             f"; written to {escape(str(out))}"
             if out
-            else f"; `keel attest bundle {escape(release.short_name)} -o FILE`"
+            else f"; `keel attest get {escape(release.short_name)} -o FILE`"
         )
     )
 
