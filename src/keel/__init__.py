@@ -7,4 +7,14 @@ from keel.errors import KeelError
 
 __version__ = "0.1.0"
 
-__all__ = ["KeelError", "__version__"]
+__all__ = ["KeelError", "__version__", "run"]
+
+
+def run(system: str, pipeline: str, **options):
+    """Record a pipeline run: `with keel.run(system=..., pipeline=...) as run: ...`.
+
+    See `keel.pipeline.sdk` (imported only when a run starts, so `import keel` stays light).
+    """
+    from keel.pipeline.sdk import run as start
+
+    return start(system, pipeline, **options)

@@ -188,7 +188,7 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
         [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert "26 entities." in proc.stdout
+    assert "28 entities." in proc.stdout
     assert "businessoutcome:default/approval-rate" in proc.stdout
     assert re.search(
         r"credit-scorer: AUC 0\.[6-9]\d\d", proc.stdout

@@ -379,3 +379,6 @@ register(
         ),
     )
 )
+
+# Kinds other packages own, registered when the catalog is first used.
+import keel.pipeline.policy_kind  # noqa: E402, F401

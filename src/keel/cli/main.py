@@ -12,6 +12,7 @@ from keel.cli.commands import (
     audit,
     catalog,
     demo,
+    evidence,
     map,
     pod,
     release,
@@ -63,6 +64,7 @@ app.add_typer(pod.app, name="pod")
 app.add_typer(audit.app, name="audit")
 app.add_typer(release.app, name="release")
 app.add_typer(attest.app, name="attest")
+app.add_typer(evidence.app, name="evidence")
 serve.register(app)
 token.register(app)
 demo.register(app)

@@ -47,6 +47,7 @@ class Build:
     benchmarks: list[Benchmark] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     builder: str = BUILDER
+    run: str | None = None  # the pipeline run that built it; its evidence becomes the release's
     started_on: str | None = None
     finished_on: str | None = None
 
@@ -165,6 +166,7 @@ def create_release(
                     "release": name,
                     "artifact": subject[0],
                     "artifactDigest": subject[1],
+                    "run": build.run,
                     "statements": attest.statement_digests(bundle),
                 },
             )
@@ -182,6 +184,57 @@ def create_release(
         bundle=bundle,
     )
     session.add(row)
+    session.flush()
+    return Release.from_row(row)
+
+
+def reattest(
+    session: Session,
+    actor: Actor,
+    signer: keys.Signer | None,
+    release: Release,
+    *,
+    evidence: list[dict[str, Any]],
+    approvals: list[dict[str, Any]],
+    action: str,
+    details: dict[str, Any],
+) -> Release:
+    """Sign the release statement again with its evidence and approvals (each entry names
+    its event by seq); the provenance envelope is kept as first signed. One event, `action`,
+    records the new statements."""
+    if signer is None:
+        raise UsageError("this machine does not hold the workspace's signing key")
+    first_line = release.bundle.splitlines()[0]
+    predicate = release.statements()[-1]["predicate"]
+    signed = checkpoints.checkpoint(session, signer)
+    subjects = [e["subject"] for e in predicate["events"] if e.get("subject")]
+    seqs = [item["event"] for item in evidence + approvals]
+    predicate.update(
+        evidence=[{**e, "event": {"log": GOVERNANCE, "index": e["event"] - 1}} for e in evidence],
+        approvals=[{**a, "event": {"log": GOVERNANCE, "index": a["event"] - 1}} for a in approvals],
+        events=_proven_events(session, subjects, signed, seqs),
+        checkpoint={"note": signed.note},
+    )
+    subject = (release.artifact, release.artifact_digest)
+    second = attest.sign_bundle([attest.release(subject, predicate)], signer)
+    bundle = first_line + b"\n" + second
+    append(
+        session,
+        actor,
+        [
+            Change(
+                action,
+                release.name,
+                {
+                    **details,
+                    "release": release.name,
+                    "statements": attest.statement_digests(bundle),
+                },
+            )
+        ],
+    )
+    row = session.get(ReleaseRow, release.name)
+    row.bundle = bundle
     session.flush()
     return Release.from_row(row)
 
@@ -256,20 +309,21 @@ def _check_live_log(session: Session, result: attest.Verification) -> None:
         except ProofError as exc:
             result.problems.append(f"the live {log} log does not extend the attested one: {exc}")
     name = predicate["release"]["name"]
-    recorded = [
+    issued = [
         e
-        for e in list_events(
-            session, subject=predicate["release"]["model"], action="release.create"
-        )
-        if e.details.get("release") == name
+        for subject in (predicate["release"]["model"], name)
+        for e in list_events(session, subject=subject)
+        if e.details.get("release") == name and "statements" in e.details
     ]
-    if not recorded:
-        result.problems.append(f"the log has no release.create event for {name}")
-    elif recorded[-1].details.get("statements") != result.payload_digests:
+    if not issued:
+        result.problems.append(f"the log records no statements for {name}")
+        return
+    match = [e for e in issued if e.details["statements"] == result.payload_digests]
+    if not match:
         result.problems.append(f"these statements are not the ones the log recorded for {name}")
     else:
         result.checks.append(
-            f"the log records these statements as {name} (event #{recorded[-1].seq})"
+            f"the log records these statements for {name} ({match[-1].action}, event #{match[-1].seq})"
         )
 
 
@@ -346,22 +400,27 @@ def _dependencies(session: Session, lineage: list[str], build: Build) -> list[di
 
 
 def _proven_events(
-    session: Session, subjects: list[str], signed: checkpoints.Signed
+    session: Session, subjects: list[str], signed: checkpoints.Signed, seqs: list[int] = ()
 ) -> list[dict[str, Any]]:
-    """The newest event about each subject, with its inclusion proof at the signed size."""
+    """The newest event about each subject, and the events `seqs`, each with its inclusion
+    proof at the signed size."""
     conn = session.connection()
-    out = []
+    wanted: dict[int, str] = {}
     for subject in subjects:
         found = list_events(session, subject=subject, limit=1)
-        if not found or found[0].seq > signed.size:
-            continue
-        event = found[0]
-        index = event.seq - 1
+        if found and found[0].seq <= signed.size:
+            wanted.setdefault(found[0].seq, subject)
+    for seq in seqs:
+        wanted.setdefault(seq, "")
+    out = []
+    for seq in sorted(wanted):
+        (event,) = list_events(session, seq=seq)
+        index = seq - 1
         out.append(
             {
                 "log": GOVERNANCE,
                 "index": index,
-                "subject": subject,
+                "subject": event.subject,
                 "action": event.action,
                 "leafHash": tree.leaf(conn, GOVERNANCE, index).hex(),
                 "proof": [

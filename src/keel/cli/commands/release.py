@@ -13,7 +13,7 @@ from rich.markup import escape
 from keel.cli import context
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import InputError, UsageError
-from keel.pipeline import releases
+from keel.pipeline import approvals, promotion, refusals, releases
 from keel.pipeline.reports import read_benchmarks, read_junit
 
 app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
@@ -145,15 +145,26 @@ def show(
     context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         found = releases.get_release(session, release)
+        status = promotion.status(session, found)
     statements = {s["predicateType"]: s["predicate"] for s in found.statements()}
     if fmt == "json":
-        print_json({**found.summary(), "statements": statements})
+        print_json({**found.summary(), **status, "statements": statements})
         return
     console.print(f"[bold]{escape(found.short_name)}[/] of {escape(found.system or '-')}")
     console.print(
         f"  artifact      {escape(found.artifact)} {found.artifact_digest}", soft_wrap=True
     )
     console.print(f"  created       {found.created_at} by {escape(found.created_by)}")
+    for row in status["evidence"]:
+        console.print(
+            f"  evidence      {row['track']}.{row['check']}: {row['result']} ({row['createdAt'][:19]})"
+        )
+    for row in status["approvals"]:
+        console.print(
+            f"  approved      {escape(row['approver'])} as {row['role']} ({row['createdAt'][:19]})"
+        )
+    for row in status["serves"]:
+        console.print(f"  serves        {row}")
     for predicate_type, predicate in statements.items():
         console.print(f"  [dim]{escape(predicate_type)}[/]")
         if "buildDefinition" in predicate:
@@ -176,6 +187,98 @@ def show(
             console.print(
                 f"    approvals   {len(predicate['approvals'])}; evidence {len(predicate['evidence'])}; events {len(predicate['events'])}"
             )
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    release: str = typer.Argument(
+        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
+    ),
+    role: str = typer.Option(
+        ...,
+        "--role",
+        metavar="ROLE",
+        help="The pod role you approve as (riskLead, dataSteward, mlEngineer, ...).",
+    ),
+    comment: str = typer.Option("", "--comment", help="Why, or on what terms."),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Approve a release in a role you hold in its system's pod."""
+    who = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws:
+        found = refusals.logged(
+            ws,
+            who,
+            "release.approve",
+            release,
+            lambda session: approvals.approve(session, who, release, role, comment),
+        )
+    console.print(f"{escape(found.approver)} approved {escape(release)} as {escape(role)}")
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    release: str = typer.Argument(
+        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
+    ),
+    to: str = typer.Option(..., "--to", metavar="ENV", help="staging or production."),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Promote a release; refused (exit 1, logged) with the list of what is missing."""
+    context.check_choice(fmt, ("text", "json"), "--format")
+    who = context.actor(ctx, as_user)
+    with context.workspace(ctx) as ws:
+        decision = refusals.logged(
+            ws,
+            who,
+            "release.promote",
+            release,
+            lambda session: promotion.promote(session, who, ws.signer(), release, to),
+        )
+    if fmt == "json":
+        print_json(decision.as_dict())
+    elif decision.allowed:
+        replaced = (
+            f" (replaces {decision.previous}, kept as the rollback target)"
+            if decision.previous
+            else ""
+        )
+        console.print(f"{escape(release)} now serves {to}{escape(replaced)}")
+    else:
+        console.print(f"[red]refused[/]: {escape(release)} cannot go to {to}; missing:")
+        for gap in decision.missing:
+            console.print(f"  {escape(str(gap))}")
+    raise typer.Exit(0 if decision.allowed else 1)
+
+
+@app.command()
+def where(
+    ctx: typer.Context,
+    system: str = typer.Argument(..., metavar="SYSTEM", help="The system."),
+    at: str | None = typer.Option(
+        None, "--at", metavar="TIME", help="At this past time (ISO 8601, UTC if no zone)."
+    ),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Which release each environment serves (or served at --at), per model."""
+    context.check_choice(fmt, ("text", "json"), "--format")
+    moment = _time(at, "--at", precise=True)
+    with context.workspace(ctx) as ws, ws.read() as session:
+        found = promotion.where(session, system, at=moment)
+    if fmt == "json":
+        print_json(found)
+        return
+    if not found:
+        console.print("nothing promoted" + (f" at {at}" if at else ""), markup=False)
+    for row in found:
+        back = f"  rollback to {row['previous'].split('/', 1)[1]}" if row["previous"] else ""
+        console.print(
+            f"{row['environment']:11} {row['release'].split('/', 1)[1]:30} since {row['since'][:19]}{back}",
+            markup=False,
+        )
 
 
 def _pairs(items, option, convert):
@@ -204,7 +307,7 @@ def _value(text: str):
         return text
 
 
-def _time(text: str | None, option: str) -> str | None:
+def _time(text: str | None, option: str, *, precise: bool = False) -> str | None:
     if text is None:
         return None
     try:
@@ -213,7 +316,8 @@ def _time(text: str | None, option: str) -> str | None:
         raise InputError(f"{option} {text!r}: not an ISO 8601 time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    spec = "microseconds" if precise else "auto"  # events' times are written to the microsecond
+    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def _git_head() -> str | None:

@@ -1,0 +1,101 @@
+"""Approvals: a pod member approves a release in a role they hold, and the log records it.
+
+Only the pod decides: an admin who is not in the pod cannot approve. Self-approval is refused
+when a policy governing the system separates duties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel.audit.events import Change, append
+from keel.catalog import pods
+from keel.errors import PermissionDenied, UsageError
+from keel.identity import Actor
+from keel.pipeline.policy import ApprovalFact, policies_for
+from keel.pipeline.releases import Release, get_release
+from keel.pipeline.tables import ApprovalRow
+
+MAX_COMMENT = 2000
+
+
+@dataclass(frozen=True)
+class Approval:
+    release: str
+    role: str
+    approver: str
+    comment: str
+    created_at: str
+    event_seq: int
+
+    def fact(self) -> ApprovalFact:
+        return ApprovalFact(self.role, self.approver, self.created_at)
+
+    def summary(self) -> dict:
+        return {
+            "release": self.release,
+            "role": self.role,
+            "approver": self.approver,
+            "comment": self.comment,
+            "createdAt": self.created_at,
+            "event": self.event_seq,
+        }
+
+
+def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = "") -> Approval:
+    release = get_release(session, ref)
+    if len(comment) > MAX_COMMENT:
+        raise UsageError(f"a comment is at most {MAX_COMMENT} characters")
+    system = release.system or ""
+    pods.require_role(session, actor, system, role)
+    if actor.id == release.created_by:
+        strict = [
+            p.key
+            for p in policies_for(session, system)
+            if p.spec.separationOfDuties.approverIsNotAuthor
+        ]
+        if strict:
+            raise PermissionDenied(
+                f"{actor.id} created {release.short_name} and may not approve it ({strict[0]} "
+                "separates duties)"
+            )
+    if session.get(ApprovalRow, (release.name, role, actor.id)) is not None:
+        raise UsageError(f"{actor.id} has already approved {release.short_name} as {role}")
+    (event,) = append(
+        session,
+        actor,
+        [
+            Change(
+                "release.approve",
+                release.name,
+                {"release": release.name, "role": role, "comment": comment, "system": system},
+            )
+        ],
+    )
+    row = ApprovalRow(
+        release=release.name,
+        role=role,
+        approver=actor.id,
+        comment=comment,
+        created_at=event.time,
+        event_seq=event.seq,
+    )
+    session.add(row)
+    session.flush()
+    return _from_row(row)
+
+
+def approvals_of(session: Session, release: Release) -> list[Approval]:
+    rows = session.scalars(
+        select(ApprovalRow)
+        .where(ApprovalRow.release == release.name)
+        .order_by(ApprovalRow.event_seq)
+    )
+    return [_from_row(r) for r in rows]
+
+
+def _from_row(row: ApprovalRow) -> Approval:
+    return Approval(row.release, row.role, row.approver, row.comment, row.created_at, row.event_seq)

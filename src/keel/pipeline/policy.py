@@ -1,0 +1,182 @@
+"""Which policies govern a system, and what a release still lacks under them (pure).
+
+`evaluate` takes plain facts (the release's author, its evidence, its approvals, the time)
+and returns one `Missing` per unmet requirement, each saying what and why in words; an
+empty list means the release may be promoted. Nothing here reads the store, so every rule
+is tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel.catalog.tables import EntityRow, RelationRow
+from keel.pipeline.policy_kind import PolicySpec
+
+
+@dataclass(frozen=True)
+class Missing:
+    requirement: str  # e.g. "evidence model.fairness", "approval riskLead", "policy"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.requirement}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class EvidenceFact:
+    track: str
+    check: str
+    result: str
+    figures: dict[str, float]
+    time: str
+
+
+@dataclass(frozen=True)
+class ApprovalFact:
+    role: str
+    approver: str
+    time: str
+
+
+@dataclass(frozen=True)
+class NamedPolicy:
+    key: str
+    spec: PolicySpec
+
+
+def policies_for(session: Session, system_key: str) -> list[NamedPolicy]:
+    """The Policy entities that name the system or its risk tier."""
+    import json
+
+    tier = None
+    system = session.scalar(select(EntityRow.body).where(EntityRow.key == system_key))
+    if system is not None:
+        tier = json.loads(system).get("spec", {}).get("riskTier")
+    rows = session.execute(select(EntityRow.key, EntityRow.body).where(EntityRow.kind == "Policy"))
+    governing = set(
+        session.scalars(
+            select(RelationRow.source).where(
+                RelationRow.type == "governs", RelationRow.target == system_key
+            )
+        )
+    )
+    found = []
+    for key, body in rows:
+        spec = PolicySpec.model_validate(json.loads(body)["spec"])
+        if key in governing or (tier is not None and tier in spec.appliesTo.riskTiers):
+            found.append(NamedPolicy(key, spec))
+    return sorted(found, key=lambda p: p.key)
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def evaluate(
+    policies: list[NamedPolicy],
+    environment: str,
+    *,
+    system: str,
+    author: str,
+    evidence: list[EvidenceFact],
+    approvals: list[ApprovalFact],
+    now: datetime,
+) -> list[Missing]:
+    """Every requirement of every policy for `environment` that the facts do not meet."""
+    if not policies:
+        return [
+            Missing(
+                "policy",
+                f"no Policy governs {system}: a release cannot be promoted without one "
+                "(kind: Policy, spec.appliesTo.systems)",
+            )
+        ]
+    missing: list[Missing] = []
+    for policy in policies:
+        missing += _evidence(policy, evidence, now)
+        missing += _approvals(policy, environment, author, approvals)
+    return list(dict.fromkeys(missing))  # the same gap under two policies is one gap
+
+
+def _newest(evidence: list[EvidenceFact], track: str, check: str) -> EvidenceFact | None:
+    matching = [e for e in evidence if e.track == track and e.check == check]
+    return max(matching, key=lambda e: _time(e.time)) if matching else None
+
+
+def _evidence(policy: NamedPolicy, evidence: list[EvidenceFact], now: datetime) -> list[Missing]:
+    out = []
+    max_age = policy.spec.max_age()
+    fresh = [e for e in evidence if max_age is None or now - _time(e.time) <= max_age]
+    for track, checks in policy.spec.evidence.items():
+        for check in checks:
+            what = f"evidence {track}.{check}"
+            newest = _newest(fresh, track, check)
+            if newest is None:
+                stale = _newest(evidence, track, check)
+                reason = (
+                    f"the newest is from {stale.time[:10]}, older than {policy.spec.evidenceMaxAge} "
+                    f"({policy.key})"
+                    if stale
+                    else f"no {track}.{check} check recorded ({policy.key})"
+                )
+                out.append(Missing(what, reason))
+            elif newest.result != "pass":
+                out.append(
+                    Missing(
+                        what, f"the newest {check} check ({newest.time[:19]}) is {newest.result}"
+                    )
+                )
+    for name, bound in policy.spec.thresholds.items():
+        track, check, figure = name.split(".", 2)
+        newest = _newest(fresh, track, check)
+        what = f"threshold {name}"
+        if newest is None:
+            out.append(Missing(what, f"no {track}.{check} check to read {figure} from"))
+            continue
+        value = newest.figures.get(figure)
+        if value is None:
+            out.append(Missing(what, f"the {check} check did not report {figure}"))
+        elif bound.max is not None and value > bound.max:
+            out.append(Missing(what, f"{figure} is {value:.4g}, above the maximum {bound.max:g}"))
+        elif bound.min is not None and value < bound.min:
+            out.append(Missing(what, f"{figure} is {value:.4g}, below the minimum {bound.min:g}"))
+    return out
+
+
+def _approvals(
+    policy: NamedPolicy, environment: str, author: str, approvals: list[ApprovalFact]
+) -> list[Missing]:
+    out = []
+    rules = policy.spec.separationOfDuties
+    roles = policy.spec.approvals.get(environment, [])  # type: ignore[call-overload]
+    counted = []
+    for role in roles:
+        mine = [a for a in approvals if a.role == role]
+        valid = [a for a in mine if not (rules.approverIsNotAuthor and a.approver == author)]
+        if valid:
+            counted += valid
+        elif mine:
+            out.append(
+                Missing(
+                    f"approval {role}",
+                    f"only the author {author} approved as {role}; separation of duties "
+                    f"({policy.key}) needs someone else",
+                )
+            )
+        else:
+            out.append(Missing(f"approval {role}", f"no {role} has approved ({policy.key})"))
+    people = {a.approver for a in counted}
+    if environment == "production" and roles and len(people) < rules.distinctApprovers:
+        out.append(
+            Missing(
+                "separation of duties",
+                f"{len(people)} different approver(s), {policy.key} needs "
+                f"{rules.distinctApprovers}",
+            )
+        )
+    return out

@@ -1,0 +1,128 @@
+"""The `Policy` kind (`keel.dev/v1`): what a release must show before each environment.
+
+Policies are YAML kept with the catalog and applied with it. One applies to the systems it
+names and to the systems of the risk tiers it names (a System's `spec.riskTier`):
+
+    apiVersion: keel.dev/v1
+    kind: Policy
+    metadata: {name: credit-high-risk}
+    spec:
+      owner: risk-analytics
+      appliesTo: {systems: [credit-decisioning], riskTiers: [high]}
+      evidence:                       # required checks per track, each a passing record
+        data: [provenance, consent, quality]
+        model: [fairness, robustness]
+        eval: [evaluation]
+      thresholds:                     # on the figures of those records: track.check.figure
+        model.fairness.demographic_parity_difference: {max: 0.1}
+      approvals:                      # pod roles that must approve, per environment
+        staging: [mlEngineer]
+        production: [riskLead, dataSteward]
+      separationOfDuties:             # the author's own approvals do not count; production
+        approverIsNotAuthor: true     # needs this many different approvers
+        distinctApprovers: 2
+      evidenceMaxAge: 30d             # evidence older than this at promotion does not count
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from keel.catalog import kinds
+
+TRACKS = ("data", "model", "feature", "eval", "deploy")
+ENVIRONMENTS = ("staging", "production")
+Track = Literal["data", "model", "feature", "eval", "deploy"]
+Environment = Literal["staging", "production"]
+_AGE = re.compile(r"^([1-9][0-9]*)([dhm])$")
+_FIGURE = re.compile(r"^(data|model|feature|eval|deploy)\.[a-z][a-z0-9-]*\.[A-Za-z0-9_.\[\]=-]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppliesTo(_Strict):
+    systems: list[str] = []
+    riskTiers: list[str] = []
+
+
+class Threshold(_Strict):
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if self.max is None and self.min is None:
+            raise ValueError("a threshold needs max or min")
+        return self
+
+
+class Separation(_Strict):
+    approverIsNotAuthor: bool = True
+    distinctApprovers: int = Field(1, ge=1, le=10)
+
+
+class PolicySpec(_Strict):
+    owner: str | None = None
+    description: str | None = None
+    appliesTo: AppliesTo
+    evidence: dict[Track, list[str]] = {}
+    thresholds: dict[str, Threshold] = {}
+    approvals: dict[Environment, list[str]] = {}
+    separationOfDuties: Separation = Separation()
+    evidenceMaxAge: str | None = None
+
+    @field_validator("thresholds")
+    @classmethod
+    def _figure_names(cls, value: dict[str, Threshold]) -> dict[str, Threshold]:
+        for name in value:
+            if not _FIGURE.match(name):
+                raise ValueError(f"threshold {name!r} is not track.check.figure")
+        return value
+
+    @field_validator("approvals")
+    @classmethod
+    def _pod_roles(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for roles in value.values():
+            for role in roles:
+                if role not in kinds.POD_ROLES:
+                    raise ValueError(f"unknown role {role!r} (one of {', '.join(kinds.POD_ROLES)})")
+        return value
+
+    @field_validator("evidenceMaxAge")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        if value is not None and not _AGE.match(value):
+            raise ValueError("evidenceMaxAge is a number and d, h or m (e.g. 30d)")
+        return value
+
+    @model_validator(mode="after")
+    def _applies(self) -> PolicySpec:
+        if not self.appliesTo.systems and not self.appliesTo.riskTiers:
+            raise ValueError("appliesTo names no system and no risk tier")
+        return self
+
+    def max_age(self) -> timedelta | None:
+        if self.evidenceMaxAge is None:
+            return None
+        number, unit = _AGE.match(self.evidenceMaxAge).groups()  # type: ignore[union-attr]
+        return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: int(number)})
+
+
+kinds.register(
+    kinds.KindDef(
+        "Policy",
+        kinds.KEEL,
+        PolicySpec,
+        order=80,
+        refs=(
+            kinds.RefField("owner", "ownedBy", "group", kinds.PEOPLE),
+            kinds.RefField("appliesTo.systems", "governs", "system", frozenset({"system"})),
+        ),
+    )
+)

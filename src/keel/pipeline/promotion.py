@@ -1,0 +1,242 @@
+"""Promotion: a release reaches staging or production only with what its policies demand.
+
+`readiness` says what a release still lacks for an environment; `promote` either moves it
+(the environment now serves it, the version it replaces stays as the rollback target, and a
+production promotion re-signs the release statement with its evidence and approvals) or
+records the refusal with the exact list of what is missing. `where` answers what served
+where at any past time, from the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel.audit.events import Change, append, list_events
+from keel.catalog import pods
+from keel.catalog.refs import key_of
+from keel.errors import PermissionDenied, UsageError
+from keel.identity import Actor
+from keel.pipeline.approvals import approvals_of
+from keel.pipeline.evidence import evidence_for
+from keel.pipeline.policy import EvidenceFact, Missing, evaluate, policies_for
+from keel.pipeline.policy_kind import ENVIRONMENTS
+from keel.pipeline.releases import Release, get_release, reattest
+from keel.pipeline.tables import PromotionRow
+
+
+@dataclass
+class Decision:
+    release: str
+    environment: str
+    missing: list[Missing] = field(default_factory=list)
+    previous: str | None = None
+    event_seq: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return not self.missing
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "environment": self.environment,
+            "allowed": self.allowed,
+            "missing": [{"requirement": m.requirement, "reason": m.reason} for m in self.missing],
+            "previous": self.previous,
+            "event": self.event_seq,
+        }
+
+
+def _check_environment(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+
+
+def run_of(session: Session, release: Release) -> str | None:
+    created = [
+        e
+        for e in list_events(session, subject=release.model, action="release.create")
+        if e.details.get("release") == release.name
+    ]
+    return created[-1].details.get("run") if created else None
+
+
+def readiness(
+    session: Session, release: Release, environment: str, *, now: datetime | None = None
+) -> list[Missing]:
+    """What `release` lacks for `environment` under the policies of its system."""
+    _check_environment(environment)
+    system = release.system or ""
+    evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+    missing = evaluate(
+        policies_for(session, system),
+        environment,
+        system=system,
+        author=release.created_by,
+        evidence=[
+            EvidenceFact(e.track, e.check, e.result, e.figures, e.created_at) for e in evidence
+        ],
+        approvals=[a.fact() for a in approvals_of(session, release)],
+        now=now or datetime.now(UTC),
+    )
+    if environment == "production" and not _was_in(session, release, "staging"):
+        missing.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
+    return missing
+
+
+def status(session: Session, release: Release) -> dict[str, Any]:
+    """A release's evidence, approvals, where it serves, and what it lacks per environment."""
+    evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+    serves = session.scalars(
+        select(PromotionRow.environment).where(PromotionRow.release == release.name)
+    )
+    return {
+        "evidence": [e.summary() for e in evidence],
+        "approvals": [a.summary() for a in approvals_of(session, release)],
+        "serves": sorted(serves),
+        "missing": {
+            env: [str(m) for m in readiness(session, release, env)] for env in ENVIRONMENTS
+        },
+    }
+
+
+def promote(session: Session, actor: Actor, signer, ref: str, environment: str) -> Decision:
+    """Promote, or record the refusal; the caller commits either way."""
+    _check_environment(environment)
+    release = get_release(session, ref)
+    system = release.system or ""
+    if not pods.roles_of(session, system, actor.id):
+        raise PermissionDenied(f"{actor.id} is not in the pod of {system}")
+    current = session.get(PromotionRow, (release.model, environment))
+    if current is not None and current.release == release.name:
+        raise UsageError(f"{release.short_name} already serves {environment}")
+    if current is not None and _version(current.release) > release.version:
+        raise UsageError(
+            f"{release.short_name} is superseded: {current.release.split('/', 1)[1]} serves "
+            f"{environment}"
+        )
+    decision = Decision(release.name, environment, readiness(session, release, environment))
+    if not decision.allowed:
+        (event,) = append(
+            session,
+            actor,
+            [
+                Change(
+                    "release.promote.refused",
+                    release.name,
+                    {
+                        "release": release.name,
+                        "environment": environment,
+                        "system": system,
+                        "missing": [str(m) for m in decision.missing],
+                    },
+                )
+            ],
+        )
+        decision.event_seq = event.seq
+        return decision
+    decision.previous = current.release if current else None
+    details = {
+        "release": release.name,
+        "model": release.model,
+        "environment": environment,
+        "system": system,
+        "previous": decision.previous,
+    }
+    if environment == "production":
+        evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+        reattest(
+            session,
+            actor,
+            signer,
+            release,
+            evidence=[
+                {
+                    "track": e.track,
+                    "check": e.check,
+                    "result": e.result,
+                    "digest": e.digest,
+                    "event": e.event_seq,
+                }
+                for e in evidence
+            ],
+            approvals=[
+                {
+                    "approver": a.approver,
+                    "role": a.role,
+                    "time": a.created_at,
+                    **({"comment": a.comment} if a.comment else {}),
+                    "evidence": [e.digest for e in evidence],
+                    "event": a.event_seq,
+                }
+                for a in approvals_of(session, release)
+            ],
+            action="release.attest",
+            details={"environment": environment},
+        )
+    (event,) = append(session, actor, [Change("release.promote", release.name, details)])
+    if current is None:
+        current = PromotionRow(model=release.model, environment=environment)
+        session.add(current)
+    current.system = system
+    current.release = release.name
+    current.previous = decision.previous
+    current.promoted_at = event.time
+    current.promoted_by = actor.id
+    current.event_seq = event.seq
+    session.flush()
+    decision.event_seq = event.seq
+    return decision
+
+
+def where(session: Session, system: str, *, at: str | None = None) -> list[dict[str, Any]]:
+    """What each environment served for each model of `system` at `at` (default now)."""
+    try:
+        system_key = key_of(system, default_kind="system")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if at is None:
+        rows = session.scalars(
+            select(PromotionRow)
+            .where(PromotionRow.system == system_key)
+            .order_by(PromotionRow.model, PromotionRow.environment)
+        )
+        return [
+            {
+                "model": r.model,
+                "environment": r.environment,
+                "release": r.release,
+                "since": r.promoted_at,
+                "previous": r.previous,
+            }
+            for r in rows
+        ]
+    served: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in list_events(session, action="release.promote"):
+        if event.details.get("system") != system_key or event.time > at:
+            continue
+        key = (event.details["model"], event.details["environment"])
+        served[key] = {
+            "model": key[0],
+            "environment": key[1],
+            "release": event.details["release"],
+            "since": event.time,
+            "previous": event.details.get("previous"),
+        }
+    return [served[k] for k in sorted(served)]
+
+
+def _was_in(session: Session, release: Release, environment: str) -> bool:
+    return any(
+        e.details.get("environment") == environment
+        for e in list_events(session, subject=release.name, action="release.promote")
+    )
+
+
+def _version(name: str) -> int:
+    return int(name.rpartition("@")[2])

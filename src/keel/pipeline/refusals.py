@@ -1,0 +1,34 @@
+"""Refusals are decisions too: an approval or promotion that may not happen is logged.
+
+`logged(ws, actor, action, subject, work)` runs `work(session)` in a write transaction; when
+it refuses (a permission or a usage error), nothing it did is kept, and a `<action>.refused`
+event in a transaction of its own records who asked for what and why it was refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from keel.audit.events import Change, append
+from keel.errors import PermissionDenied, UsageError
+from keel.identity import Actor
+
+T = TypeVar("T")
+MAX_SUBJECT = 300
+
+
+def logged(ws, actor: Actor, action: str, subject: str, work: Callable[[Session], T]) -> T:
+    try:
+        with ws.write(actor) as session:
+            return work(session)
+    except (PermissionDenied, UsageError) as exc:
+        with ws.write(actor) as session:
+            append(
+                session,
+                actor,
+                [Change(f"{action}.refused", subject[:MAX_SUBJECT], {"reason": str(exc)[:2000]})],
+            )
+        raise

@@ -1,0 +1,166 @@
+"""Pipeline runs: which system and pipeline ran, who ran it, what it used and reported.
+
+Keel does not orchestrate: a run is opened when a pipeline starts (wherever it runs), its
+facts (datasets by digest with their catalog source, parameters, metrics, artifacts) are
+recorded as it goes, and it is closed as complete or failed. `run.start` and `run.finish`
+events put both ends in the log; evidence recorded during the run names it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel.audit.canonical import canonical_bytes
+from keel.audit.events import Change, append
+from keel.catalog.queries import get_entity
+from keel.catalog.refs import key_of
+from keel.errors import NotFoundError, UsageError
+from keel.identity import Actor
+from keel.pipeline.evidence import Evidence, record_evidence
+from keel.pipeline.tables import RunRow
+
+STATUSES = ("complete", "failed")
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    system: str
+    pipeline: str
+    actor: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    facts: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: RunRow) -> Run:
+        return cls(
+            row.id,
+            row.system,
+            row.pipeline,
+            row.actor,
+            row.status,
+            row.started_at,
+            row.finished_at,
+            json.loads(row.facts),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "system": self.system,
+            "pipeline": self.pipeline,
+            "actor": self.actor,
+            "status": self.status,
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+            "facts": self.facts,
+        }
+
+
+def system_key(session: Session, system: str) -> str:
+    """The key of an existing System, or a usage error naming what is wrong."""
+    try:
+        key = key_of(system, default_kind="system")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    found = get_entity(session, key)
+    if found["entity"]["kind"] != "System":
+        raise UsageError(f"{key} is a {found['entity']['kind']}, not a System")
+    return key
+
+
+def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run:
+    key = system_key(session, system)
+    if not pipeline or len(pipeline) > 200 or not pipeline.isprintable():
+        raise UsageError("a pipeline name is 1 to 200 printable characters")
+    run_id = uuid.uuid4().hex
+    (event,) = append(
+        session,
+        actor,
+        [Change("run.start", key, {"run": run_id, "pipeline": pipeline})],
+    )
+    row = RunRow(
+        id=run_id,
+        system=key,
+        pipeline=pipeline,
+        actor=actor.id,
+        status="running",
+        started_at=event.time,
+        finished_at=None,
+        facts=canonical_bytes({}),
+    )
+    session.add(row)
+    session.flush()
+    return Run.from_row(row)
+
+
+def finish_run(
+    session: Session, actor: Actor, run_id: str, status: str, facts: dict[str, Any]
+) -> Run:
+    if status not in STATUSES:
+        raise UsageError(f"a run finishes {' or '.join(STATUSES)}, not {status!r}")
+    row = _row(session, run_id)
+    if row.status != "running":
+        raise UsageError(f"run {run_id} already finished ({row.status})")
+    (event,) = append(
+        session,
+        actor,
+        [Change("run.finish", row.system, {"run": run_id, "status": status, "facts": facts})],
+    )
+    row.status = status
+    row.finished_at = event.time
+    row.facts = canonical_bytes(facts)
+    session.flush()
+    return Run.from_row(row)
+
+
+def get_run(session: Session, run_id: str) -> Run:
+    return Run.from_row(_row(session, run_id))
+
+
+def list_runs(session: Session, system: str | None = None, limit: int = 100) -> list[Run]:
+    query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+    if system:
+        query = query.where(RunRow.system == system_key(session, system))
+    return [Run.from_row(r) for r in session.scalars(query)]
+
+
+def add_evidence(
+    session: Session,
+    actor: Actor,
+    system: str,
+    data: Any,
+    *,
+    run_id: str | None = None,
+    release: str | None = None,
+) -> Evidence:
+    """Record evidence for a run or a release of `system` (from the SDK, CLI or API)."""
+    from keel.pipeline.releases import get_release
+
+    key = system_key(session, system)
+    if (run_id is None) == (release is None):
+        raise UsageError("evidence belongs to a run or to a release: name one")
+    if run_id is not None and _row(session, run_id).system != key:
+        raise UsageError(f"run {run_id} is not a run of {key}")
+    release_name = None
+    if release is not None:
+        found = get_release(session, release)
+        if found.system != key:
+            raise UsageError(f"{found.short_name} is not a release of {key}")
+        release_name = found.name
+    return record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
+
+
+def _row(session: Session, run_id: str) -> RunRow:
+    row = session.get(RunRow, run_id) if isinstance(run_id, str) and len(run_id) <= 32 else None
+    if row is None:
+        raise NotFoundError(f"no run {run_id!r}")
+    return row
