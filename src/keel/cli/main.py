@@ -7,7 +7,7 @@ import sys
 import typer
 
 from keel import __version__
-from keel.cli.commands import audit, catalog, demo, map, pod, serve, token, workspace
+from keel.cli.commands import audit, catalog, demo, guard, map, pod, serve, token, workspace
 from keel.cli.context import State
 from keel.errors import InputError, KeelError
 
@@ -50,6 +50,7 @@ catalog.register(app)
 app.add_typer(map.app, name="map")
 app.add_typer(pod.app, name="pod")
 app.add_typer(audit.app, name="audit")
+app.add_typer(guard.app, name="guard")
 serve.register(app)
 token.register(app)
 demo.register(app)
