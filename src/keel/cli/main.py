@@ -13,6 +13,7 @@ from keel.cli.commands import (
     catalog,
     demo,
     evidence,
+    guard,
     map,
     pod,
     release,
@@ -65,6 +66,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(release.app, name="release")
 app.add_typer(attest.app, name="attest")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(guard.app, name="guard")
 serve.register(app)
 token.register(app)
 demo.register(app)

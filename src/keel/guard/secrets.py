@@ -1,0 +1,337 @@
+"""Secrets in text: known credential formats, private keys, JWTs, keyword assignments, high entropy.
+
+One RE2 pattern (linear time) proposes candidates, leftmost first; a validator per kind decides.
+Known formats (AWS, Google, GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, Twilio, npm, PyPI,
+Discord, Telegram, Mailchimp, Azure storage, Artifactory) are matched loosely (`prefix[\\w-]+`) and
+their exact lengths checked in Python, which stands in for the lookarounds RE2 does not have.
+A keyword assignment (`password = "..."`, `"..." == api_key`) is reported when its value looks
+like a real value: not empty, not a template (`${X}`, `{{x}}`), not a UUID, not a placeholder word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import re2
+
+from keel.guard.findings import Finding, resolve_overlaps
+from keel.guard.validators import jwt_ok, shannon_entropy
+
+SCANNER = "secrets"
+
+_KEYWORD = (
+    r"(?i:api_?key|apikey|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|"
+    r"private_?key|client_?key|client_?secret|db_?pass|database_?pass|key_?pass|password|passwd|"
+    r"pwd|secret|secrete|contrase[ñn]a|access_?token|auth_?token|api_?token|bearer_?token|"
+    r"refresh_?token|secret_?key|access_?key|aws_?secret|credential|api[_-]key|[_-]key\b|"
+    r"[_-]?pw\b|[_-]pass\b)"
+)
+# Every open-ended class is bounded: RE2 finds where a match starts by running the whole pattern
+# backwards from its end, and an unbounded class that fits the text would run back to the start
+# of the text on every match (quadratic on hostile input such as "eyJ.eyJ.eyJ...").
+_IDENT = rf"[A-Za-z0-9_.\-]{{0,40}}{_KEYWORD}[A-Za-z0-9_.\-]{{0,40}}"
+_FROM_KEYWORD = rf"{_KEYWORD}[A-Za-z0-9_.\-]{{0,40}}"  # an assignment's match starts at its keyword
+_QUOTED = r"(?:\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`)"
+
+# (group name, regex, finding type); the order is the priority at one position
+_KINDS: list[tuple[str, str, str]] = [
+    ("pem", r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----", "PRIVATE_KEY"),
+    ("aws_id", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]+", "AWS_ACCESS_KEY_ID"),
+    ("google", r"\bAIza[0-9A-Za-z_\-]+", "GOOGLE_API_KEY"),
+    ("github", r"\b(?:gh[pousr]_[A-Za-z0-9]+|github_pat_[A-Za-z0-9_]+)", "GITHUB_TOKEN"),
+    ("gitlab", r"\b(?:glpat|gldt|glrt|glptt|glcbt|glft|glsoat|glffct|glimt|glagent|gloas)-[\w\-]+|\bGR1348941[\w\-]+", "GITLAB_TOKEN"),
+    ("slack", r"\bxox[abposre]-[0-9A-Za-z\-]+|https://hooks\.slack\.com/services/[A-Za-z0-9_/]{1,120}", "SLACK_TOKEN"),
+    ("stripe", r"\b[rs]k_(?:live|test)_[0-9A-Za-z]+", "STRIPE_KEY"),
+    ("openai", r"\bsk-(?:proj-|svcacct-|admin-|ant-[a-z0-9]+-)?[A-Za-z0-9_\-]+", "API_KEY"),
+    ("sendgrid", r"\bSG\.[\w\-]+\.[\w\-]+", "SENDGRID_KEY"),
+    ("twilio", r"\b(?:AC|SK)[a-z0-9]+", "TWILIO_KEY"),
+    ("npm", r"//registry\.npmjs\.org/:_authToken=[A-Za-z0-9_\-]+|\bnpm_[A-Za-z0-9]+", "NPM_TOKEN"),
+    ("pypi", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]+", "PYPI_TOKEN"),
+    ("mailchimp", r"\b[0-9a-z]+-us[0-9]+\b", "MAILCHIMP_KEY"),
+    ("azure", r"AccountKey=[A-Za-z0-9+/=]+", "AZURE_STORAGE_KEY"),
+    ("telegram", r"\b\d+:[0-9A-Za-z_\-]+", "TELEGRAM_TOKEN"),
+    ("jwt", r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]*)?", "JWT"),
+    ("discord", r"\b[MNO][\w\-]+\.[\w\-]+\.[\w\-]+", "DISCORD_TOKEN"),
+    ("basic_auth", r"\b[a-z][a-z0-9+.\-]{0,15}://[^:/?#\s@\"']{1,100}:[^@/?#\s\"']{1,100}@", "URL_CREDENTIALS"),
+    ("artifactory", r"(?:^|[\s=:\"'])(?:AKC|AP[\dA-F])[a-zA-Z0-9]+", "ARTIFACTORY_TOKEN"),
+    ("kw_cmp", rf"{_QUOTED}\s*[!=]==?\s*{_IDENT}|{_FROM_KEYWORD}\s*[!=]==?\s*{_QUOTED}", "KEYWORD_SECRET"),
+    ("kw_assign", rf"{_FROM_KEYWORD}['\"]?(?:\[\d*\])?\s*(?::=|=>|=|:|\s)\s*@?{_QUOTED}", "KEYWORD_SECRET"),
+    ("kw_bare", rf"{_FROM_KEYWORD}['\"]?\s*(?::=|=>|=|:)[ \t]*[^\s\"'`,;][^\s\"'`]{{0,200}}", "KEYWORD_SECRET"),
+    ("entropy", r"[A-Za-z0-9+/_\-]{20,}={0,2}", "HIGH_ENTROPY_STRING"),
+]  # fmt: skip
+_OPTIONS = re2.Options()
+_OPTIONS.max_mem = 64 << 20
+
+
+def _compile(names: set[str] | None, exclude: set[str] = frozenset()) -> re2._Regexp:  # type: ignore[assignment]
+    kinds = [(n, rx) for n, rx, _ in _KINDS if (names is None or n in names) and n not in exclude]
+    return re2.compile("|".join(f"(?P<{n}>{rx})" for n, rx in kinds), _OPTIONS)
+
+
+# Three passes keep each DFA small (one combined pattern with the bounded keyword classes made
+# RE2's DFA run out of memory and fall back to its slow NFA): formats, keyword assignments, entropy.
+_KEYWORD_KINDS = {"kw_cmp", "kw_assign", "kw_bare"}
+_PASSES = [
+    (rx, {index: name for name, index in rx.groupindex.items()})  # faster than Match.lastgroup
+    for rx in (
+        _compile(None, exclude=_KEYWORD_KINDS | {"entropy"}),
+        _compile(_KEYWORD_KINDS),
+        _compile({"entropy"}),
+    )
+]
+_TYPE = {name: kind for name, _, kind in _KINDS}
+_IDENTIFIER = re2.compile(r"^[A-Za-z_][A-Za-z_.]*$")
+_KEYWORD_RE = re2.compile(rf"(?i){_KEYWORD}")
+_FULL_IDENT = re2.compile(rf"(?i)^{_IDENT}$")
+
+_PLACEHOLDER_WORDS = (
+    "fake", "dummy", "example", "sample", "placeholder", "changeme", "change_me", "your",
+    "redacted", "secret", "password", "passwd", "token", "key", "null", "none", "true", "false",
+    "undefined", "test", "xxxx",
+)  # fmt: skip
+
+
+def scan(text: str) -> list[Finding]:
+    """Every secret in `text`, in order, without overlaps (formats win ties)."""
+    out: list[Finding] = []
+    for regex, names in _PASSES:
+        for match in regex.finditer(text):
+            name = names[match.lastindex]
+            start, end = match.span()
+            check = _CHECKS.get(name)
+            span = check(text, start, end) if check else (start, end)
+            if span:
+                out.append(Finding(_TYPE[name], span[0], span[1], SCANNER))
+    return resolve_overlaps(out)
+
+
+Span = tuple[int, int] | None
+
+
+def _word_end(text: str, end: int) -> bool:
+    return end >= len(text) or not (text[end].isalnum() or text[end] in "_-")
+
+
+def _length(*allowed: range | int) -> Callable[[str, int, int], Span]:
+    """A known format: the token (prefix included) has one of these lengths and ends there."""
+
+    def check(text: str, start: int, end: int) -> Span:
+        n = end - start
+        ok = any(n in a if isinstance(a, range) else n == a for a in allowed)
+        return (start, end) if ok and _word_end(text, end) else None
+
+    return check
+
+
+_PEM_END = "PRIVATE KEY"
+_PEM_BODY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=:,. \t\r\n")
+PEM_MAX = 16384  # longer than any real key block (RSA 8192 is ~6.5 KB)
+
+
+def _pem(text: str, start: int, end: int) -> Span:
+    """From BEGIN through its END line; without one, through the base64 body that follows."""
+    closing = text.find("-----END", end, end + PEM_MAX)
+    if closing >= 0:
+        stop = text.find("-----", closing + 8, closing + 60)
+        if stop >= 0 and _PEM_END in text[closing:stop]:
+            return start, stop + 5
+    pos = end
+    limit = min(len(text), end + PEM_MAX)
+    while pos < limit and text[pos] in _PEM_BODY:
+        pos += 1
+    return start, pos
+
+
+def _twilio(text: str, start: int, end: int) -> Span:
+    return (start, end) if end - start == 34 and _word_end(text, end) else None
+
+
+def _mailchimp(text: str, start: int, end: int) -> Span:
+    key, _, dc = text[start:end].partition("-us")
+    return (start, end) if len(key) == 32 and len(dc) <= 2 else None
+
+
+def _telegram(text: str, start: int, end: int) -> Span:
+    bot, _, token = text[start:end].partition(":")
+    ok = 8 <= len(bot) <= 10 and len(token) == 35 and _word_end(text, end)
+    return (start, end) if ok else None
+
+
+def _artifactory_len(token: str) -> bool:
+    return len(token) >= (13 if token.startswith("AKC") else 11)
+
+
+def _gitlab(text: str, start: int, end: int) -> Span:
+    token = text[start:end]
+    prefix, _, rest = token.partition("-")
+    if token.startswith("GR1348941"):
+        prefix, rest = "GR1348941", token[9:]
+    n = len(rest)
+    ok = {"glagent": n >= 50, "gloas": n == 64, "glimt": n == 25}.get(prefix, 20 <= n <= 50)
+    return (start, end) if ok and _word_end(text, end) else None
+
+
+def _jwt(text: str, start: int, end: int) -> Span:
+    return (start, end) if jwt_ok(text[start:end]) else None
+
+
+def _discord(text: str, start: int, end: int) -> Span:
+    first, middle, last = text[start:end].split(".", 2)
+    ok = 24 <= len(first) <= 26 and len(middle) == 6 and 27 <= len(last) <= 40
+    return (start, end) if ok and _word_end(text, end) else None
+
+
+def _artifactory(text: str, start: int, end: int) -> Span:
+    if not text[start].isalnum():
+        start += 1
+    token = text[start:end]
+    if (
+        not _word_end(text, end)
+        or (token.isalpha() and token.isupper())
+        or not _artifactory_len(token)
+    ):
+        return None
+    return start, end
+
+
+def _basic_auth(text: str, start: int, end: int) -> Span:
+    password = text[start:end].rsplit(":", 1)[1][:-1]
+    return (start, end) if _value_ok(password, quoted=False) else None
+
+
+def _openai(text: str, start: int, end: int) -> Span:
+    token = text[start:end]
+    return (start, end) if len(token) >= 32 and _mixed(token) and _word_end(text, end) else None
+
+
+def _kw_quoted(text: str, start: int, end: int) -> Span:
+    """`key = "value"` or `"value" == key`: the span is the value inside its quotes."""
+    candidate = text[start:end]
+    quote = candidate[-1] if candidate[-1] in "\"'`" else candidate[0]
+    if candidate[0] in "\"'`":
+        close = candidate.index(quote, 1)
+        v_start, v_end = start + 1, start + close
+        ident = candidate[close + 1 :].lstrip(" \t!=")
+    else:
+        open_at = candidate.index(quote)
+        if candidate[-1] != quote or open_at == len(candidate) - 1:
+            return None
+        v_start, v_end = start + open_at + 1, end - 1
+        ident = candidate[:open_at].rstrip(" \t@:=><[]!0123456789\"'")
+    if not _FULL_IDENT.search(ident):
+        return None
+    value = text[v_start:v_end]
+    if not _value_ok(value, quoted=True) or not _aws_ok(ident, value):
+        return None
+    return v_start, v_end
+
+
+def _kw_bare(text: str, start: int, end: int) -> Span:
+    """`key: value` unquoted: a value only when it cannot be an identifier or an expression."""
+    candidate = text[start:end]
+    op = min((candidate.find(o) for o in ":=" if o in candidate), default=-1)
+    ident = candidate[:op].rstrip(" \t'\"")
+    rest = candidate[op:]
+    operator = rest[: len(rest) - len(rest.lstrip(":=>"))]
+    value = rest[len(operator) :].strip()
+    v_start = end - len(value)
+    value = value.rstrip(",;")
+    v_start = start + len(candidate) - len(candidate[op:].lstrip(":=> \t"))
+    if operator in ("=", "=>") and any(c in value for c in "(){}[]$"):
+        return None  # `password = compute(x)` in code
+    if len(value) < 6 or not any(not c.isalpha() for c in value) or _IDENTIFIER.match(value):
+        return None
+    if not _value_ok(value, quoted=False) or not _aws_ok(ident, value):
+        return None
+    return v_start, v_start + len(value)
+
+
+def _value_ok(value: str, quoted: bool) -> bool:
+    stripped = value.strip()
+    if len(stripped) < 4 or not any(c.isalnum() for c in stripped):
+        return False
+    if stripped.startswith(("${", "{{", "<%", "$(", "%(", "#{")) or (
+        stripped[0] == "$" and stripped[1:].replace("_", "").isalnum()
+    ):
+        return False
+    if stripped[0] == "<" and stripped[-1] == ">":
+        return False
+    if _is_uuid(stripped):
+        return False
+    lowered = stripped.lower()
+    if lowered.replace("_", "").replace("-", "").isalpha() and any(
+        w in lowered for w in _PLACEHOLDER_WORDS
+    ):
+        return False  # "real_secret", "somefakekey", "your_api_key": a placeholder, not a value
+    if _IDENTIFIER.match(stripped) and stripped.islower():
+        return False  # `sort_key = "created_at"`: a name, not a credential
+    return not (_KEYWORD_RE.search(stripped) and _FULL_IDENT.search(stripped))
+
+
+def _aws_ok(ident: str, value: str) -> bool:
+    # AWS secret access keys are exactly 40 base64 characters; other lengths are something else
+    if "aws" in ident.lower() and value.replace("/", "").replace("+", "").isalnum():
+        return len(value) == 40
+    return True
+
+
+def _is_uuid(value: str) -> bool:
+    parts = value.split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+        c in "0123456789abcdefABCDEF" for c in "".join(parts)
+    )
+
+
+def _mixed(token: str) -> bool:
+    return (
+        any(c.isdigit() for c in token)
+        and any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+    )
+
+
+def _entropy(text: str, start: int, end: int) -> Span:
+    token = text[start:end]
+    if len(token) < 24 or token.startswith("eyJ"):
+        return None  # base64 JSON is a JWT's business
+    if (start and (text[start - 1].isalnum() or text[start - 1] in "/\\.")) or not _word_end(
+        text, end
+    ):
+        return None  # part of a path, a URL or a longer word
+    if text[end : end + 1] == "." and text[end + 1 : end + 2].isalnum():
+        return None  # one part of a dotted token
+    parts = [p for p in token.replace("_", "-").split("-") if len(p) >= 20]
+    if not parts or all(all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+        return None
+    if not _mixed(token) or ("/" in token.strip("/") and token.count("/") > 2):
+        return None
+    if all(c in "0123456789abcdefABCDEF" for c in token):
+        return None  # hashes and ids print as hex all the time
+    return (start, end) if shannon_entropy(token) >= 4.0 else None
+
+
+_CHECKS: dict[str | None, Callable[[str, int, int], Span]] = {
+    "pem": _pem,
+    "aws_id": _length(20),
+    "google": _length(39),
+    "github": _length(40, range(60, 100)),
+    "gitlab": _gitlab,
+    "slack": _length(range(15, 300)),
+    "stripe": _length(range(18, 120)),
+    "openai": _openai,
+    "sendgrid": _length(69),
+    "jwt": _jwt,
+    "twilio": _twilio,
+    "mailchimp": _mailchimp,
+    "telegram": _telegram,
+    "npm": _length(range(36, 200)),
+    "pypi": _length(range(70, 300)),
+    "azure": _length(range(90, 104)),
+    "discord": _discord,
+    "basic_auth": _basic_auth,
+    "artifactory": _artifactory,
+    "kw_cmp": _kw_quoted,
+    "kw_assign": _kw_quoted,
+    "kw_bare": _kw_bare,
+    "entropy": _entropy,
+}

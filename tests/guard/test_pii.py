@@ -1,0 +1,65 @@
+"""PII scanner: each type found where it is, and the look-alikes left alone (cases written here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from keel.guard import pii
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(f.type, text[f.start : f.end]) for f in pii.scan(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("write to jane.roe+news@mail.example.org today", [("EMAIL_ADDRESS", "jane.roe+news@mail.example.org")]),
+        ("card: 5425 2334 3010 9903.", [("CREDIT_CARD", "5425 2334 3010 9903")]),
+        ("card 5425-2334-3010-9903 and 378282246310005", [("CREDIT_CARD", "5425-2334-3010-9903"), ("CREDIT_CARD", "378282246310005")]),
+        ("IBAN DE89 3704 0044 0532 0130 00 please", [("IBAN_CODE", "DE89 3704 0044 0532 0130 00")]),
+        ("iban: de89370400440532013000", [("IBAN_CODE", "de89370400440532013000")]),
+        ("SSN 219-09-9999 on file", [("US_SSN", "219-09-9999")]),
+        ("my ssn is 219099999", [("US_SSN", "219099999")]),
+        ("server at 203.0.113.9, backup 2001:db8:1::ab9", [("IP_ADDRESS", "203.0.113.9"), ("IP_ADDRESS", "2001:db8:1::ab9")]),
+        ("net 198.51.100.0/24 is ours", [("IP_ADDRESS", "198.51.100.0/24")]),
+        ("call +1 (212) 555-0199 now", [("PHONE_NUMBER", "+1 (212) 555-0199")]),
+        ("tel. 020 7946 0958", [("PHONE_NUMBER", "020 7946 0958")]),
+        ("office: 212.555.0199 x204", [("PHONE_NUMBER", "212.555.0199 x204")]),
+        ("please call 555 0199", [("PHONE_NUMBER", "555 0199")]),
+    ],
+)  # fmt: skip
+def test_finds(text, expected):
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 5425 2334 3010 9904 fails Luhn",
+        "DE89 3704 0044 0532 0130 01 has a bad check",
+        "SSN 000-12-3456 and 666-12-3456 cannot exist",
+        "version 1.2.3.4.5 and 999.1.1.1",
+        "meet on 2024-03-15 14:30 or 15/03/2024",
+        "the years 1990-2020 and the range 1,000,000",
+        "lives at 4512 218 Elm Street",
+        "pi is 3.14159265358979",
+        "order id 20240315123456789 shipped",
+        "no.at.sign and user@localhost",
+        "ratio 1:2:3:4 at 12:30:45",
+        "a 16-digit 1234567812345678 without Luhn",
+    ],
+)
+def test_leaves_alone(text):
+    assert found(text) == []
+
+
+def test_types_filter():
+    text = "jane@example.org 203.0.113.9"
+    assert [f.type for f in pii.scan(text, frozenset({"IP_ADDRESS"}))] == ["IP_ADDRESS"]
+
+
+def test_offsets_count_characters_not_bytes():
+    text = "école ünïcødé → jane@example.org"
+    (f,) = pii.scan(text)
+    assert text[f.start : f.end] == "jane@example.org"
