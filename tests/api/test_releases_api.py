@@ -58,3 +58,79 @@ def test_verify_a_bundle_by_post(api, released, credit_artifacts):
     assert api.post(url, role="viewer", content=b"junk").json()["verified"] is False
     bad = api.post(url, role="viewer", content=released.bundle, params={"artifact_digest": "md5:x"})
     assert bad.status_code == 422
+
+
+def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifacts):
+    """Open a run, record evidence, close it; approvals and promotion as the pod's tokens."""
+    from keel.auth import create_token
+
+    admin = user_actor("user:default/ana.lima", "local")
+    with ws.write(admin) as session:
+        tokens = {
+            who: create_token(session, admin, who, "viewer")[1]
+            for who in ("ivo.costa", "dara.kim", "chen.wu", "ana.lima")
+        }
+
+    def as_(who):
+        return {"Authorization": f"Bearer {tokens[who]}"}
+
+    run = api.post("/api/v1/runs", json={"system": "credit-decisioning", "pipeline": "ci"})
+    assert run.status_code == 201, run.json()
+    run_id = run.json()["id"]
+    for track, check, figures in (
+        ("data", "provenance", {}),
+        ("data", "consent", {}),
+        ("data", "quality", {}),
+        ("model", "fairness", {"demographic_parity_difference": 0.05}),
+        ("model", "robustness", {"stability_noise": 0.98}),
+        ("eval", "evaluation", {}),
+    ):
+        added = api.post(
+            "/api/v1/evidence",
+            json={
+                "system": "credit-decisioning",
+                "run": run_id,
+                "evidence": {"track": track, "check": check, "result": "pass", "figures": figures},
+            },
+        )
+        assert added.status_code == 201, added.json()
+    bad = api.post(
+        "/api/v1/evidence",
+        json={"system": "credit-decisioning", "run": run_id, "evidence": {"track": "x"}},
+    )
+    assert bad.status_code == 422 and "evidence track" in bad.json()["detail"]
+    done = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "complete"})
+    assert done.json()["status"] == "complete"
+    assert [r["id"] for r in api.get("/api/v1/runs?system=credit-decisioning").json()] == [run_id]
+
+    build = releases.Build(
+        artifact=credit_artifacts["credit-scorer"],
+        data={"datasource:default/german-credit": GERMAN_CREDIT},
+        run=run_id,
+    )
+    with ws.write(admin) as session:
+        releases.create_release(
+            session, admin, ws.signer(), "credit-decisioning", "credit-scorer", build
+        )
+
+    url = "/api/v1/releases/credit-scorer@1"
+    refused = api.client.post(f"{url}/promote", json={"to": "staging"}, headers=as_("ana.lima"))
+    assert refused.status_code == 409
+    assert refused.json()["errors"] == [
+        "approval mlEngineer: no mlEngineer has approved (policy:default/credit-decisioning-release)"
+    ]
+    self_approval = api.client.post(
+        f"{url}/approvals", json={"role": "mlEngineer"}, headers=as_("ana.lima")
+    )
+    assert self_approval.status_code == 403
+    ok = api.client.post(f"{url}/approvals", json={"role": "mlEngineer"}, headers=as_("ivo.costa"))
+    assert ok.status_code == 201 and ok.json()["approver"] == "user:default/ivo.costa"
+    staged = api.client.post(f"{url}/promote", json={"to": "staging"}, headers=as_("ana.lima"))
+    assert staged.status_code == 200 and staged.json()["allowed"]
+    where = api.get("/api/v1/systems/credit-decisioning/where").json()
+    assert [(w["environment"], w["release"]) for w in where] == [
+        ("staging", "model:default/credit-scorer@1")
+    ]
+    status = api.get(f"{url}/status").json()
+    assert status["serves"] == ["staging"] and len(status["evidence"]) == 6
+    assert api.get("/api/v1/systems/credit-decisioning/where?at=yesterday").status_code == 400

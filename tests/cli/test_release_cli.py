@@ -131,3 +131,75 @@ def test_verify_refuses_missing_files_and_bad_keys(home, capsys, tmp_path):
     assert "envelope 1" in capsys.readouterr().out
     assert run(["attest", "verify", str(bundle), "--key", "nonsense"]) == 2
     assert "--key nonsense" in capsys.readouterr().err
+
+
+def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
+    assert _create(credit_artifacts["credit-scorer"]) == 0
+    refused = run(["release", "promote", "credit-scorer@1", "--to", "staging"])
+    assert refused == 1
+    out = capsys.readouterr().out
+    assert "refused" in out and "evidence data.provenance" in out
+    for track, check, extra in (
+        ("data", "provenance", []),
+        ("data", "consent", []),
+        ("data", "quality", []),
+        ("model", "fairness", ["--figure", "demographic_parity_difference=0.03"]),
+        ("model", "robustness", ["--figure", "stability_noise=0.99"]),
+        ("eval", "evaluation", []),
+    ):
+        code = run(
+            [
+                "evidence",
+                "add",
+                "credit-decisioning",
+                "--release",
+                "credit-scorer@1",
+                "--track",
+                track,
+                "--check",
+                check,
+                "--result",
+                "pass",
+                *extra,
+            ]
+        )
+        assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert run(["evidence", "list", "--release", "credit-scorer@1", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 6
+    assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 3  # author
+    assert "may not approve it" in capsys.readouterr().err
+    code = run(
+        ["release", "approve", "credit-scorer@1", "--role", "mlEngineer", "--as", "ivo.costa"]
+    )
+    assert code == 0
+    assert run(["release", "promote", "credit-scorer@1", "--to", "staging"]) == 0
+    assert "now serves staging" in capsys.readouterr().out
+    assert run(["release", "show", "credit-scorer@1"]) == 0
+    shown = capsys.readouterr().out
+    assert "staging: ready" in shown and "production: missing" in shown
+    assert run(["release", "where", "credit-decisioning", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["release"] == "model:default/credit-scorer@1"
+    assert run(["release", "where", "credit-decisioning", "--at", "2001-01-01"]) == 0
+    assert "nothing promoted" in capsys.readouterr().out
+    assert run(["audit", "log", "--format", "json"]) == 0
+    actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
+    assert "release.promote.refused" in actions and "release.approve.refused" in actions
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["release", "promote", "credit-scorer@7", "--to", "staging"], "no release"),
+        (["release", "approve", "credit-scorer@1", "--role", "boss"], "unknown pod role"),
+        (["evidence", "add", "credit-decisioning", "--track", "model"], "name one"),
+        (["evidence", "add", "nowhere", "--run", "x", "--track", "model"], "no such entity"),
+        (["release", "where", "credit-decisioning", "--at", "soon"], "not an ISO 8601 time"),
+    ],
+)
+def test_governance_mistakes_are_one_line(home, capsys, credit_artifacts, argv, message):
+    assert _create(credit_artifacts["credit-scorer"]) == 0
+    capsys.readouterr()
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

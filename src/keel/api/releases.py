@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from keel.api.deps import viewer, workspace
-from keel.api.problems import Problem
+from keel.api.problems import Problem, problem_response
 from keel.audit.attest import MAX_BUNDLE
 from keel.auth import Principal
-from keel.pipeline import releases
+from keel.pipeline import approvals, promotion, refusals, releases
 from keel.pipeline.bom import release_bom
 from keel.workspace import Workspace
 
@@ -74,6 +75,78 @@ def bom(release: str, _: Principal = Depends(viewer), ws: Workspace = Depends(wo
     with ws.read() as session:
         document = release_bom(session, release)
     return JSONResponse(document, media_type="application/vnd.cyclonedx+json; version=1.6")
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(max_length=32)
+    comment: str = Field("", max_length=2000)
+
+
+class PromotionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(max_length=16, description="staging or production")
+
+
+@router.get(
+    "/releases/{release:path}/status",
+    summary="A release's evidence, approvals, where it serves, and what it lacks per environment",
+)
+def status(
+    release: str, _: Principal = Depends(viewer), ws: Workspace = Depends(workspace)
+) -> dict[str, Any]:
+    with ws.read() as session:
+        return promotion.status(session, releases.get_release(session, release))
+
+
+@router.post(
+    "/releases/{release:path}/approvals",
+    status_code=201,
+    summary="Approve a release in a pod role the caller holds (refusals are logged)",
+)
+def approve(
+    release: str,
+    body: ApprovalIn,
+    caller: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    found = refusals.logged(
+        ws,
+        caller.actor,
+        "release.approve",
+        release,
+        lambda session: approvals.approve(session, caller.actor, release, body.role, body.comment),
+    )
+    return found.summary()
+
+
+@router.post(
+    "/releases/{release:path}/promote",
+    summary="Promote a release; 409 with what is missing when its policy is not met",
+    responses={409: {"description": "refused: the problem's `errors` list what is missing"}},
+)
+def promote(
+    release: str,
+    body: PromotionIn,
+    request: Request,
+    caller: Principal = Depends(viewer),
+    ws: Workspace = Depends(workspace),
+):
+    decision = refusals.logged(
+        ws,
+        caller.actor,
+        "release.promote",
+        release,
+        lambda session: promotion.promote(session, caller.actor, ws.signer(), release, body.to),
+    )
+    if not decision.allowed:
+        return problem_response(
+            request,
+            409,
+            f"{release} cannot go to {body.to}: {len(decision.missing)} requirement(s) missing",
+            errors=[str(m) for m in decision.missing],
+        )
+    return decision.as_dict()
 
 
 @router.get("/releases/{release:path}", summary="A release and its decoded statements")

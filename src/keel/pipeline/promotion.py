@@ -216,6 +216,7 @@ def where(session: Session, system: str, *, at: str | None = None) -> list[dict[
             }
             for r in rows
         ]
+    at = _instant(at)
     served: dict[tuple[str, str], dict[str, Any]] = {}
     for event in list_events(session, action="release.promote"):
         if event.details.get("system") != system_key or event.time > at:
@@ -229,6 +230,17 @@ def where(session: Session, system: str, *, at: str | None = None) -> list[dict[
             "previous": event.details.get("previous"),
         }
     return [served[k] for k in sorted(served)]
+
+
+def _instant(text: str) -> str:
+    """An ISO 8601 time as events write theirs (UTC, to the microsecond), so they compare."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _was_in(session: Session, release: Release, environment: str) -> bool:

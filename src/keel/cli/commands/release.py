@@ -187,6 +187,13 @@ def show(
             console.print(
                 f"    approvals   {len(predicate['approvals'])}; evidence {len(predicate['evidence'])}; events {len(predicate['events'])}"
             )
+    for env, gaps in status["missing"].items():
+        if not gaps:
+            console.print(f"  [green]{env}: ready[/]")
+            continue
+        console.print(f"  [red]{env}: missing {len(gaps)}[/]")
+        for gap in gaps:
+            console.print(f"    {escape(gap)}")
 
 
 @app.command()
@@ -265,9 +272,8 @@ def where(
 ) -> None:
     """Which release each environment serves (or served at --at), per model."""
     context.check_choice(fmt, ("text", "json"), "--format")
-    moment = _time(at, "--at", precise=True)
     with context.workspace(ctx) as ws, ws.read() as session:
-        found = promotion.where(session, system, at=moment)
+        found = promotion.where(session, system, at=at)
     if fmt == "json":
         print_json(found)
         return
@@ -307,7 +313,7 @@ def _value(text: str):
         return text
 
 
-def _time(text: str | None, option: str, *, precise: bool = False) -> str | None:
+def _time(text: str | None, option: str) -> str | None:
     if text is None:
         return None
     try:
@@ -316,8 +322,7 @@ def _time(text: str | None, option: str, *, precise: bool = False) -> str | None
         raise InputError(f"{option} {text!r}: not an ISO 8601 time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    spec = "microseconds" if precise else "auto"  # events' times are written to the microsecond
-    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _git_head() -> str | None:
