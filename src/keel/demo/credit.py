@@ -53,6 +53,8 @@ NUMERIC = (
 )
 TARGET_DEFAULT_RATE = 0.15
 SEED = 7
+FEMALE = ("A92", "A95")  # personal_status_sex codes
+MALE = ("A91", "A93", "A94")
 
 
 @dataclass
@@ -96,11 +98,31 @@ def approval_rate_at(default_rate: float, p_bad: np.ndarray, y: np.ndarray) -> f
     return float((ok[-1] + 1) / len(y)) if len(ok) else 0.0
 
 
-def train(path: Path) -> list[CreditModel]:
+def split(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """X_train, X_test, y_train, y_test: the held-out quarter every demo model is judged on."""
     X, y = load(path)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=SEED
     )
+    return X_train, X_test, y_train, y_test
+
+
+def sex_of(X: np.ndarray) -> np.ndarray:
+    """Each row's sex (female, male; unknown for a code outside the data's documentation),
+    from its personal_status_sex code: a sensitive attribute for fairness checks."""
+    codes = X[:, COLUMNS.index("personal_status_sex")]
+    sex = np.select([np.isin(codes, FEMALE), np.isin(codes, MALE)], ["female", "male"], "unknown")
+    return sex.astype(object)
+
+
+def age_group(X: np.ndarray, cut: float = 25) -> np.ndarray:
+    """Each row's age group, `under <cut>` or `<cut> and over`, from the age in years."""
+    ages = X[:, COLUMNS.index("age")].astype(float)
+    return np.where(ages < cut, f"under {cut:g}", f"{cut:g} and over").astype(object)
+
+
+def train(path: Path) -> list[CreditModel]:
+    X_train, X_test, y_train, y_test = split(path)
     candidates = {
         "credit-scorer": GradientBoostingClassifier(
             random_state=SEED, n_estimators=150, max_depth=3, learning_rate=0.05
