@@ -81,8 +81,17 @@ def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifac
         ("data", "provenance", {}),
         ("data", "consent", {}),
         ("data", "quality", {}),
-        ("model", "fairness", {"demographic_parity_difference": 0.05}),
-        ("model", "robustness", {"stability_noise": 0.98}),
+        (
+            "model",
+            "fairness-sex",
+            {"demographic_parity_difference": 0.05, "equalized_odds_difference": 0.1},
+        ),
+        (
+            "model",
+            "fairness-age",
+            {"demographic_parity_difference": 0.05, "equalized_odds_difference": 0.1},
+        ),
+        ("model", "robustness", {"stability[noise]": 0.98}),
         ("eval", "evaluation", {}),
     ):
         added = api.post(
@@ -132,5 +141,5 @@ def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifac
         ("staging", "model:default/credit-scorer@1")
     ]
     status = api.get(f"{url}/status").json()
-    assert status["serves"] == ["staging"] and len(status["evidence"]) == 6
+    assert status["serves"] == ["staging"] and len(status["evidence"]) == 7
     assert api.get("/api/v1/systems/credit-decisioning/where?at=yesterday").status_code == 400

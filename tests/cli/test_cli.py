@@ -195,9 +195,11 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
     )  # a real model, really trained
     assert "/login/code?c=keel_code_" in proc.stdout
     assert (target / "artifacts" / "credit-scorer.skops").stat().st_size > 1000
-    assert "credit-scorer@1: released with signed SLSA provenance" in proc.stdout
-    assert "verified: 7 checks passed" in proc.stdout  # the tour checks the attestation
-    assert (target / "attestations" / "credit-scorer@1.intoto.jsonl").exists()
+    assert "credit-scorer@1 (every column): refused staging" in proc.stdout
+    assert "evidence model.fairness-age: the newest fairness-age check" in proc.stdout
+    assert re.search(r"production +credit-scorer@2", proc.stdout)
+    assert re.search(r"verified: \d+ checks passed", proc.stdout)  # the tour checks it
+    assert (target / "attestations" / "credit-scorer@2.intoto.jsonl").exists()
     again = subprocess.run(
         [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
     )

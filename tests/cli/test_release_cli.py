@@ -143,8 +143,27 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
         ("data", "provenance", []),
         ("data", "consent", []),
         ("data", "quality", []),
-        ("model", "fairness", ["--figure", "demographic_parity_difference=0.03"]),
-        ("model", "robustness", ["--figure", "stability_noise=0.99"]),
+        (
+            "model",
+            "fairness-sex",
+            [
+                "--figure",
+                "demographic_parity_difference=0.03",
+                "--figure",
+                "equalized_odds_difference=0.1",
+            ],
+        ),
+        (
+            "model",
+            "fairness-age",
+            [
+                "--figure",
+                "demographic_parity_difference=0.03",
+                "--figure",
+                "equalized_odds_difference=0.1",
+            ],
+        ),
+        ("model", "robustness", ["--figure", "stability[noise]=0.99"]),
         ("eval", "evaluation", []),
     ):
         code = run(
@@ -166,7 +185,7 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
         assert code == 0, capsys.readouterr().err
     capsys.readouterr()
     assert run(["evidence", "list", "--release", "credit-scorer@1", "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 6
+    assert len(json.loads(capsys.readouterr().out)) == 7
     assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 3  # author
     assert "may not approve it" in capsys.readouterr().err
     code = run(

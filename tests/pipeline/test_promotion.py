@@ -18,8 +18,17 @@ PASSING = [
     ("data", "provenance", {}),
     ("data", "consent", {}),
     ("data", "quality", {}),
-    ("model", "fairness", {"demographic_parity_difference": 0.04}),
-    ("model", "robustness", {"stability_noise": 0.99}),
+    (
+        "model",
+        "fairness-sex",
+        {"demographic_parity_difference": 0.04, "equalized_odds_difference": 0.1},
+    ),
+    (
+        "model",
+        "fairness-age",
+        {"demographic_parity_difference": 0.06, "equalized_odds_difference": 0.1},
+    ),
+    ("model", "robustness", {"stability[noise]": 0.99}),
     ("eval", "evaluation", {}),
 ]
 
@@ -63,7 +72,7 @@ def test_refused_until_the_policy_is_met_then_staged_then_in_production(
     refused = _promote(demo_ws, engineer, release, "staging")
     assert not refused.allowed
     requirements = [m.requirement for m in refused.missing]
-    assert "evidence model.fairness" in requirements and "approval mlEngineer" in requirements
+    assert "evidence model.fairness-age" in requirements and "approval mlEngineer" in requirements
     with demo_ws.read() as session:
         (logged,) = list_events(session, action="release.promote.refused")
         assert logged.details["missing"] == [str(m) for m in refused.missing]
@@ -106,14 +115,16 @@ def test_refused_until_the_policy_is_met_then_staged_then_in_production(
 def test_a_failing_figure_blocks_and_says_which(demo_ws, engineer, credit_artifacts):
     release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
     unfair = [
-        c if c[1] != "fairness" else (c[0], c[1], {"demographic_parity_difference": 0.23})
+        c
+        if c[1] != "fairness-age"
+        else (c[0], c[1], {"demographic_parity_difference": 0.23, "equalized_odds_difference": 0.1})
         for c in PASSING
     ]
     _evidence(demo_ws, engineer, release, unfair)
     _approve(demo_ws, IVO, release, "mlEngineer")
     decision = _promote(demo_ws, engineer, release, "staging")
     assert [str(m) for m in decision.missing] == [
-        "threshold model.fairness.demographic_parity_difference: "
+        "threshold model.fairness-age.demographic_parity_difference: "
         "demographic_parity_difference is 0.23, above the maximum 0.1"
     ]
 

@@ -15,6 +15,7 @@ from keel.cli.commands import (
     evidence,
     guard,
     map,
+    pipeline,
     pod,
     release,
     serve,
@@ -66,6 +67,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(release.app, name="release")
 app.add_typer(attest.app, name="attest")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(guard.app, name="guard")
 serve.register(app)
 token.register(app)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from keel.audit import checkpoints
 from keel.audit.artifacts import artifact_digest
-from keel.audit.events import now
 from keel.auth import create_token
 from keel.catalog import service
 from keel.catalog.entity import Entity
@@ -20,6 +19,9 @@ from keel.workspace import Workspace, init_workspace
 
 MARKER = ".keel-demo"
 ADMIN = "user:default/ana.lima"  # the demo's ML engineer, who also administers the workspace
+PEER = "user:default/ivo.costa"  # the other ML engineer, who reviews Ana's releases
+RISK_LEAD = "user:default/dara.kim"
+DATA_STEWARD = "user:default/chen.wu"
 
 
 def examples_dir() -> Path:
@@ -65,6 +67,8 @@ def build_demo(home: Path, *, progress=print) -> Demo:
         by_key = {e.key: e for e in loaded.entities}
         progress("training the credit models on German Credit (UCI, CC BY 4.0)…")
         facts = _train_credit(ws, actor, demo_root, home, by_key)
+        progress("running the credit scorer's governed pipeline, twice…")
+        facts += _govern_credit_scorer(ws, actor, demo_root, home)
         progress("building the support assistant's retrieval index…")
         facts += _build_index(ws, actor, demo_root, home, by_key)
         with ws.write(actor) as session:
@@ -88,9 +92,7 @@ def _train_credit(
 
     data = root / "data" / "german_credit" / "german.data"
     facts, updated = [], []
-    started = now()
     models = train(data)
-    finished = now()
     for model in models:
         path = home / "artifacts" / f"{model.name}.skops"
         path.parent.mkdir(exist_ok=True)
@@ -113,51 +115,59 @@ def _train_credit(
             f"{model.approval_rate:.1%} approved at a {rate} default rate"
         )
     _apply(ws, actor, updated)
-    for model in models:
-        facts.append(_release(ws, actor, home, model, data, started, finished))
     return facts
 
 
-def _release(ws: Workspace, actor, home: Path, model, data: Path, started, finished) -> str:
-    """Release the trained model as `<name>@1`, with its signed attestations on disk."""
-    from keel.demo.credit import SEED, TARGET_DEFAULT_RATE
-    from keel.pipeline.releases import Build, create_release
-    from keel.pipeline.reports import Benchmark
+def _govern_credit_scorer(ws: Workspace, actor, root: Path, home: Path) -> list[str]:
+    """The credit scorer through its governed pipeline: a version with every column (which
+    fails fairness and robustness, so its promotion is refused), a fair one that replaces it,
+    the pod's approvals, staging, then production with its re-signed attestation."""
+    from keel.pipeline import approvals, promotion
+    from keel.pipeline.sdk import run_file
 
-    estimator = model.pipeline.steps[-1][1]
-    build = Build(
-        artifact=home / "artifacts" / f"{model.name}.skops",
-        data={"datasource:default/german-credit": data},
-        parameters={
-            "architecture": type(estimator).__name__,
-            "seed": SEED,
-            "heldOut": 0.25,
-            "estimator": {k: v for k, v in estimator.get_params().items() if _plain(v)},
-        },
-        benchmarks=[
-            Benchmark("ROC AUC (held-out)", round(model.auc, 4)),
-            Benchmark(
-                f"approval rate at {TARGET_DEFAULT_RATE:.0%} defaults",
-                round(model.approval_rate * 100, 1),
-                "%",
-            ),
-        ],
-        builder="https://keel.dev/builders/demo/v1",
-        started_on=started,
-        finished_on=finished,
+    script = root / "pipelines" / "credit_scorer.py"
+    out = home / "artifacts"
+    run_file(script, ["--variant", "all-features", "--out", str(out)], home=home, user=ADMIN)
+    baseline = out / "credit-scorer-all-features.skops"
+    run_file(
+        script,
+        ["--variant", "fair", "--out", str(out), "--baseline", str(baseline)],
+        home=home,
+        user=ADMIN,
     )
     with ws.write(actor) as session:
-        release = create_release(
-            session, actor, ws.signer(), "credit-decisioning", model.name, build
-        )
-    path = home / "attestations" / f"{release.short_name}.intoto.jsonl"
-    path.parent.mkdir(exist_ok=True)
-    path.write_bytes(release.bundle)
-    return f"{release.short_name}: released with signed SLSA provenance and release statements"
+        refused = promotion.promote(session, actor, ws.signer(), "credit-scorer@1", "staging")
+    for person, role in (
+        (PEER, "mlEngineer"),
+        (RISK_LEAD, "riskLead"),
+        (DATA_STEWARD, "dataSteward"),
+    ):
+        approver = user_actor(person, "local")
+        with ws.write(approver) as session:
+            approvals.approve(
+                session, approver, "credit-scorer@2", role, "reviewed the run's evidence"
+            )
+    for environment in ("staging", "production"):
+        with ws.write(actor) as session:
+            decision = promotion.promote(
+                session, actor, ws.signer(), "credit-scorer@2", environment
+            )
+        if not decision.allowed:
+            raise UsageError(
+                f"the demo's credit-scorer@2 was refused {environment}: {decision.missing[0]}"
+            )
+    with ws.read() as session:
+        from keel.pipeline.releases import get_release
 
-
-def _plain(value) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
+        bundle = get_release(session, "credit-scorer@2").bundle
+    (home / "attestations").mkdir(exist_ok=True)
+    (home / "attestations" / "credit-scorer@2.intoto.jsonl").write_bytes(bundle)
+    return [
+        f"credit-scorer@1 (every column): refused staging, {len(refused.missing)} requirements "
+        f"missing (first: {refused.missing[0]})",
+        "credit-scorer@2 (without sex, age and their proxies): all checks pass; approved by "
+        "the pod; in production, attestation re-signed with its evidence and approvals",
+    ]
 
 
 def _build_index(

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,18 @@ from keel.workspace import open_workspace
 
 LINEAGE_FILE = "openlineage.jsonl"
 PRODUCER = "https://keel.dev/sdk"
+_listeners: list[Callable[[str], None]] = []  # `keel pipeline run` shows progress through these
+
+
+def on_progress(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call `listener(line)` at each step of every run; returns a function that stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def _say(line: str) -> None:
+    for listener in list(_listeners):
+        listener(line)
 
 
 class PipelineRun:
@@ -58,10 +71,47 @@ class PipelineRun:
     def log_dataset(self, path: str | Path, *, source: str, name: str | None = None) -> str:
         """A dataset the run reads, by digest, with the catalogued DataSource it comes from."""
         digest = artifact_digest(path)
+        source = self._source_key(source)
         self.datasets.append(
             {"name": name or Path(path).name, "path": str(path), "digest": digest, "source": source}
         )
+        _say(f"dataset {name or Path(path).name} from {source} ({digest[:19]}…)")
         return digest
+
+    def source(self, ref: str):
+        """The catalogued facts of a DataSource (None when the map does not hold it)."""
+        from keel.catalog.queries import get_entity
+        from keel.errors import NotFoundError
+        from keel.pipeline.checks import SourceFacts
+
+        try:
+            with self._ws.read() as session:
+                entity = get_entity(session, self._source_key(ref))["entity"]
+        except NotFoundError:
+            return None
+        spec = entity.get("spec", {})
+        return SourceFacts(
+            self._source_key(ref),
+            spec.get("origin"),
+            list((spec.get("consent") or {}).get("purposes", [])),
+            spec.get("owner"),
+        )
+
+    @property
+    def purpose(self) -> str | None:
+        """The system's declared purpose (spec.purpose), which data consent must cover."""
+        from keel.catalog.queries import get_entity
+
+        with self._ws.read() as session:
+            return get_entity(session, self.system)["entity"].get("spec", {}).get("purpose")
+
+    def _source_key(self, ref: str) -> str:
+        from keel.catalog.refs import key_of
+
+        try:
+            return key_of(ref, default_kind="datasource")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
     def log_param(self, key: str, value: Any) -> None:
         json.dumps(value, allow_nan=False)  # refuse what the record could not hold
@@ -83,12 +133,41 @@ class PipelineRun:
         )
         return digest
 
-    def record(self, result: Any) -> Evidence:
-        """Record a check's outcome (a CheckResult or its dict) as evidence of this run."""
-        data = result.as_dict() if hasattr(result, "as_dict") else result
+    def record(self, result: Any, *, check: str | None = None) -> Evidence:
+        """Record a check's outcome (a CheckResult or its dict) as evidence of this run;
+        `check` renames it (e.g. `fairness-age` and `fairness-sex` for two attributes)."""
+        data = dict(result.as_dict() if hasattr(result, "as_dict") else result)
+        if check:
+            data["check"] = check
         with self._ws.write(self._actor) as session:
             found = runs.add_evidence(session, self._actor, self.system, data, run_id=self.id)
         self.evidence.append(found)
+        _say(f"evidence {found.track}.{found.check}: {found.result}")
+        return found
+
+    def release(self, model: str, artifact: str | Path, **build: Any):
+        """Release `artifact` as the next version of `model`, resting on this run: its
+        datasets (by source), parameters, metrics as benchmark figures, and evidence."""
+        from keel.pipeline.releases import Build, create_release
+        from keel.pipeline.reports import Benchmark
+
+        facts = {
+            "data": {d["source"]: Path(d["path"]) for d in self.datasets},
+            "parameters": dict(self.params),
+            "benchmarks": [Benchmark(k, v) for k, v in self.metrics.items()],
+            "started_on": self._run.started_at,
+            **build,
+        }
+        with self._ws.write(self._actor) as session:
+            found = create_release(
+                session,
+                self._actor,
+                self._ws.signer(),
+                self.system,
+                model,
+                Build(artifact=Path(artifact), run=self.id, **facts),
+            )
+        _say(f"released {found.short_name} ({found.artifact_digest[:19]}…), attestations signed")
         return found
 
     def facts(self) -> dict[str, Any]:
@@ -115,6 +194,7 @@ class _RunContext:
             self.ws.close()
             raise
         self.handle = PipelineRun(self.ws, actor, run)
+        _say(f"run {run.id[:8]} of {self.pipeline} ({run.system}) started")
         self._lineage("START")
         return self.handle
 
@@ -126,6 +206,7 @@ class _RunContext:
                     session, self.handle._actor, self.handle.id, status, self.handle.facts()
                 )
             self._lineage("COMPLETE" if kind is None else "FAIL")
+            _say(f"run {self.handle.id[:8]} {status}")
         finally:
             self.ws.close()
 
@@ -169,6 +250,28 @@ def _post(url: str, body: bytes) -> None:
             pass
     except OSError as exc:
         print(f"keel: OpenLineage endpoint {url}: {exc}", file=sys.stderr)
+
+
+def run_file(path: str | Path, args: list[str], *, home: Path, user: str | None = None) -> None:
+    """Run a pipeline script in this process against the workspace at `home`, as
+    `python FILE ARGS...` would; its exceptions propagate (its run is recorded as failed)."""
+    import runpy
+    import sys
+
+    saved = {k: os.environ.get(k) for k in ("KEEL_HOME", "KEEL_USER")}
+    os.environ["KEEL_HOME"] = str(home)
+    if user:
+        os.environ["KEEL_USER"] = user
+    argv, sys.argv = sys.argv, [str(path), *args]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = argv
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run(

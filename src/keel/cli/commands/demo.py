@@ -18,13 +18,21 @@ TOUR = (
     ),
     ("Who is on the support assistant's delivery pod?", ["pod", "show", "support-assistant"]),
     (
-        "Is the credit scorer on disk the one released, with the evidence it claims?",
+        "Why may the first credit scorer not go to staging?",
+        ["release", "show", "credit-scorer@1"],
+    ),
+    (
+        "Which release serves where, and what is the way back?",
+        ["release", "where", "credit-decisioning"],
+    ),
+    (
+        "Is the model in production the one released, with the evidence and approvals it claims?",
         [
             "attest",
             "verify",
-            "{home}/attestations/credit-scorer@1.intoto.jsonl",
+            "{home}/attestations/credit-scorer@2.intoto.jsonl",
             "--artifact",
-            "{home}/artifacts/credit-scorer.skops",
+            "{home}/artifacts/credit-scorer-fair.skops",
         ],
     ),
 )
