@@ -92,6 +92,7 @@ def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifac
             {"demographic_parity_difference": 0.05, "equalized_odds_difference": 0.1},
         ),
         ("model", "robustness", {"stability[noise]": 0.98}),
+        ("feature", "ownership", {}),
         ("eval", "evaluation", {}),
     ):
         added = api.post(
@@ -141,5 +142,5 @@ def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifac
         ("staging", "model:default/credit-scorer@1")
     ]
     status = api.get(f"{url}/status").json()
-    assert status["serves"] == ["staging"] and len(status["evidence"]) == 7
+    assert status["serves"] == ["staging"] and len(status["evidence"]) == 8
     assert api.get("/api/v1/systems/credit-decisioning/where?at=yesterday").status_code == 400

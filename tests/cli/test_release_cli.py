@@ -164,6 +164,7 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
             ],
         ),
         ("model", "robustness", ["--figure", "stability[noise]=0.99"]),
+        ("feature", "ownership", []),
         ("eval", "evaluation", []),
     ):
         code = run(
@@ -185,7 +186,7 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
         assert code == 0, capsys.readouterr().err
     capsys.readouterr()
     assert run(["evidence", "list", "--release", "credit-scorer@1", "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 7
+    assert len(json.loads(capsys.readouterr().out)) == 8
     assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 3  # author
     assert "may not approve it" in capsys.readouterr().err
     code = run(

@@ -29,6 +29,7 @@ PASSING = [
         {"demographic_parity_difference": 0.06, "equalized_odds_difference": 0.1},
     ),
     ("model", "robustness", {"stability[noise]": 0.99}),
+    ("feature", "ownership", {}),
     ("eval", "evaluation", {}),
 ]
 

@@ -137,3 +137,22 @@ def test_keel_pipeline_run_shows_steps_and_fails_with_the_script(home, tmp_path,
     assert "pipeline failed: ValueError: boom" in capsys.readouterr().err
     assert cli(["pipeline", "run", str(tmp_path / "missing.py")]) == 2
     assert sorted(r.status for r in _runs(home)) == ["complete", "failed"]
+
+
+def test_feature_access_is_logged_with_ownership_evidence(home):
+    from keel.audit import list_events
+
+    with keel.run(system="credit-decisioning", pipeline="p") as run:
+        evidence = run.use_features("credit-features")
+        with pytest.raises(keel.KeelError, match="not a FeatureSet"):
+            run.use_features("datasource:german-credit")
+    assert (evidence.track, evidence.check, evidence.result) == ("feature", "ownership", "pass")
+    ws = open_workspace(home)
+    try:
+        with ws.read() as session:
+            (access,) = list_events(
+                session, subject="featureset:default/credit-features", action="featureset.access"
+            )
+    finally:
+        ws.close()
+    assert access.actor["id"] == "user:default/ana.lima" and access.details["run"] == run.id

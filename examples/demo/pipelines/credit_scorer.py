@@ -114,6 +114,9 @@ def main() -> None:
         )
         run.record(checks.quality(checks.columns_of(X, COLUMNS), expectations))
 
+        # Feature Ops: the feature set read, logged under this run's identity, and its owner
+        run.use_features("featureset:credit-features")
+
         # Build
         X_train, X_test, y_train, y_test = split(args.data)
         model = model_for(args.variant)

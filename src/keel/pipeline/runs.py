@@ -159,6 +159,46 @@ def add_evidence(
     return record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
 
 
+def use_features(session: Session, actor: Actor, run_id: str, ref: str) -> Evidence:
+    """Log that a run read a feature set (the access trail: which run, which identity) and
+    record its ownership as Feature Ops evidence: pass when the map names its owner."""
+    run = _row(session, run_id)
+    try:
+        key = key_of(ref, default_kind="featureset")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    entity = get_entity(session, key)["entity"]
+    if entity["kind"] != "FeatureSet":
+        raise UsageError(f"{key} is a {entity['kind']}, not a FeatureSet")
+    owner = entity.get("spec", {}).get("owner")
+    append(
+        session,
+        actor,
+        [
+            Change(
+                "featureset.access",
+                key,
+                {"run": run_id, "pipeline": run.pipeline, "system": run.system},
+            )
+        ],
+    )
+    return record_evidence(
+        session,
+        actor,
+        run.system,
+        {
+            "track": "feature",
+            "check": "ownership",
+            "result": "pass" if owner else "fail",
+            "inputs": {"featureset": key},
+            "log": [
+                f"{key} is owned by {owner}" if owner else f"{key} names no owner (spec.owner)"
+            ],
+        },
+        run_id=run_id,
+    )
+
+
 def _row(session: Session, run_id: str) -> RunRow:
     row = session.get(RunRow, run_id) if isinstance(run_id, str) and len(run_id) <= 32 else None
     if row is None:

@@ -113,6 +113,17 @@ class PipelineRun:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
+    def use_features(self, ref: str) -> Evidence:
+        """A feature set the run reads: the access is logged under this run's identity, and
+        its ownership recorded as Feature Ops evidence."""
+        with self._ws.write(self._actor) as session:
+            found = runs.use_features(session, self._actor, self.id, ref)
+        self.evidence.append(found)
+        _say(
+            f"feature set {found.record['inputs']['featureset']}: access logged, ownership {found.result}"
+        )
+        return found
+
     def log_param(self, key: str, value: Any) -> None:
         json.dumps(value, allow_nan=False)  # refuse what the record could not hold
         self.params[key] = value
