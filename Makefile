@@ -36,6 +36,7 @@ bench: install services
 	$(BIN)/python bench/catalog_bench.py
 	$(BIN)/python bench/ui_bench.py
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/pipeline_bench.py
 	$(BIN)/python bench/guard_bench.py
 
 clean:

@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 import yaml
 
-from keel import guard
 from keel.cli import context
 from keel.errors import InputError
 
@@ -36,6 +35,8 @@ def scan_command(
 ) -> None:
     """Print one JSON result per text; exit 1 when anything is blocked."""
     context.check_choice(stage, ("input", "output"), "--stage")
+    from keel import guard  # numpy, RE2 and the injection model: only when scanning
+
     policy = _policy(policy_file) if policy_file else guard.STRICT_POLICY
     blocked = False
     for text in _texts(source, jsonl):
@@ -74,7 +75,7 @@ def _texts(source: str, jsonl: bool) -> Iterator[str]:
         yield row["text"]
 
 
-def _policy(path: Path) -> guard.Policy:
+def _policy(path: Path):
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -83,4 +84,6 @@ def _policy(path: Path) -> guard.Policy:
         raise InputError(f"{path}: not YAML/JSON ({str(exc).splitlines()[0]})") from None
     if data is not None and not isinstance(data, dict):
         raise InputError(f"{path}: a policy is a mapping with input/output keys")
+    from keel import guard
+
     return guard.parse_policy(data)
