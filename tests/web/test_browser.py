@@ -144,3 +144,47 @@ def test_a_used_login_link_does_not_work_twice(server, browser):
     page.get_by_role("button", name="Log in").click()
     assert "already used" in page.locator(".error").inner_text()
     context.close()
+
+
+def _fresh_login_code(demo) -> str:
+    from keel.auth import create_token
+    from keel.demo.build import ADMIN
+    from keel.identity import user_actor
+    from keel.workspace import open_workspace
+
+    ws = open_workspace(demo.settings)
+    try:
+        actor = user_actor(ADMIN, "local")
+        with ws.write(actor) as session:
+            return create_token(session, actor, ADMIN, "viewer", kind="login")[1]
+    finally:
+        ws.close()
+
+
+def test_releases_evidence_approvals_and_the_signed_bundle(server, page):
+    base, demo = server
+    page.goto(f"{base}/login/code?c={_fresh_login_code(demo)}")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/systems/default/credit-decisioning")
+    page.get_by_role("link", name="Releases").click()
+    placed = page.locator("table.placed").inner_text()
+    assert "production" in placed and "credit-scorer@2" in placed
+    assert page.locator("table.runs tr.ok").count() == 2  # both pipeline runs completed
+
+    # the refused first version says exactly why
+    page.get_by_role("link", name="credit-scorer@1").click()
+    missing = page.locator("ul.missing-staging").inner_text()
+    assert "fairness-age" in missing and "above the maximum 0.1" in missing
+    assert page.locator("table.evidence tr.gaps").count() == 3
+
+    # the production version: everything passed, approved by three people, bundle signed
+    page.goto(f"{base}/releases/default/credit-scorer@2")
+    assert page.locator("text=serves production").count() == 1
+    assert page.locator("table.evidence tr.gaps").count() == 0
+    assert page.locator("ul.approvals li").count() == 3
+    with page.expect_download() as download:
+        page.get_by_role("link", name="signed attestations (.intoto.jsonl)").click()
+    assert download.value.suggested_filename == "credit-scorer@2.intoto.jsonl"
+    missing = page.request.get(f"{base}/releases/default/credit-scorer@9")
+    assert missing.status == 404 and "no release" in missing.text()

@@ -24,8 +24,10 @@ from keel.auth.service import create_token
 from keel.catalog import queries
 from keel.catalog.pods import pod_report
 from keel.catalog.refs import parse_ref
-from keel.errors import NotFoundError
+from keel.errors import NotFoundError, UsageError
 from keel.identity import SYSTEM
+from keel.pipeline import promotion, releases
+from keel.pipeline import runs as pipeline_runs
 from keel.web import views
 from keel.workspace import Workspace
 
@@ -185,6 +187,71 @@ def pod_page(
     except NotFoundError as exc:
         raise PageNotFound(str(exc)) from None
     return _page(request, "pod.html", who, pod=report)
+
+
+@router.get("/systems/{namespace}/{name}/releases")
+def releases_page(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    system = f"system:{namespace}/{name}"
+    try:
+        with _ws(request).read() as session:
+            found = releases.list_releases(session, system)
+            placed = promotion.where(session, system)
+            runs_ = pipeline_runs.list_runs(session, system, 20)
+    except NotFoundError as exc:
+        raise PageNotFound(str(exc)) from None
+    serves: dict[str, list[str]] = {}
+    for row in placed:
+        serves.setdefault(row["release"], []).append(row["environment"])
+    return _page(
+        request,
+        "releases.html",
+        who,
+        system=system,
+        releases=list(reversed(found)),
+        serves=serves,
+        placed=placed,
+        runs=runs_,
+    )
+
+
+@router.get("/releases/{namespace}/{name}")
+def release_page(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    try:
+        with _ws(request).read() as session:
+            release = releases.get_release(session, f"model:{namespace}/{name}")
+            status = promotion.status(session, release)
+    except (NotFoundError, UsageError) as exc:
+        raise PageNotFound(str(exc)) from None
+    statements = {s["predicateType"]: s["predicate"] for s in release.statements()}
+    return _page(
+        request,
+        "release.html",
+        who,
+        release=release,
+        status=status,
+        provenance=statements.get("https://slsa.dev/provenance/v1"),
+        attested=statements.get("https://keel.dev/attestation/release/v1"),
+    )
+
+
+@router.get("/releases/{namespace}/{name}/bundle")
+def release_bundle(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> Response:
+    try:
+        with _ws(request).read() as session:
+            release = releases.get_release(session, f"model:{namespace}/{name}")
+    except (NotFoundError, UsageError) as exc:
+        raise PageNotFound(str(exc)) from None
+    return Response(
+        release.bundle,
+        media_type="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{name}.intoto.jsonl"'},
+    )
 
 
 @router.get("/catalog")
