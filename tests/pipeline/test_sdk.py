@@ -156,3 +156,23 @@ def test_feature_access_is_logged_with_ownership_evidence(home):
     finally:
         ws.close()
     assert access.actor["id"] == "user:default/ana.lima" and access.details["run"] == run.id
+
+
+def test_a_release_made_later_from_a_run_takes_its_data_digests(home, credit_artifacts, capsys):
+    with keel.run(system="credit-decisioning", pipeline="p") as run:
+        digest = run.log_dataset(GERMAN_CREDIT, source="german-credit")
+    args = ["release", "create", "credit-decisioning", "--model", "credit-scorer"]
+    artifact = ["--artifact", str(credit_artifacts["credit-scorer"])]
+    assert cli([*args, *artifact, "--run", run.id]) == 0
+    assert cli(["release", "show", "credit-scorer@1", "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out.split("\n", 2)[-1])
+    deps = shown["statements"]["https://slsa.dev/provenance/v1"]["buildDefinition"]
+    (pinned,) = [
+        d for d in deps["resolvedDependencies"] if d["name"] == "datasource:default/german-credit"
+    ]
+    assert pinned["digest"] == {"sha256": digest.split(":")[1]}
+    assert cli([*args, *artifact, "--run", "0" * 32]) == 2
+    with keel.run(system="support-assistant", pipeline="p") as other:
+        pass
+    assert cli([*args, *artifact, "--run", other.id]) == 2
+    assert "is not a run of system:default/credit-decisioning" in capsys.readouterr().err

@@ -120,6 +120,11 @@ def create_release(
     if own_system != system_key:
         raise UsageError(f"{model_key} belongs to {own_system or 'no system'}, not {system_key}")
     pods.require_role(session, actor, system_key, CREATOR_ROLE)
+    if build.run is not None:
+        from keel.pipeline.runs import get_run
+
+        if get_run(session, build.run).system != system_key:
+            raise UsageError(f"run {build.run} is not a run of {system_key}")
     subject = (build.artifact.name, artifact_digest(build.artifact))
     version = (
         session.scalar(select(func.max(ReleaseRow.version)).where(ReleaseRow.model == model_key))
@@ -364,11 +369,22 @@ def _external_parameters(model: str, system: str, build: Build) -> dict[str, Any
     return params
 
 
+def _run_datasets(session: Session, run_id: str | None) -> dict[str, str]:
+    """The digests of the datasets a run logged, by their DataSource."""
+    if run_id is None:
+        return {}
+    from keel.pipeline.runs import get_run
+
+    datasets = get_run(session, run_id).facts.get("datasets", [])
+    return {d["source"]: d["digest"] for d in datasets if d.get("source") and d.get("digest")}
+
+
 def _dependencies(session: Session, lineage: list[str], build: Build) -> list[dict[str, Any]]:
     """The code commit and the lineage as resource descriptors; every DataSource by digest."""
     unknown = sorted(set(build.data) - set(lineage))
     if unknown:
         raise UsageError(f"{unknown[0]} is not upstream of this model in the system map")
+    run_pins = _run_datasets(session, build.run)
     deps = []
     if build.commit:
         uri = f"git+{build.repository}" if build.repository else None
@@ -381,7 +397,7 @@ def _dependencies(session: Session, lineage: list[str], build: Build) -> list[di
         pinned = (
             artifact_digest(build.data[key])
             if key in build.data
-            else annotations.get("keel.dev/artifact-digest")
+            else run_pins.get(key) or annotations.get("keel.dev/artifact-digest")
         )
         if kind == "DataSource" and not pinned:
             missing.append(key)

@@ -32,6 +32,12 @@ def create(
         metavar="PATH",
         help="The built model: a file, or a folder hashed as a whole.",
     ),
+    run: str | None = typer.Option(
+        None,
+        "--run",
+        metavar="RUN",
+        help="The pipeline run that built it: its evidence and its datasets' digests count.",
+    ),
     data: list[str] = typer.Option(
         [],
         "--data",
@@ -80,6 +86,7 @@ def create(
     """Release the next version of a model: sign its SLSA provenance and release statements."""
     build = releases.Build(
         artifact=artifact,
+        run=run,
         data=dict(_pairs(data, "--data", lambda ref, path: (_ref_key(ref), Path(path)))),
         commit=commit or _git_head(),
         repository=repository,
