@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from keel.audit import merkle, tree
 from keel.audit.canonical import canonical_bytes
-from keel.audit.tables import EventRow
+from keel.audit.tables import EventRow, NodeRow
 from keel.identity import Actor
 from keel.store import driver
-from keel.store.bulk import insert_tuples
+from keel.store.bulk import insert_together
 from keel.store.engine import WRITE
 
 VERSION = 1
@@ -118,8 +118,10 @@ def append(
             Event(log, seq, stamp, who, change.action, change.subject, op, change.details, body)
         )
         rows.append((log, seq, stamp, actor.id, change.action, change.subject, op, body))
-    insert_tuples(conn, EventRow.__table__, COLUMNS, rows)
-    tree.extend(conn, log, last, [merkle.leaf_hash(e.body) for e in events])
+    nodes = tree.extension(conn, log, last, [merkle.leaf_hash(e.body) for e in events])
+    insert_together(  # one round trip on PostgreSQL for a single append
+        conn, [(EventRow.__table__, COLUMNS, rows), (NodeRow.__table__, tree.NODE_COLUMNS, nodes)]
+    )
     return events
 
 

@@ -13,10 +13,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection
 
 from keel.audit import merkle
-from keel.audit.tables import NodeRow
 from keel.errors import WorkspaceError
 from keel.store import driver
-from keel.store.bulk import insert_tuples
 
 Key = tuple[int, int]  # (level, index)
 # A join on a VALUES list: SQLite and PostgreSQL both read it as one primary-key lookup
@@ -84,13 +82,14 @@ def fetch(conn: Connection, log: str, keys: Iterable[Key]) -> dict[Key, bytes]:
     return found
 
 
-def extend(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) -> None:
-    """Add leaves to the stored tree of `log` (currently `size` leaves), in the caller's transaction."""
-    if not leaf_hashes:
-        return
+NODE_COLUMNS = ["log", "level", "idx", "hash"]
+
+
+def extension(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) -> list[tuple]:
+    """The `audit_nodes` rows (NODE_COLUMNS) that adding leaves to the stored tree of `log`
+    (currently `size` leaves) writes; the caller inserts them with the events."""
     edge = fetch(conn, log, edge_needed(size, len(leaf_hashes)))
-    rows = [(log, lv, ix, h) for lv, ix, h in new_nodes(size, edge, leaf_hashes)]
-    insert_tuples(conn, NodeRow.__table__, ["log", "level", "idx", "hash"], rows)
+    return [(log, lv, ix, h) for lv, ix, h in new_nodes(size, edge, leaf_hashes)]
 
 
 def _subtree(conn: Connection, log: str, plan) -> merkle.Subtree:
