@@ -66,7 +66,8 @@ def test_the_needed_edge_nodes_give_the_same_new_nodes_as_the_whole_edge(size, c
 
     whole = {k: node(*k) for k in tree.right_edge(size)}
     needed = {k: node(*k) for k in tree.edge_needed(size, count)}
-    assert set(needed) <= set(whole)
+    # the definition: an edge node whose parent the new leaves complete
+    assert set(needed) == {(lv, ix) for lv, ix in whole if (ix + 2) << lv <= size + count}
     assert tree.new_nodes(size, needed, hashes[size:]) == tree.new_nodes(size, whole, hashes[size:])
     if count == 1:  # a single append reads one node per trailing 1-bit of the size
         assert len(needed) == len(bin(size)) - len(bin(size).rstrip("1"))

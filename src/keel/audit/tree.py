@@ -42,7 +42,14 @@ def edge_needed(size: int, count: int) -> list[Key]:
     An edge node is needed only if its parent gets completed: for one leaf, one node per
     trailing 1-bit of `size` (none for half of all appends, about one on average).
     """
-    return [(lv, ix) for lv, ix in right_edge(size) if (ix + 2) << lv <= size + count]
+    keys, level = [], 0
+    # the first multiple of 2**level past `size`: once the new leaves stop short of it, no
+    # parent at this level or above is completed
+    while ((size >> level) + 1) << level <= size + count:
+        if size >> level & 1:
+            keys.append((level, (size >> level) - 1))
+        level += 1
+    return keys
 
 
 def new_nodes(
