@@ -14,8 +14,10 @@ from keel.audit.keys import Signer
 from keel.audit.note import Checkpoint, NoteError, parse_checkpoint, sign
 from keel.audit.tables import CheckpointRow
 from keel.errors import WorkspaceError
+from keel.store import driver
 
 INTERVAL = timedelta(seconds=1)
+_LATEST = "SELECT size, note, time FROM audit_checkpoints WHERE log = ? ORDER BY size DESC LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -32,20 +34,17 @@ def origin_of(name: str, log: str) -> str:
 
 
 def latest(session: Session, log: str = GOVERNANCE) -> Signed | None:
-    row = session.execute(
-        select(CheckpointRow)
-        .where(CheckpointRow.log == log)
-        .order_by(CheckpointRow.size.desc())
-        .limit(1)
-    ).scalar()
-    return _signed(row) if row else None
+    # On the driver's cursor: every proof asks, and so does every write's checkpoint check.
+    session.flush()  # as an ORM query would
+    rows = driver.fetch_all(session.connection(), _LATEST, (log,))
+    return _signed(log, *rows[0]) if rows else None
 
 
 def all_checkpoints(session: Session, log: str = GOVERNANCE) -> list[Signed]:
     rows = session.execute(
         select(CheckpointRow).where(CheckpointRow.log == log).order_by(CheckpointRow.size)
     )
-    return [_signed(r) for r in rows.scalars()]
+    return [_signed(r.log, r.size, r.note, r.time) for r in rows.scalars()]
 
 
 def checkpoint(
@@ -81,12 +80,12 @@ def checkpoint(
     return Signed(log, size, root, note, stamp)
 
 
-def _signed(row: CheckpointRow) -> Signed:
+def _signed(log: str, size: int, note: str, time: str) -> Signed:
     """The signed note is the record: size and root come from it, not from the row's copies."""
     try:
-        parsed = parse_checkpoint(row.note.rpartition("\n\n")[0] + "\n")
+        parsed = parse_checkpoint(note.rpartition("\n\n")[0] + "\n")
     except (NoteError, AttributeError):
         raise WorkspaceError(
-            f"the stored checkpoint of {row.log} at {row.size} is corrupt: run `keel audit verify`"
+            f"the stored checkpoint of {log} at {size} is corrupt: run `keel audit verify`"
         ) from None
-    return Signed(row.log, parsed.size, parsed.root, row.note, row.time)
+    return Signed(log, parsed.size, parsed.root, note, time)

@@ -2,34 +2,36 @@
 
 Schema version 1 (docs/events.md): `{v, seq, time, actor, action, subject, op, details}`.
 `append()` runs inside the caller's write transaction, so an event exists exactly when the
-change it records does. Appends are serialised per log: SQLite's writer lock (the store
-opens write transactions with BEGIN IMMEDIATE), a transaction-scoped advisory lock on
-PostgreSQL.
+change it records does. Appends are serialised because write transactions are: SQLite's
+writer lock (BEGIN IMMEDIATE), the writer advisory lock on PostgreSQL (`keel.store.engine`).
+The hot path (head, inserts, tree nodes) runs on the driver's cursor, not the ORM.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-import zlib
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit import merkle, tree
 from keel.audit.canonical import canonical_bytes
-from keel.audit.tables import EventRow
+from keel.audit.tables import EventRow, NodeRow
 from keel.identity import Actor
-from keel.store.bulk import insert_tuples
+from keel.store import driver
+from keel.store.bulk import insert_together
 from keel.store.engine import WRITE
 
 VERSION = 1
 GOVERNANCE = "governance"
 COLUMNS = ["log", "seq", "time", "actor", "action", "subject", "op", "body"]
+_HEAD = "SELECT max(seq) FROM audit_events WHERE log = ?"  # the primary key's last entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +80,10 @@ class Event:
 
 
 def new_op() -> str:
-    """An id grouping the events of one operation."""
-    return uuid.uuid4().hex
+    """An id grouping the events of one operation: 32 hex digits, time-ordered like a UUIDv7
+    (microseconds, then 72 random bits), so the op index grows at its end instead of
+    dirtying a random page of it on every append."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
 
 
 def now() -> str:
@@ -97,60 +101,69 @@ def append(
     """Append one event per change, in the caller's transaction; returns them in order."""
     if not changes:
         return []
-    _lock(session, log)
-    last = session.execute(select(func.max(EventRow.seq)).where(EventRow.log == log)).scalar()
+    session.flush()  # the change first, as before its event, so a failing change adds none
+    conn = session.connection()
+    if not conn.get_execution_options().get(WRITE):
+        raise RuntimeError("events can only be appended inside a write transaction")
+    last = driver.scalar(conn, _HEAD, (log,)) or 0
     op = op or new_op()
-    time = now()
+    stamp = now()
+    who = actor.record()
+    shared = Shared(canonical_bytes(who), canonical_bytes(op), canonical_bytes(stamp))
     events: list[Event] = []
     rows: list[tuple] = []
-    for offset, change in enumerate(changes, start=1):
-        record = {
-            "v": VERSION,
-            "seq": (last or 0) + offset,
-            "time": time,
-            "actor": actor.record(),
-            "action": change.action,
-            "subject": change.subject,
-            "op": op,
-            "details": change.details,
-        }
-        body = canonical_bytes(record)
+    for seq, change in enumerate(changes, start=last + 1):
+        body = event_bytes(shared, seq, change)
         events.append(
-            Event(
-                log,
-                record["seq"],
-                time,
-                record["actor"],
-                change.action,
-                change.subject,
-                op,
-                change.details,
-                body,
-            )
+            Event(log, seq, stamp, who, change.action, change.subject, op, change.details, body)
         )
-        rows.append((log, record["seq"], time, actor.id, change.action, change.subject, op, body))
-    conn = session.connection()
-    insert_tuples(conn, EventRow.__table__, COLUMNS, rows)
-    tree.extend(conn, log, last or 0, [merkle.leaf_hash(e.body) for e in events])
+        rows.append((log, seq, stamp, actor.id, change.action, change.subject, op, body))
+    nodes = tree.extension(conn, log, last, [merkle.leaf_hash(e.body) for e in events])
+    insert_together(  # one round trip on PostgreSQL for a single append
+        conn, [(EventRow.__table__, COLUMNS, rows), (NodeRow.__table__, tree.NODE_COLUMNS, nodes)]
+    )
     return events
 
 
-def _lock(session: Session, log: str) -> None:
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(log)})
-    elif not conn.get_execution_options().get(WRITE):
-        raise RuntimeError("events can only be appended inside a write transaction")
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """The canonical bytes of the fields all events of one append share."""
+
+    actor: bytes
+    op: bytes
+    time: bytes
 
 
-def _lock_key(log: str) -> int:
-    # A stable 63-bit key per log; the high word marks it as Keel's.
-    return (0x4B45 << 32) | zlib.crc32(log.encode())
+def event_bytes(shared: Shared, seq: int, change: Change) -> bytes:
+    """`canonical_bytes` of the event's record, built from its parts (pure; ~2x faster).
+
+    Canonical JSON sorts keys at every level independently, so the record's bytes are its
+    sorted top-level keys around each value's own canonical bytes.
+    """
+    return b"".join(
+        (
+            b'{"action":',
+            canonical_bytes(change.action),
+            b',"actor":',
+            shared.actor,
+            b',"details":',
+            canonical_bytes(change.details),
+            b',"op":',
+            shared.op,
+            b',"seq":',
+            str(seq).encode(),
+            b',"subject":',
+            canonical_bytes(change.subject),
+            b',"time":',
+            shared.time,
+            b',"v":%d}' % VERSION,
+        )
+    )
 
 
 def head(session: Session, log: str = GOVERNANCE) -> int:
     """The seq of the newest event in `log` (0 when empty): the log's version."""
-    return session.scalar(select(func.max(EventRow.seq)).where(EventRow.log == log)) or 0
+    return driver.scalar(session.connection(), _HEAD, (log,)) or 0
 
 
 def list_events(

@@ -1,24 +1,29 @@
 """The Merkle tree of each log, kept in `audit_nodes`: appends, roots and proofs from the store.
 
 Only complete subtrees are stored (level, index), so each is written once and never changes.
-Extending the tree needs the right edge of the current one (one node per set bit of its
-size, one query); a root or a proof needs O(log n) nodes, fetched in one query after the
-pure functions of `merkle` have said which.
+Extending the tree needs the nodes of its right edge whose parents the new leaves complete
+(about one for a single append; one query); a root or a proof needs O(log n) nodes, fetched
+in one query after the pure functions of `merkle` have said which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection
 
 from keel.audit import merkle
-from keel.audit.tables import NodeRow
 from keel.errors import WorkspaceError
-from keel.store.bulk import insert_tuples
+from keel.store import driver
 
 Key = tuple[int, int]  # (level, index)
-_LOOKUP = "SELECT hash FROM audit_nodes WHERE log = ? AND level = ? AND idx = ?"
+# A join on a VALUES list: SQLite and PostgreSQL both read it as one primary-key lookup
+# per key (an OR of pairs made SQLite scan the table).
+_FETCH = (
+    "WITH k(level, idx) AS (VALUES {}) SELECT n.level, n.idx, n.hash FROM k "
+    "JOIN audit_nodes n ON n.log = ? AND n.level = k.level AND n.idx = k.idx"
+)
+_CHUNK = 200
 
 
 def right_edge(size: int) -> list[Key]:
@@ -28,6 +33,22 @@ def right_edge(size: int) -> list[Key]:
         if size >> level & 1:
             keys.append((level, start >> level))
             start += 1 << level
+    return keys
+
+
+def edge_needed(size: int, count: int) -> list[Key]:
+    """The right-edge nodes that appending `count` leaves to a tree of `size` combines with.
+
+    An edge node is needed only if its parent gets completed: for one leaf, one node per
+    trailing 1-bit of `size` (none for half of all appends, about one on average).
+    """
+    keys, level = [], 0
+    # the first multiple of 2**level past `size`: once the new leaves stop short of it, no
+    # parent at this level or above is completed
+    while ((size >> level) + 1) << level <= size + count:
+        if size >> level & 1:
+            keys.append((level, (size >> level) - 1))
+        level += 1
     return keys
 
 
@@ -50,27 +71,16 @@ def new_nodes(
 
 
 def fetch(conn: Connection, log: str, keys: Iterable[Key]) -> dict[Key, bytes]:
+    """The stored nodes at `keys`, in one statement on the driver's cursor (one round trip
+    on PostgreSQL; primary-key lookups on both): the hot path of every append and proof."""
     keys = list(dict.fromkeys(keys))
     found: dict[Key, bytes] = {}
-    table = NodeRow.__table__
-    if conn.dialect.name == "sqlite":
-        # Primary-key lookups on the driver's cursor: ~5 us each, where an OR of pairs
-        # made SQLite scan the table. This is the hot path of every append and proof.
-        cursor = conn.connection.driver_connection.cursor()
-        for level, index in keys:
-            row = cursor.execute(_LOOKUP, (log, level, index)).fetchone()
-            if row is not None:
-                found[(level, index)] = bytes(row[0])
-        cursor.close()
-    else:
-        for start in range(0, len(keys), 400):
-            rows = conn.execute(
-                select(table.c.level, table.c.idx, table.c.hash).where(
-                    table.c.log == log,
-                    tuple_(table.c.level, table.c.idx).in_(keys[start : start + 400]),
-                )
-            )
-            found.update({(lv, ix): bytes(h) for lv, ix, h in rows})
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        sql = _FETCH.format(", ".join(["(?, ?)"] * len(chunk)))
+        params = [x for key in chunk for x in key]
+        params.append(log)
+        found.update({(lv, ix): bytes(h) for lv, ix, h in driver.fetch_all(conn, sql, params)})
     missing = [k for k in keys if k not in found]
     if missing:
         raise WorkspaceError(
@@ -79,13 +89,14 @@ def fetch(conn: Connection, log: str, keys: Iterable[Key]) -> dict[Key, bytes]:
     return found
 
 
-def extend(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) -> None:
-    """Add leaves to the stored tree of `log` (currently `size` leaves), in the caller's transaction."""
-    if not leaf_hashes:
-        return
-    edge = fetch(conn, log, right_edge(size))
-    rows = [(log, lv, ix, h) for lv, ix, h in new_nodes(size, edge, leaf_hashes)]
-    insert_tuples(conn, NodeRow.__table__, ["log", "level", "idx", "hash"], rows)
+NODE_COLUMNS = ["log", "level", "idx", "hash"]
+
+
+def extension(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) -> list[tuple]:
+    """The `audit_nodes` rows (NODE_COLUMNS) that adding leaves to the stored tree of `log`
+    (currently `size` leaves) writes; the caller inserts them with the events."""
+    edge = fetch(conn, log, edge_needed(size, len(leaf_hashes)))
+    return [(log, lv, ix, h) for lv, ix, h in new_nodes(size, edge, leaf_hashes)]
 
 
 def _subtree(conn: Connection, log: str, plan) -> merkle.Subtree:
@@ -108,15 +119,15 @@ def root(conn: Connection, log: str, size: int) -> bytes:
     return subtree(0, size)
 
 
-def inclusion_proof(conn: Connection, log: str, index: int, size: int) -> list[bytes]:
-    subtree = _subtree(conn, log, lambda s: merkle.inclusion_proof(index, size, s))
-    return merkle.inclusion_proof(index, size, subtree)
+def inclusion_proof(conn: Connection, log: str, index: int, size: int) -> tuple[bytes, list[bytes]]:
+    """The leaf hash at `index` and its inclusion proof at `size`, from one query."""
+
+    def plan(s: merkle.Subtree) -> tuple[bytes, list[bytes]]:
+        return s(index, index + 1), merkle.inclusion_proof(index, size, s)
+
+    return plan(_subtree(conn, log, plan))
 
 
 def consistency_proof(conn: Connection, log: str, size1: int, size2: int) -> list[bytes]:
     subtree = _subtree(conn, log, lambda s: merkle.consistency_proof(size1, size2, s))
     return merkle.consistency_proof(size1, size2, subtree)
-
-
-def leaf(conn: Connection, log: str, index: int) -> bytes:
-    return fetch(conn, log, [(0, index)])[(0, index)]

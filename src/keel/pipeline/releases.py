@@ -25,7 +25,7 @@ from keel.catalog import pods
 from keel.catalog.impact import impact
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
-from keel.errors import NotFoundError, UsageError
+from keel.errors import NotFoundError, UsageError, WorkspaceError
 from keel.identity import Actor
 from keel.pipeline.reports import Benchmark, TestReport
 from keel.pipeline.tables import ReleaseRow
@@ -289,9 +289,10 @@ def _check_live_log(session: Session, result: attest.Verification) -> None:
     predicate = result.release
     conn = session.connection()
     for event in predicate["events"]:
+        key = (0, event["index"])
         try:
-            stored = tree.leaf(conn, event["log"], event["index"])
-        except Exception:  # a missing node: the event is gone
+            stored = tree.fetch(conn, event["log"], [key])[key]
+        except WorkspaceError:  # no such leaf: the event is gone
             stored = None
         if stored != bytes.fromhex(event["leafHash"]):
             result.problems.append(
@@ -432,16 +433,15 @@ def _proven_events(
     for seq in sorted(wanted):
         (event,) = list_events(session, seq=seq)
         index = seq - 1
+        leaf, proof = tree.inclusion_proof(conn, GOVERNANCE, index, signed.size)
         out.append(
             {
                 "log": GOVERNANCE,
                 "index": index,
                 "subject": event.subject,
                 "action": event.action,
-                "leafHash": tree.leaf(conn, GOVERNANCE, index).hex(),
-                "proof": [
-                    h.hex() for h in tree.inclusion_proof(conn, GOVERNANCE, index, signed.size)
-                ],
+                "leafHash": leaf.hex(),
+                "proof": [h.hex() for h in proof],
             }
         )
     return out

@@ -56,7 +56,8 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 def _sqlite_begin(conn) -> None:
     write = conn.get_execution_options().get(WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    # On the driver itself: through exec_driver_sql this took ~15 us of every transaction.
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 @contextmanager

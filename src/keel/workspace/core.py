@@ -17,7 +17,7 @@ from keel.audit import checkpoints, keys
 from keel.config import Settings
 from keel.errors import WorkspaceError
 from keel.identity import Actor
-from keel.store import make_engine, schema, transaction
+from keel.store import driver, make_engine, schema, transaction
 from keel.workspace.tables import SettingRow
 
 EMBEDDED, SERVER = "embedded", "server"
@@ -153,7 +153,11 @@ def workspace_name(session: Session) -> str:
 
 
 def get_mode(session: Session) -> str:
-    value = session.execute(select(SettingRow.value).where(SettingRow.key == "mode")).scalar()
+    # Every write transaction asks: the driver's cursor takes ~2 us where the ORM took ~130.
+    session.flush()  # as an ORM query would, so a mode set in this session counts
+    value = driver.scalar(
+        session.connection(), "SELECT value FROM workspace_settings WHERE key = ?", ("mode",)
+    )
     return value or EMBEDDED
 
 
