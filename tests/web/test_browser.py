@@ -144,3 +144,45 @@ def test_a_used_login_link_does_not_work_twice(server, browser):
     page.get_by_role("button", name="Log in").click()
     assert "already used" in page.locator(".error").inner_text()
     context.close()
+
+
+def test_readiness_scorecard(server, browser):
+    base, demo = server
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/login")
+    page.fill("#token", demo.api_token)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/systems/default/credit-decisioning")
+    page.get_by_role("link", name="Readiness").click()
+    page.wait_for_url(f"{base}/systems/default/credit-decisioning/readiness")
+    bars = page.get_by_role("meter")
+    expect(bars).to_have_count(5)
+    scores = {
+        bars.nth(i).get_attribute("aria-label"): int(bars.nth(i).get_attribute("aria-valuenow"))
+        for i in range(5)
+    }
+    assert scores == {
+        "Data foundations": 50,
+        "Ownership": 100,
+        "Infrastructure": 30,
+        "Risk & compliance": 40,
+        "Change management": 100,
+    }
+    width = page.locator("tr[data-dimension=data] .bar span").evaluate(
+        "e => e.getBoundingClientRect().width / e.parentElement.getBoundingClientRect().width"
+    )
+    assert abs(width - 0.5) < 0.01  # the bar is drawn at its score
+    assert page.locator("#overall").inner_text() == "64"
+    findings = page.locator("table.findings").inner_text()
+    assert "data.quality" in findings and "keel review credit-decisioning" in findings
+    assert "stage" in page.locator("p.lead").first.inner_text()
+
+    page.goto(f"{base}/systems/default/support-assistant/readiness")
+    assert float(page.locator("#overall").inner_text()) < 64
+    assert "riskLead: nobody named" in page.locator("ul.criteria").inner_text()
+    context.close()
+    assert errors == [], errors

@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from keel import __version__
-from keel.api import audit, catalog, events, map, pods, problems, releases, tokens, workspace
+from keel.api import (
+    audit,
+    catalog,
+    events,
+    map,
+    pods,
+    problems,
+    readiness,
+    releases,
+    tokens,
+    workspace,
+)
 from keel.config import Settings
 from keel.workspace import Workspace, open_workspace
 
@@ -40,7 +51,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
         app.state.workspace = ws
     problems.install(app)
     api = APIRouter(prefix=API)
-    for module in (catalog, map, pods, events, audit, releases, tokens, workspace):
+    for module in (catalog, map, pods, events, audit, releases, readiness, tokens, workspace):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -16,6 +16,7 @@ from keel.cli.commands import (
     guard,
     map,
     pod,
+    readiness,
     release,
     serve,
     token,
@@ -70,6 +71,7 @@ app.add_typer(guard.app, name="guard")
 serve.register(app)
 token.register(app)
 demo.register(app)
+readiness.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

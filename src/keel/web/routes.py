@@ -26,6 +26,8 @@ from keel.catalog.pods import pod_report
 from keel.catalog.refs import parse_ref
 from keel.errors import NotFoundError
 from keel.identity import SYSTEM
+from keel.readiness import stages
+from keel.readiness.scorecard import readiness
 from keel.web import views
 from keel.workspace import Workspace
 
@@ -185,6 +187,19 @@ def pod_page(
     except NotFoundError as exc:
         raise PageNotFound(str(exc)) from None
     return _page(request, "pod.html", who, pod=report)
+
+
+@router.get("/systems/{namespace}/{name}/readiness")
+def readiness_page(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    try:
+        with _ws(request).read() as session:
+            card = readiness(session, f"system:{namespace}/{name}")
+            stage = stages.show(session, card.system)
+    except NotFoundError as exc:
+        raise PageNotFound(str(exc)) from None
+    return _page(request, "readiness.html", who, card=card, stage=stage)
 
 
 @router.get("/catalog")

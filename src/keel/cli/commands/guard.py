@@ -6,13 +6,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 import yaml
 
-from keel import guard
 from keel.cli import context
 from keel.errors import InputError
+
+if TYPE_CHECKING:  # the scanners load numpy: imported when a scan runs, not for every command
+    from keel import guard
 
 app = typer.Typer(help="Guard scanners: injection, PII, secrets, invisible characters.")
 
@@ -35,6 +38,8 @@ def scan_command(
     ),
 ) -> None:
     """Print one JSON result per text; exit 1 when anything is blocked."""
+    from keel import guard
+
     context.check_choice(stage, ("input", "output"), "--stage")
     policy = _policy(policy_file) if policy_file else guard.STRICT_POLICY
     blocked = False
@@ -75,6 +80,8 @@ def _texts(source: str, jsonl: bool) -> Iterator[str]:
 
 
 def _policy(path: Path) -> guard.Policy:
+    from keel import guard
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
