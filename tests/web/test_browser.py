@@ -188,3 +188,45 @@ def test_releases_evidence_approvals_and_the_signed_bundle(server, page):
     assert download.value.suggested_filename == "credit-scorer@2.intoto.jsonl"
     missing = page.request.get(f"{base}/releases/default/credit-scorer@9")
     assert missing.status == 404 and "no release" in missing.text()
+
+
+def test_readiness_scorecard(server, browser):
+    base, demo = server
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/login")
+    page.fill("#token", demo.api_token)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/systems/default/credit-decisioning")
+    page.get_by_role("link", name="Readiness").click()
+    page.wait_for_url(f"{base}/systems/default/credit-decisioning/readiness")
+    bars = page.get_by_role("meter")
+    expect(bars).to_have_count(5)
+    scores = {
+        bars.nth(i).get_attribute("aria-label"): int(bars.nth(i).get_attribute("aria-valuenow"))
+        for i in range(5)
+    }
+    assert scores == {
+        "Data foundations": 85,  # the demo's pipeline passed its quality check
+        "Ownership": 100,
+        "Infrastructure": 80,  # staging and production both serve credit-scorer@2
+        "Risk & compliance": 40,
+        "Change management": 100,
+    }
+    width = page.locator("tr[data-dimension=data] .bar span").evaluate(
+        "e => e.getBoundingClientRect().width / e.parentElement.getBoundingClientRect().width"
+    )
+    assert abs(width - 0.85) < 0.01  # the bar is drawn at its score
+    assert page.locator("#overall").inner_text() == str(round((85 + 100 + 80 + 40 + 100) / 5))
+    findings = page.locator("table.findings").inner_text()
+    assert "keel review credit-decisioning" in findings
+    assert "stage" in page.locator("p.lead").first.inner_text()
+
+    page.goto(f"{base}/systems/default/support-assistant/readiness")
+    assert float(page.locator("#overall").inner_text()) < 64
+    assert "riskLead: nobody named" in page.locator("ul.criteria").inner_text()
+    context.close()
+    assert errors == [], errors

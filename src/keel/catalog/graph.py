@@ -102,6 +102,60 @@ def load_graph(session: Session) -> CatalogGraph:
     return CatalogGraph(nodes, relations)
 
 
+SCOPE_CHUNK = 500  # keys per IN (...) query
+
+
+def load_system_scope(session: Session, system_key: str) -> CatalogGraph:
+    """The part of the catalog that a system's own questions read, however big the catalog.
+
+    The system and its members, everything upstream of them (lineage), every relation of
+    those nodes, and the nodes those relations name (owners, pod members, rollback targets,
+    other systems). `validate(scope, system=...)` then answers owner, lineage, governance,
+    rollback, reference and cycle as on the whole catalog; not `orphan`, which looks
+    downstream, possibly into other systems.
+    """
+    members = {system_key}
+    members.update(
+        session.scalars(
+            select(RelationRow.source).where(
+                RelationRow.type == "partOf", RelationRow.target == system_key
+            )
+        )
+    )
+    relations: list[Relation] = []
+    named: set[str] = set(members)
+    seen: set[str] = set()
+    frontier = members
+    while frontier:
+        seen |= frontier
+        upstream: set[str] = set()
+        for chunk in _chunks(frontier):
+            for r in session.execute(
+                select(RelationRow.source, RelationRow.type, RelationRow.target).where(
+                    RelationRow.source.in_(chunk)
+                )
+            ):
+                relations.append(Relation(r.source, r.type, r.target))
+                named.add(r.target)
+                if r.type in kinds.LINEAGE_RELATIONS and r.target not in seen:
+                    upstream.add(r.target)
+        frontier = upstream
+    nodes: dict[str, Node] = {}
+    for chunk in _chunks(named):
+        for row in session.execute(
+            select(
+                EntityRow.key, EntityRow.kind, EntityRow.namespace, EntityRow.name, EntityRow.body
+            ).where(EntityRow.key.in_(chunk))
+        ):
+            nodes[row.key] = Node(row.key, row.kind, row.namespace, row.name, json.loads(row.body))
+    return CatalogGraph(nodes, relations)
+
+
+def _chunks(keys: set[str]) -> list[list[str]]:
+    ordered = sorted(keys)
+    return [ordered[i : i + SCOPE_CHUNK] for i in range(0, len(ordered), SCOPE_CHUNK)]
+
+
 def system_members(graph: CatalogGraph, system_key: str) -> set[str]:
     """The system itself and every node whose spec.system names it."""
     members = {system_key}

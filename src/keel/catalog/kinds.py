@@ -123,6 +123,17 @@ class ChangePlan(_Keel):
     workflowChanges: str | None = None
 
 
+class Reviewers(_Keel):
+    """Who clears each review of a System (`keel review`); unnamed, the pod's riskLead."""
+
+    privacy: str | None = None
+    legal: str | None = None
+    security: str | None = None
+
+
+REVIEW_KINDS = tuple(Reviewers.model_fields)
+
+
 class GovernedMixin(BaseModel):
     """Keel's extension accepted by Backstage's API and Component too."""
 
@@ -167,6 +178,7 @@ class SystemSpec(_Backstage):
     governance: list[str] = []
     pod: Pod | None = None
     changePlan: ChangePlan | None = None
+    reviewers: Reviewers | None = None
 
 
 class DomainSpec(_Backstage):
@@ -235,6 +247,10 @@ _ROLLBACK = RefField("rollback.target", "rollbackTo", None)
 _POD = tuple(
     RefField(f"pod.{role}", f"pod.{role}", "user", frozenset({"user"})) for role in POD_ROLES
 )
+_REVIEWERS = tuple(
+    RefField(f"reviewers.{kind}", f"reviewer.{kind}", "user", frozenset({"user"}))
+    for kind in REVIEW_KINDS
+)
 _ALL_QUESTIONS = frozenset({OWNER, LINEAGE, GOVERNANCE, ROLLBACK})
 
 register(
@@ -283,6 +299,7 @@ register(
             _OWNER,
             RefField("domain", "partOf", "domain", frozenset({"domain"})),
             *_POD,
+            *_REVIEWERS,
         ),
     )
 )

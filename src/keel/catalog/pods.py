@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from keel.catalog.graph import load_graph
+from keel.catalog.graph import CatalogGraph, load_graph
 from keel.catalog.kinds import POD_ROLES
 from keel.errors import NotFoundError, PermissionDenied
 from keel.identity import Actor
@@ -45,8 +45,9 @@ class PodReport:
         }
 
 
-def pod_report(session: Session, system: str) -> PodReport:
-    graph = load_graph(session)
+def pod_report(session: Session, system: str, *, graph: CatalogGraph | None = None) -> PodReport:
+    """The pod of `system`; pass `graph` when the caller has loaded the catalog already."""
+    graph = graph or load_graph(session)
     node = graph.resolve(system, default_kind="system")
     if node.kind != "System":
         raise NotFoundError(f"{system!r} is a {node.kind}, not a System")

@@ -17,6 +17,7 @@ from keel.cli.commands import (
     map,
     pipeline,
     pod,
+    readiness,
     release,
     serve,
     token,
@@ -72,6 +73,7 @@ app.add_typer(guard.app, name="guard")
 serve.register(app)
 token.register(app)
 demo.register(app)
+readiness.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

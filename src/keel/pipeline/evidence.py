@@ -177,3 +177,14 @@ def evidence_for(
         return []
     rows = session.scalars(select(EvidenceRow).where(or_(*clauses)).order_by(EvidenceRow.event_seq))
     return [Evidence.from_row(r) for r in rows]
+
+
+def latest_evidence(session: Session, system: str, track: str, check: str) -> Evidence | None:
+    """The newest `track.check` evidence of any run or release of `system` (a key)."""
+    row = session.scalars(
+        select(EvidenceRow)
+        .where(EvidenceRow.system == system, EvidenceRow.track == track, EvidenceRow.check == check)
+        .order_by(EvidenceRow.event_seq.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Evidence.from_row(row)

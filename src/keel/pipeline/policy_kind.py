@@ -22,6 +22,7 @@ names and to the systems of the risk tiers it names (a System's `spec.riskTier`)
         approverIsNotAuthor: true     # needs this many different approvers
         distinctApprovers: 2
       evidenceMaxAge: 30d             # evidence older than this at promotion does not count
+      readiness: {minScore: 70}       # `keel ready` gates on it; entering operate needs it
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class Separation(_Strict):
     distinctApprovers: int = Field(1, ge=1, le=10)
 
 
+class ReadinessGate(_Strict):
+    minScore: float = Field(ge=0, le=100)
+
+
 class PolicySpec(_Strict):
     owner: str | None = None
     description: str | None = None
@@ -76,6 +81,7 @@ class PolicySpec(_Strict):
     approvals: dict[Environment, list[str]] = {}
     separationOfDuties: Separation = Separation()
     evidenceMaxAge: str | None = None
+    readiness: ReadinessGate | None = None
 
     @field_validator("thresholds")
     @classmethod

@@ -28,6 +28,8 @@ from keel.errors import NotFoundError, UsageError
 from keel.identity import SYSTEM
 from keel.pipeline import promotion, releases
 from keel.pipeline import runs as pipeline_runs
+from keel.readiness import stages
+from keel.readiness.scorecard import readiness
 from keel.web import views
 from keel.workspace import Workspace
 
@@ -252,6 +254,17 @@ def release_bundle(
         media_type="application/jsonl",
         headers={"Content-Disposition": f'attachment; filename="{name}.intoto.jsonl"'},
     )
+@router.get("/systems/{namespace}/{name}/readiness")
+def readiness_page(
+    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+) -> HTMLResponse:
+    try:
+        with _ws(request).read() as session:
+            card = readiness(session, f"system:{namespace}/{name}")
+            stage = stages.show(session, card.system)
+    except NotFoundError as exc:
+        raise PageNotFound(str(exc)) from None
+    return _page(request, "readiness.html", who, card=card, stage=stage)
 
 
 @router.get("/catalog")

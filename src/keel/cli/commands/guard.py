@@ -6,12 +6,16 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 import yaml
 
 from keel.cli import context
 from keel.errors import InputError
+
+if TYPE_CHECKING:  # the scanners load numpy: imported when a scan runs, not for every command
+    from keel import guard
 
 app = typer.Typer(help="Guard scanners: injection, PII, secrets, invisible characters.")
 
@@ -34,9 +38,9 @@ def scan_command(
     ),
 ) -> None:
     """Print one JSON result per text; exit 1 when anything is blocked."""
-    context.check_choice(stage, ("input", "output"), "--stage")
-    from keel import guard  # numpy, RE2 and the injection model: only when scanning
+    from keel import guard
 
+    context.check_choice(stage, ("input", "output"), "--stage")
     policy = _policy(policy_file) if policy_file else guard.STRICT_POLICY
     blocked = False
     for text in _texts(source, jsonl):
@@ -75,7 +79,9 @@ def _texts(source: str, jsonl: bool) -> Iterator[str]:
         yield row["text"]
 
 
-def _policy(path: Path):
+def _policy(path: Path) -> guard.Policy:
+    from keel import guard
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -84,6 +90,4 @@ def _policy(path: Path):
         raise InputError(f"{path}: not YAML/JSON ({str(exc).splitlines()[0]})") from None
     if data is not None and not isinstance(data, dict):
         raise InputError(f"{path}: a policy is a mapping with input/output keys")
-    from keel import guard
-
     return guard.parse_policy(data)

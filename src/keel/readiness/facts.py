@@ -1,0 +1,98 @@
+"""What the readiness check looks at, gathered once per system through other packages' functions.
+
+The catalog (the map, its validation findings, the pod), the pipeline (policies, the newest
+data quality evidence, releases, what each environment serves) and this package's reviews
+become one plain `SystemFacts`; the checks are pure functions of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from keel.catalog.graph import load_system_scope, system_members
+from keel.catalog.kinds import REVIEW_KINDS
+from keel.catalog.pods import PodReport, pod_report
+from keel.catalog.refs import parse_ref
+from keel.catalog.validate import Finding, validate
+from keel.errors import NotFoundError
+from keel.pipeline.evidence import Evidence, latest_evidence
+from keel.pipeline.policy import NamedPolicy, policies_for
+from keel.pipeline.promotion import where
+from keel.pipeline.releases import list_releases
+from keel.readiness.reviews import Review, latest_reviews, reviewers_in
+
+
+@dataclass(frozen=True)
+class Member:
+    """A node of the system's map (the System itself excluded)."""
+
+    key: str
+    kind: str
+    spec: dict[str, Any]
+
+
+@dataclass
+class SystemFacts:
+    key: str
+    name: str  # what people type: `credit-decisioning`
+    title: str
+    spec: dict[str, Any]
+    members: list[Member]
+    findings: list[Finding]  # `map validate` on the system and its members (orphans aside)
+    pod: PodReport
+    policies: list[NamedPolicy]
+    quality: Evidence | None  # the newest data.quality evidence of any run or release
+    served: dict[str, list[str]]  # environment -> releases it serves (short names)
+    releases: list[str]  # the newest release of each model (short names)
+    reviews: dict[str, Review]  # kind -> the newest review
+    reviewers: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # kind -> who, field
+
+    def of_kind(self, *kinds: str) -> list[Member]:
+        return [m for m in self.members if m.kind in kinds]
+
+    def findings_on(self, check: str) -> list[Finding]:
+        return [f for f in self.findings if f.check == check]
+
+
+def gather(session: Session, system: str) -> SystemFacts:
+    """The facts about `system` (a name or key); NotFoundError when it is not a System."""
+    try:
+        key = parse_ref(system, default_kind="system").key
+    except ValueError as exc:
+        raise NotFoundError(str(exc)) from None
+    graph = load_system_scope(session, key)  # this system's part of the catalog, not all of it
+    node = graph.resolve_system(system)
+    members = [
+        Member(k, graph.nodes[k].kind, graph.nodes[k].spec)
+        for k in sorted(system_members(graph, key))
+        if k != key and k in graph.nodes
+    ]
+    served: dict[str, list[str]] = {}
+    for row in where(session, key):
+        served.setdefault(row["environment"], []).append(_short(row["release"]))
+    newest: dict[str, str] = {}
+    for release in list_releases(session, key):  # ordered by model, then version
+        newest[release.model] = release.short_name
+    return SystemFacts(
+        key=key,
+        name=node.name if node.namespace == "default" else key,
+        title=node.title,
+        spec=node.spec,
+        members=members,
+        findings=[f for f in validate(graph, system=key).findings if f.check != "orphan"],
+        pod=pod_report(session, key, graph=graph),
+        policies=policies_for(session, key),
+        quality=latest_evidence(session, key, "data", "quality"),
+        served=served,
+        releases=sorted(newest.values()),
+        reviews=latest_reviews(session, key),
+        reviewers={kind: reviewers_in(graph, key, kind) for kind in REVIEW_KINDS},
+    )
+
+
+def _short(release: str) -> str:
+    """`model:default/credit-scorer@2` -> `credit-scorer@2`."""
+    return release.split("/", 1)[1] if "/" in release else release
