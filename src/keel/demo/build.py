@@ -156,6 +156,7 @@ def _govern_credit_scorer(ws: Workspace, actor, root: Path, home: Path) -> list[
             raise UsageError(
                 f"the demo's credit-scorer@2 was refused {environment}: {decision.missing[0]}"
             )
+    reviewed = _review_and_advance(ws, actor)
     with ws.read() as session:
         from keel.pipeline.releases import get_release
 
@@ -167,7 +168,26 @@ def _govern_credit_scorer(ws: Workspace, actor, root: Path, home: Path) -> list[
         f"missing (first: {refused.missing[0]})",
         "credit-scorer@2 (without sex, age and their proxies): all checks pass; approved by "
         "the pod; in production, attestation re-signed with its evidence and approvals",
+        reviewed,
     ]
+
+
+def _review_and_advance(ws: Workspace, actor) -> str:
+    """The named reviewers clear the system, and its pod moves it through the stages."""
+    from keel.readiness import reviews, stages
+
+    for person, kind in ((DATA_STEWARD, "privacy"), (RISK_LEAD, "legal"), (RISK_LEAD, "security")):
+        reviewer = user_actor(person, "local")
+        with ws.write(reviewer) as session:
+            reviews.review(session, reviewer, "credit-decisioning", kind, "cleared for launch")
+    reached = "design"
+    for _ in range(3):
+        with ws.write(actor) as session:
+            decision = stages.advance(session, actor, "credit-decisioning")
+        if not decision.allowed:
+            break
+        reached = decision.to
+    return f"credit-decisioning: privacy, legal and security reviews recorded; stage {reached}"
 
 
 def _build_index(

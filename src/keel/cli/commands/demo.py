@@ -26,6 +26,10 @@ TOUR = (
         ["release", "where", "credit-decisioning"],
     ),
     (
+        "Is credit decisioning ready to scale, and what would raise its score?",
+        ["ready", "credit-decisioning"],
+    ),
+    (
         "Is the model in production the one released, with the evidence and approvals it claims?",
         [
             "attest",
