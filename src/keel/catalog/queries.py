@@ -80,6 +80,11 @@ def list_entities(
     return Page(total, items)
 
 
+def kind_of(session: Session, key: str) -> str | None:
+    """The kind of the entity with this normalised key, or None: one indexed lookup."""
+    return session.scalar(select(EntityRow.kind).where(EntityRow.key == key))
+
+
 def get_entity(session: Session, ref: str) -> dict[str, Any]:
     """One entity with its relations both ways; raises NotFoundError."""
     try:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from keel.audit.canonical import canonical_bytes
 from keel.audit.events import Change, append
-from keel.catalog.queries import get_entity
+from keel.catalog.queries import get_entity, kind_of
 from keel.catalog.refs import key_of
 from keel.errors import NotFoundError, UsageError
 from keel.identity import Actor
@@ -71,9 +71,11 @@ def system_key(session: Session, system: str) -> str:
         key = key_of(system, default_kind="system")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    found = get_entity(session, key)
-    if found["entity"]["kind"] != "System":
-        raise UsageError(f"{key} is a {found['entity']['kind']}, not a System")
+    kind = kind_of(session, key)
+    if kind is None:
+        raise NotFoundError(f"no such entity {key}")
+    if kind != "System":
+        raise UsageError(f"{key} is a {kind}, not a System")
     return key
 
 
