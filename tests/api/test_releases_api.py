@@ -109,7 +109,9 @@ def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifac
         json={"system": "credit-decisioning", "run": run_id, "evidence": {"track": "x"}},
     )
     assert bad.status_code == 422 and "evidence track" in bad.json()["detail"]
-    done = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "complete"})
+    scorer = credit_artifacts["credit-scorer"]
+    built = {"artifacts": [{"name": scorer.name, "digest": artifact_digest(scorer)}]}
+    done = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "complete", "facts": built})
     assert done.json()["status"] == "complete"
     assert [r["id"] for r in api.get("/api/v1/runs?system=credit-decisioning").json()] == [run_id]
 

@@ -96,6 +96,7 @@ def _bundle(signer, log, artifact, *, predicate=None, subject_of=None) -> bytes:
             external_parameters={"model": "model:default/m"},
             dependencies=[attest.descriptor("datasource:default/d", digest="sha256:" + "a" * 64)],
             builder_id="https://keel.dev/builders/test/v1",
+            invocation_id="model:default/m@1",
         ),
         attest.release(subject, predicate or _predicate(signer, log, [0, 5, 10])),
     ]
@@ -128,6 +129,32 @@ def test_another_key_another_artifact_or_no_key_is_refused(log, artifact, tmp_pa
     changed.write_bytes(artifact.read_bytes() + b"!")
     result = attest.verify_bundle(bundle, [_vkey(signer)], artifact=changed)
     assert not result.ok and "not the attested subject" in result.problems[0]
+
+
+def test_a_bundle_is_one_provenance_and_one_release_statement_of_one_release(log, artifact):
+    signer = _signer()
+    provenance, release = _bundle(signer, log, artifact).splitlines()
+    for lines in ([provenance], [release], [provenance, provenance, release]):
+        result = attest.verify_bundle(b"\n".join(lines), [_vkey(signer)])
+        assert "one SLSA provenance and one Keel release statement" in result.problems[0]
+    other = _predicate(signer, log, [0])
+    other["release"].update(name="model:default/m@2", version=2)
+    foreign = _bundle(signer, log, artifact, predicate=other).splitlines()[1]
+    result = attest.verify_bundle(provenance + b"\n" + foreign, [_vkey(signer)])
+    assert result.problems == ["the provenance and the release statement name different releases"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"payload": "e30=", "payloadType": "x", "signatures": [{"keyid": [1], "sig": "AA=="}]}',
+        b'{"payload": "e30=", "payloadType": "x", "signatures": [{"keyid": {}, "sig": "AA=="}]}',
+        b"[" * 100_000,
+    ],
+)
+def test_hostile_envelopes_are_refused_not_crashed(line):
+    result = attest.verify_bundle(line + b"\n", [_vkey(_signer())])
+    assert not result.ok and result.problems[0].startswith("envelope 1: ")
 
 
 def test_statements_about_different_subjects_are_refused(log, artifact):

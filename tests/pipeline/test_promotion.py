@@ -214,30 +214,72 @@ def test_evidence_must_name_a_run_or_a_release_of_the_system(demo_ws, engineer, 
     assert release.short_name == "credit-scorer@1"
 
 
-def test_a_run_takes_its_evidence_into_the_release(demo_ws, engineer, credit_artifacts):
-    with demo_ws.write(engineer) as session:
-        run = runs.start_run(session, engineer, SYSTEM, "train-scorer")
+def _run(ws, actor, artifact, status="complete"):
+    from keel.audit.artifacts import artifact_digest
+
+    with ws.write(actor) as session:
+        run = runs.start_run(session, actor, SYSTEM, "train-scorer")
         runs.add_evidence(
             session,
-            engineer,
+            actor,
             SYSTEM,
             {"track": "data", "check": "quality", "result": "pass"},
             run_id=run.id,
         )
-        runs.finish_run(session, engineer, run.id, "complete", {"params": {"seed": 7}})
-        with pytest.raises(UsageError, match="already finished"):
-            runs.finish_run(session, engineer, run.id, "failed", {})
+        facts = {
+            "params": {"seed": 7},
+            "artifacts": [{"name": artifact.name, "digest": artifact_digest(artifact)}],
+        }
+        runs.finish_run(session, actor, run.id, status, facts)
+    return run
+
+
+def _release_from(ws, actor, artifact, run):
     build = releases.Build(
-        artifact=credit_artifacts["credit-scorer"],
-        data={"datasource:default/german-credit": GERMAN_CREDIT},
-        run=run.id,
+        artifact=artifact, data={"datasource:default/german-credit": GERMAN_CREDIT}, run=run.id
     )
-    with demo_ws.write(engineer) as session:
-        release = releases.create_release(
-            session, engineer, demo_ws.signer(), SYSTEM, "credit-scorer", build
-        )
+    with ws.write(actor) as session:
+        return releases.create_release(session, actor, ws.signer(), SYSTEM, "credit-scorer", build)
+
+
+def test_a_run_takes_its_evidence_into_the_release(demo_ws, engineer, credit_artifacts):
+    artifact = credit_artifacts["credit-scorer"]
+    run = _run(demo_ws, engineer, artifact)
+    with demo_ws.write(engineer) as session, pytest.raises(UsageError, match="already finished"):
+        runs.finish_run(session, engineer, run.id, "failed", {})
+    release = _release_from(demo_ws, engineer, artifact, run)
     with demo_ws.read() as session:
         status = promotion.status(session, release)
-        assert runs.get_run(session, run.id).facts == {"params": {"seed": 7}}
+        assert runs.get_run(session, run.id).facts["params"] == {"seed": 7}
     assert [e["check"] for e in status["evidence"]] == ["quality"]
     assert not any("data.quality" in m for m in status["missing"]["staging"])
+
+
+def test_a_release_cannot_borrow_a_run(demo_ws, engineer, credit_artifacts):
+    """A run's evidence is about what it built: not another artifact, not twice, not failed."""
+    scorer, scorecard = credit_artifacts["credit-scorer"], credit_artifacts["credit-scorecard"]
+    run = _run(demo_ws, engineer, scorer)
+    with pytest.raises(UsageError, match="did not log this artifact"):
+        _release_from(demo_ws, engineer, scorecard, run)
+    _release_from(demo_ws, engineer, scorer, run)
+    with pytest.raises(UsageError, match="already backs model:default/credit-scorer@1"):
+        _release_from(demo_ws, engineer, scorer, run)
+    failed = _run(demo_ws, engineer, scorer, status="failed")
+    with pytest.raises(UsageError, match="failed: its evidence backs no release"):
+        _release_from(demo_ws, engineer, scorer, failed)
+
+
+def test_run_facts_are_checked_and_only_its_runner_reports(demo_ws, engineer):
+    with demo_ws.write(engineer) as session:
+        run = runs.start_run(session, engineer, SYSTEM, "p")
+    for facts, words in (
+        ({"datasets": "abc"}, "run facts datasets"),
+        ({"datasets": [{"source": "german-credit", "digest": 5}]}, "run facts datasets.0.digest"),
+        ({"artifacts": [{"digest": "md5:zz"}]}, "run facts artifacts.0.digest"),
+        ({"metrics": {"auc": "high"}}, "run facts metrics.auc"),
+        ({"colour": "red"}, "run facts colour"),
+    ):
+        with demo_ws.write(engineer) as session, pytest.raises(UsageError, match=words):
+            runs.finish_run(session, engineer, run.id, "complete", facts)
+    with demo_ws.write(IVO) as session, pytest.raises(PermissionDenied, match="only they report"):
+        runs.finish_run(session, IVO, run.id, "complete", {})

@@ -143,6 +143,29 @@ def test_a_changed_event_or_a_rewritten_log_fails_the_live_check(
     assert f"event governance#{index + 1} is not in the live log as attested" in result.problems
 
 
+EDIT = {  # one more space in the stored bytes
+    "sqlite": "UPDATE audit_events SET body = CAST(REPLACE(CAST(body AS TEXT), '\"seq\":', "
+    "'\"seq\": ') AS BLOB) WHERE seq = {seq}",
+    "postgresql": "UPDATE audit_events SET body = convert_to(replace(convert_from(body, 'UTF8'), "
+    "'\"seq\":', '\"seq\": '), 'UTF8') WHERE seq = {seq}",
+}
+
+
+@pytest.mark.parametrize("tamper", ["edit", "DELETE FROM audit_events WHERE seq = {seq}"])
+def test_an_edited_or_deleted_event_row_fails_the_live_check(
+    demo_ws, engineer, credit_artifacts, tamper
+):
+    """The rows themselves are hashed, not only the stored tree nodes."""
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    seq = release.statements()[1]["predicate"]["events"][-1]["index"] + 1
+    sql = EDIT[demo_ws.engine.dialect.name] if tamper == "edit" else tamper
+    with demo_ws.engine.begin() as conn:
+        assert conn.execute(text(sql.format(seq=seq))).rowcount == 1
+    with demo_ws.read() as session:
+        result = releases.verify_file(session, release.bundle)
+    assert f"event governance#{seq} is not in the live log as attested" in result.problems
+
+
 def test_a_bundle_the_log_does_not_record_is_refused(demo_ws, engineer, credit_artifacts):
     """Signed with the workspace key but never recorded: the live check notices."""
     release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
@@ -154,7 +177,7 @@ def test_a_bundle_the_log_does_not_record_is_refused(demo_ws, engineer, credit_a
         result = releases.verify_file(session, forged)
     assert offline.ok  # the signature alone cannot tell
     assert result.problems == [
-        "these statements are not the ones the log recorded for model:default/credit-scorer@1"
+        "the log does not record these statements for model:default/credit-scorer@1"
     ]
 
 

@@ -161,6 +161,7 @@ def test_feature_access_is_logged_with_ownership_evidence(home):
 def test_a_release_made_later_from_a_run_takes_its_data_digests(home, credit_artifacts, capsys):
     with keel.run(system="credit-decisioning", pipeline="p") as run:
         digest = run.log_dataset(GERMAN_CREDIT, source="german-credit")
+        run.log_artifact(credit_artifacts["credit-scorer"])
     args = ["release", "create", "credit-decisioning", "--model", "credit-scorer"]
     artifact = ["--artifact", str(credit_artifacts["credit-scorer"])]
     assert cli([*args, *artifact, "--run", run.id]) == 0
@@ -173,6 +174,6 @@ def test_a_release_made_later_from_a_run_takes_its_data_digests(home, credit_art
     assert pinned["digest"] == {"sha256": digest.split(":")[1]}
     assert cli([*args, *artifact, "--run", "0" * 32]) == 2
     with keel.run(system="support-assistant", pipeline="p") as other:
-        pass
+        other.log_artifact(credit_artifacts["credit-scorer"])
     assert cli([*args, *artifact, "--run", other.id]) == 2
     assert "is not a run of system:default/credit-decisioning" in capsys.readouterr().err

@@ -210,15 +210,16 @@ def verify_bundle(
                 raise dsse.DsseError(f"payloadType is {payload_type!r}, not {intoto.PAYLOAD_TYPE}")
             statement = json.loads(payload)
             intoto.validate_statement(statement)
-        except (ValueError, UnicodeDecodeError) as exc:  # JSON, DSSE and statement errors
-            result.problems.append(f"envelope {number}: {exc}")
+        except (ValueError, TypeError, RecursionError) as exc:  # JSON, DSSE, statement errors
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+            result.problems.append(f"envelope {number}: {reason}")
             continue
         result.statements.append(statement)
         result.payload_digests.append(digest(payload))
         result.checks.append(
             f"envelope {number}: signature verifies ({statement['predicateType']})"
         )
-    if result.problems:
+    if result.problems or not _check_shape(result):
         return result
     if artifact is not None:
         _check_subject(result, str(artifact), _artifact_digest(artifact))
@@ -229,6 +230,29 @@ def verify_bundle(
     if result.release is not None:
         _check_release(result, result.release, keys)
     return result
+
+
+def _check_shape(result: Verification) -> bool:
+    """A release bundle is one SLSA provenance and one Keel release statement, about the
+    same release: envelopes from different bundles do not combine."""
+    kinds = [s["predicateType"] for s in result.statements]
+    if sorted(kinds) != sorted([intoto.SLSA_PROVENANCE_V1, RELEASE_V1]):
+        result.problems.append(
+            "a release bundle holds one SLSA provenance and one Keel release statement, "
+            f"not {', '.join(kinds)}"
+        )
+        return False
+    release = result.release.get("release") if isinstance(result.release, dict) else None
+    provenance = next(s for s in result.statements if s["predicateType"] != RELEASE_V1)
+    definition = provenance["predicate"]["buildDefinition"]
+    invocation = provenance["predicate"]["runDetails"].get("metadata", {}).get("invocationId")
+    if not isinstance(release, dict) or (
+        invocation != release.get("name")
+        or definition["externalParameters"].get("model") != release.get("model")
+    ):
+        result.problems.append("the provenance and the release statement name different releases")
+        return False
+    return True
 
 
 def _check_subject(result: Verification, label: str | None, actual: str | None) -> None:

@@ -68,11 +68,10 @@ def open_envelope(envelope: Any, keys: dict[str, PublicKey]) -> tuple[str, bytes
     for entry in signatures:
         if not isinstance(entry, dict) or not isinstance(entry.get("sig"), str):
             raise DsseError("a signature entry needs sig")
-        candidates = (
-            [keys[entry["keyid"]]]
-            if entry.get("keyid") in keys
-            else (list(keys.values()) if not entry.get("keyid") else [])
-        )
+        keyid = entry.get("keyid")
+        if keyid is not None and not isinstance(keyid, str):
+            raise DsseError("a signature's keyid is a string")
+        candidates = [keys[keyid]] if keyid in keys else ([] if keyid else list(keys.values()))
         try:
             signature = base64.b64decode(entry["sig"], validate=True)
         except binascii.Error:

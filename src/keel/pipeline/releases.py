@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keel import __version__
-from keel.audit import attest, checkpoints, keys, note, tree
+from keel.audit import attest, checkpoints, keys, merkle, note, tree
 from keel.audit.artifacts import artifact_digest
-from keel.audit.events import GOVERNANCE, Change, append, list_events, now
+from keel.audit.events import GOVERNANCE, Change, append, head, list_events, now
 from keel.catalog import pods
 from keel.catalog.impact import impact
 from keel.catalog.queries import get_entity
@@ -120,12 +120,9 @@ def create_release(
     if own_system != system_key:
         raise UsageError(f"{model_key} belongs to {own_system or 'no system'}, not {system_key}")
     pods.require_role(session, actor, system_key, CREATOR_ROLE)
-    if build.run is not None:
-        from keel.pipeline.runs import get_run
-
-        if get_run(session, build.run).system != system_key:
-            raise UsageError(f"run {build.run} is not a run of {system_key}")
     subject = (build.artifact.name, artifact_digest(build.artifact))
+    if build.run is not None:
+        _check_run(session, build.run, system_key, subject[1])
     version = (
         session.scalar(select(func.max(ReleaseRow.version)).where(ReleaseRow.model == model_key))
         or 0
@@ -279,22 +276,18 @@ def verify_file(
     result = attest.verify_bundle(
         bundle, trusted_keys(session), artifact=artifact, artifact_digest=artifact_digest
     )
-    if result.ok and result.release is not None:
+    if result.ok:  # a bundle that verifies holds a release statement
         _check_live_log(session, result)
     return result
 
 
 def _check_live_log(session: Session, result: attest.Verification) -> None:
-    """The attested events are still the log's, and the log grew only by appending."""
+    """The attested events are still the log's, byte for byte; the stored tree still has the
+    signed root; the log grew only by appending; and the log records these statements."""
     predicate = result.release
     conn = session.connection()
     for event in predicate["events"]:
-        key = (0, event["index"])
-        try:
-            stored = tree.fetch(conn, event["log"], [key])[key]
-        except WorkspaceError:  # no such leaf: the event is gone
-            stored = None
-        if stored != bytes.fromhex(event["leafHash"]):
+        if not _stored_as(session, event["log"], event["index"], bytes.fromhex(event["leafHash"])):
             result.problems.append(
                 f"event {event['log']}#{event['index'] + 1} is not in the live log as attested"
             )
@@ -303,17 +296,21 @@ def _check_live_log(session: Session, result: attest.Verification) -> None:
     latest = checkpoints.latest(session, log)
     if latest is None or latest.size < attested.size:
         result.problems.append(f"the live {log} log is shorter than the attested checkpoint")
-    else:
-        from keel.audit.merkle import ProofError, verify_consistency
-
-        proof = tree.consistency_proof(conn, log, attested.size, latest.size)
-        try:
-            verify_consistency(attested.size, latest.size, proof, attested.root, latest.root)
-            result.checks.append(
-                f"the live {log} log at {latest.size} extends the attested one at {attested.size}"
-            )
-        except ProofError as exc:
-            result.problems.append(f"the live {log} log does not extend the attested one: {exc}")
+        return
+    if head(session, log) < latest.size or tree.root(conn, log, latest.size) != latest.root:
+        result.problems.append(
+            f"the live {log} log no longer matches its signed checkpoint: run `keel audit verify`"
+        )
+        return
+    proof = tree.consistency_proof(conn, log, attested.size, latest.size)
+    try:
+        merkle.verify_consistency(attested.size, latest.size, proof, attested.root, latest.root)
+    except merkle.ProofError as exc:
+        result.problems.append(f"the live {log} log does not extend the attested one: {exc}")
+        return
+    result.checks.append(
+        f"the live {log} log at {latest.size} extends the attested one at {attested.size}"
+    )
     name = predicate["release"]["name"]
     issued = [
         e
@@ -321,16 +318,29 @@ def _check_live_log(session: Session, result: attest.Verification) -> None:
         for e in list_events(session, subject=subject)
         if e.details.get("release") == name and "statements" in e.details
     ]
-    if not issued:
-        result.problems.append(f"the log records no statements for {name}")
-        return
-    match = [e for e in issued if e.details["statements"] == result.payload_digests]
+    match = [
+        e
+        for e in issued
+        if e.details["statements"] == result.payload_digests
+        and _stored_as(session, e.log, e.seq - 1, merkle.leaf_hash(e.body))
+    ]
     if not match:
-        result.problems.append(f"these statements are not the ones the log recorded for {name}")
+        result.problems.append(f"the log does not record these statements for {name}")
     else:
         result.checks.append(
             f"the log records these statements for {name} ({match[-1].action}, event #{match[-1].seq})"
         )
+
+
+def _stored_as(session: Session, log: str, index: int, leaf: bytes) -> bool:
+    """The event at `index` is stored, its bytes hash to `leaf`, and the tree holds that leaf."""
+    rows = list_events(session, log=log, seq=index + 1)
+    if not rows or merkle.leaf_hash(rows[0].body) != leaf:
+        return False
+    try:
+        return tree.fetch(session.connection(), log, [(0, index)])[(0, index)] == leaf
+    except WorkspaceError:
+        return False
 
 
 def _key(ref: str, kind: str) -> str:
@@ -338,6 +348,23 @@ def _key(ref: str, kind: str) -> str:
         return key_of(ref, default_kind=kind)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _check_run(session: Session, run_id: str, system_key: str, digest: str) -> None:
+    """A release rests on a run only if the run built this artifact, did not fail, and
+    backs no other release: its evidence is about this build and no other."""
+    from keel.pipeline.runs import get_run
+
+    run = get_run(session, run_id)
+    if run.system != system_key:
+        raise UsageError(f"run {run_id} is not a run of {system_key}")
+    if run.status == "failed":
+        raise UsageError(f"run {run_id} failed: its evidence backs no release")
+    if digest not in {a.get("digest") for a in run.facts.get("artifacts", [])}:
+        raise UsageError(f"run {run_id} did not log this artifact ({digest}): it did not build it")
+    for event in list_events(session, action="release.create"):
+        if event.details.get("run") == run_id:
+            raise UsageError(f"run {run_id} already backs {event.details['release']}")
 
 
 def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:

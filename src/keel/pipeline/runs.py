@@ -9,10 +9,12 @@ events put both ends in the log; evidence recorded during the run names it.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +22,7 @@ from keel.audit.canonical import canonical_bytes
 from keel.audit.events import Change, append
 from keel.catalog.queries import get_entity, kind_of
 from keel.catalog.refs import key_of
-from keel.errors import NotFoundError, UsageError
+from keel.errors import InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import Evidence, record_evidence
 from keel.pipeline.tables import RunRow
@@ -104,14 +106,70 @@ def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run
     return Run.from_row(row)
 
 
+class _Dataset(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    source: str | None = Field(None, max_length=300)
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class _Facts(BaseModel):
+    """What a run reports: datasets and artifacts by digest, parameters, finite metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+    datasets: list[_Dataset] = []
+    artifacts: list[_Dataset] = []
+    params: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
+
+
+def _checked_facts(facts: Any) -> dict[str, Any]:
+    try:
+        checked = _Facts.model_validate(facts)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "facts"
+        raise InputError(f"run facts {where}: {first['msg']}") from None
+    if not all(math.isfinite(v) for v in checked.metrics.values()):
+        raise InputError("run facts metrics: every metric is a finite number")
+    for dataset in checked.datasets:
+        if dataset.source is not None:
+            try:
+                dataset.source = key_of(dataset.source, default_kind="datasource")
+            except ValueError as exc:
+                raise InputError(f"run facts datasets: {exc}") from None
+    try:
+        canonical_bytes(facts)
+    except ValueError:
+        raise InputError("run facts hold a number JSON cannot (NaN or infinity)") from None
+    return checked.model_dump(exclude_none=True)
+
+
+def record_facts(session: Session, actor: Actor, run_id: str, facts: Any) -> Run:
+    """Save what a running run has reported so far (a release made inside it rests on them)."""
+    row = _open_row(session, actor, run_id)
+    checked = _checked_facts(facts)
+    append(session, actor, [Change("run.facts", row.system, {"run": run_id, "facts": checked})])
+    row.facts = canonical_bytes(checked)
+    session.flush()
+    return Run.from_row(row)
+
+
+def _open_row(session: Session, actor: Actor, run_id: str) -> RunRow:
+    row = _row(session, run_id)
+    if row.status != "running":
+        raise UsageError(f"run {run_id} already finished ({row.status})")
+    if row.actor != actor.id:
+        raise PermissionDenied(f"run {run_id} is {row.actor}'s; only they report for it")
+    return row
+
+
 def finish_run(
     session: Session, actor: Actor, run_id: str, status: str, facts: dict[str, Any]
 ) -> Run:
     if status not in STATUSES:
         raise UsageError(f"a run finishes {' or '.join(STATUSES)}, not {status!r}")
-    row = _row(session, run_id)
-    if row.status != "running":
-        raise UsageError(f"run {run_id} already finished ({row.status})")
+    row = _open_row(session, actor, run_id)
+    facts = _checked_facts(facts)
     (event,) = append(
         session,
         actor,

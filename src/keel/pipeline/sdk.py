@@ -169,7 +169,10 @@ class PipelineRun:
             "started_on": self._run.started_at,
             **build,
         }
+        if not any(a["path"] == str(artifact) for a in self.artifacts):
+            self.log_artifact(artifact)
         with self._ws.write(self._actor) as session:
+            runs.record_facts(session, self._actor, self.id, self.facts())
             found = create_release(
                 session,
                 self._actor,
