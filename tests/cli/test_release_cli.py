@@ -113,6 +113,9 @@ def test_create_show_list_verify_bom(home, capsys, credit_artifacts):
         (["--started", "last tuesday"], "not an ISO 8601 time"),
         (["--tests", "missing.xml"], "no such file"),
         (["--data", "ticket-history=x"], "not upstream"),
+        (["--commit", "xyz"], "is not a git commit hash"),
+        (["--param", "a=1e999"], "numbers must be finite"),
+        (["--started", "0001-01-01T00:00:00+05:00"], "not an ISO 8601 time"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(home, capsys, credit_artifacts, extra, message):
@@ -180,6 +183,8 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
                 check,
                 "--result",
                 "pass",
+                "--as",
+                "chen.wu",  # a pipeline identity, not the author (separation of duties)
                 *extra,
             ]
         )
@@ -215,6 +220,11 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
         (["evidence", "add", "credit-decisioning", "--track", "model"], "name one"),
         (["evidence", "add", "nowhere", "--run", "x", "--track", "model"], "no such entity"),
         (["release", "where", "credit-decisioning", "--at", "soon"], "not an ISO 8601 time"),
+        (
+            ["release", "where", "credit-decisioning", "--at", "0001-01-01T00:00:00+05:00"],
+            "not an ISO 8601 time",
+        ),
+        (["attest", "verify", "/etc/hostname", "--key", "/bin/ls"], "not a file of verifier keys"),
     ],
 )
 def test_governance_mistakes_are_one_line(home, capsys, credit_artifacts, argv, message):

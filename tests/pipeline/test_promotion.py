@@ -79,7 +79,7 @@ def test_refused_until_the_policy_is_met_then_staged_then_in_production(
         assert logged.details["missing"] == [str(m) for m in refused.missing]
         assert promotion.where(session, SYSTEM) == []
 
-    _evidence(demo_ws, engineer, release)
+    _evidence(demo_ws, CHEN, release)  # recorded by the data steward's pipeline identity
     _approve(demo_ws, IVO, release, "mlEngineer")
     staged = _promote(demo_ws, engineer, release, "staging")
     assert staged.allowed and staged.previous is None
@@ -121,7 +121,7 @@ def test_a_failing_figure_blocks_and_says_which(demo_ws, engineer, credit_artifa
         else (c[0], c[1], {"demographic_parity_difference": 0.23, "equalized_odds_difference": 0.1})
         for c in PASSING
     ]
-    _evidence(demo_ws, engineer, release, unfair)
+    _evidence(demo_ws, CHEN, release, unfair)
     _approve(demo_ws, IVO, release, "mlEngineer")
     decision = _promote(demo_ws, engineer, release, "staging")
     assert [str(m) for m in decision.missing] == [
@@ -167,7 +167,7 @@ def test_a_newer_release_replaces_and_keeps_the_rollback_target(
     first = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
     second = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
     for release in (first, second):
-        _evidence(demo_ws, engineer, release)
+        _evidence(demo_ws, CHEN, release)
         _approve(demo_ws, IVO, release, "mlEngineer")
     _promote(demo_ws, engineer, first, "staging")
     with demo_ws.read() as session:
@@ -283,3 +283,32 @@ def test_run_facts_are_checked_and_only_its_runner_reports(demo_ws, engineer):
             runs.finish_run(session, engineer, run.id, "complete", facts)
     with demo_ws.write(IVO) as session, pytest.raises(PermissionDenied, match="only they report"):
         runs.finish_run(session, IVO, run.id, "complete", {})
+
+
+def test_the_author_cannot_overwrite_the_pipelines_findings(demo_ws, engineer, credit_artifacts):
+    """Under separation of duties, evidence the author records on the release directly does
+    not count; the same record by someone else does."""
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    _evidence(demo_ws, engineer, release)
+    _approve(demo_ws, IVO, release, "mlEngineer")
+    decision = _promote(demo_ws, engineer, release, "staging")
+    assert "evidence model.fairness-sex" in [m.requirement for m in decision.missing]
+    _evidence(demo_ws, IVO, release)
+    assert _promote(demo_ws, engineer, release, "staging").allowed
+
+
+def test_an_approval_counts_only_while_the_approver_holds_the_role(
+    demo_ws, engineer, credit_artifacts, admin
+):
+    from keel.catalog import service
+    from tests.conftest import EXAMPLES
+
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    _evidence(demo_ws, IVO, release)
+    _approve(demo_ws, IVO, release, "mlEngineer")
+    text = (EXAMPLES / "demo" / "catalog" / "credit-decisioning.yaml").read_text()
+    text = text.replace("mlEngineer: [ana.lima, ivo.costa]", "mlEngineer: [ana.lima]")
+    with demo_ws.write(admin) as session:
+        service.apply(session, admin, service.load_text(text))
+    decision = _promote(demo_ws, engineer, release, "staging")
+    assert "approval mlEngineer" in [m.requirement for m in decision.missing]

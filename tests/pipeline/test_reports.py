@@ -126,3 +126,18 @@ def test_benchmark_reader_accepts_only_finite_named_numbers(tmp_path_factory, va
         return
     for b in found:
         assert b.name and isinstance(b.value, int | float) and b.value == b.value
+
+
+def test_a_dtd_is_refused_in_any_encoding(tmp_path):
+    path = tmp_path / "r.xml"
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE t [<!ENTITY a "aaaa">]><testsuite name="&a;"/>'
+    path.write_bytes(doc.encode("utf-16"))
+    with pytest.raises(InputError, match="no DTD or entities"):
+        read_junit(path)
+
+
+def test_a_number_too_large_for_a_float_is_refused(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text('{"x": ' + "9" * 400 + "}")
+    with pytest.raises(InputError, match="finite numbers"):
+        read_benchmarks(path)

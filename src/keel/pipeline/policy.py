@@ -68,7 +68,8 @@ def policies_for(session: Session, system_key: str) -> list[NamedPolicy]:
     found = []
     for key, body in rows:
         spec = PolicySpec.model_validate(json.loads(body)["spec"])
-        if key in governing or (tier is not None and tier in spec.appliesTo.riskTiers):
+        tiers = {str(t).lower() for t in spec.appliesTo.riskTiers}
+        if key in governing or (tier is not None and str(tier).lower() in tiers):
             found.append(NamedPolicy(key, spec))
     return sorted(found, key=lambda p: p.key)
 

@@ -21,8 +21,8 @@ from keel.catalog import pods
 from keel.catalog.refs import key_of
 from keel.errors import PermissionDenied, UsageError
 from keel.identity import Actor
-from keel.pipeline.approvals import approvals_of
-from keel.pipeline.evidence import evidence_for
+from keel.pipeline.approvals import Approval, approvals_of
+from keel.pipeline.evidence import Evidence, evidence_for
 from keel.pipeline.policy import EvidenceFact, Missing, evaluate, policies_for
 from keel.pipeline.policy_kind import ENVIRONMENTS
 from keel.pipeline.releases import Release, get_release, reattest
@@ -72,21 +72,46 @@ def readiness(
     """What `release` lacks for `environment` under the policies of its system."""
     _check_environment(environment)
     system = release.system or ""
-    evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+    policies = policies_for(session, system)
     missing = evaluate(
-        policies_for(session, system),
+        policies,
         environment,
         system=system,
         author=release.created_by,
         evidence=[
-            EvidenceFact(e.track, e.check, e.result, e.figures, e.created_at) for e in evidence
+            EvidenceFact(e.track, e.check, e.result, e.figures, e.created_at)
+            for e in counted_evidence(session, release, policies)
         ],
-        approvals=[a.fact() for a in approvals_of(session, release)],
+        approvals=[a.fact() for a in counted_approvals(session, release)],
         now=now or datetime.now(UTC),
     )
     if environment == "production" and not _was_in(session, release, "staging"):
         missing.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
     return missing
+
+
+def counted_evidence(session: Session, release: Release, policies) -> list[Evidence]:
+    """The evidence that counts for a release: its run's, and what was recorded on it
+    directly; under separation of duties, not what its author recorded on it directly (the
+    author cannot overwrite the pipeline's findings with their own)."""
+    evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+    if not any(p.spec.separationOfDuties.approverIsNotAuthor for p in policies):
+        return evidence
+    return [e for e in evidence if e.run_id is not None or e.actor != release.created_by]
+
+
+def counted_approvals(session: Session, release: Release) -> list[Approval]:
+    """Approvals whose approver still holds the role in the system's pod."""
+    held: dict[str, set[str]] = {}
+    out = []
+    for approval in approvals_of(session, release):
+        if approval.approver not in held:
+            held[approval.approver] = pods.roles_of(
+                session, release.system or "", approval.approver
+            )
+        if approval.role in held[approval.approver]:
+            out.append(approval)
+    return out
 
 
 def status(session: Session, release: Release) -> dict[str, Any]:
@@ -149,7 +174,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
         "previous": decision.previous,
     }
     if environment == "production":
-        evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+        evidence = counted_evidence(session, release, policies_for(session, system))
         reattest(
             session,
             actor,
@@ -171,10 +196,10 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
                     "role": a.role,
                     "time": a.created_at,
                     **({"comment": a.comment} if a.comment else {}),
-                    "evidence": [e.digest for e in evidence],
+                    "evidence": [e.digest for e in evidence if e.event_seq < a.event_seq],
                     "event": a.event_seq,
                 }
-                for a in approvals_of(session, release)
+                for a in counted_approvals(session, release)
             ],
             action="release.attest",
             details={"environment": environment},
@@ -236,11 +261,12 @@ def _instant(text: str) -> str:
     """An ISO 8601 time as events write theirs (UTC, to the microsecond), so they compare."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UsageError(f"{text!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _was_in(session: Session, release: Release, environment: str) -> bool:

@@ -7,6 +7,7 @@ event in a transaction of its own records who asked for what and why it was refu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -21,6 +22,11 @@ MAX_SUBJECT = 300
 
 
 def logged(ws, actor: Actor, action: str, subject: str, work: Callable[[Session], T]) -> T:
+    """`subject` as typed; a release reference is logged under the release's full name."""
+    from keel.pipeline.releases import release_key
+
+    with contextlib.suppress(UsageError):  # otherwise logged as typed, still naming it
+        subject = release_key(subject)
     try:
         with ws.write(actor) as session:
             return work(session)

@@ -10,6 +10,7 @@ artifact (`keel.audit.attest`), both recorded in one `release.create` event.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from keel.pipeline.reports import Benchmark, TestReport
 from keel.pipeline.tables import ReleaseRow
 
 BUILDER = "https://keel.dev/builders/local/v1"
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 CREATOR_ROLE = "mlEngineer"
 
 
@@ -113,6 +115,8 @@ def create_release(
     """Release the next version of `model` in `system` from `build`; one event records it."""
     if signer is None:
         raise UsageError("this machine does not hold the workspace's signing key")
+    if build.commit is not None and not _COMMIT.fullmatch(build.commit):
+        raise UsageError(f"commit {build.commit!r} is not a git commit hash (40 or 64 hex digits)")
     entity = _entity(session, model, "model")
     model_key = entity["ref"]
     system_key = _key(system, "system")
@@ -241,15 +245,20 @@ def reattest(
     return Release.from_row(row)
 
 
+def release_key(ref: str) -> str:
+    """The full name of a release typed as `model@N`, `model:ns/name@N` or `name@N`."""
+    model, sep, version = ref.rpartition("@")
+    if not sep or not version.isdigit() or not model or len(version) > 9:
+        raise UsageError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
+    return f"{_key(model, 'model')}@{int(version)}"
+
+
 def get_release(session: Session, ref: str) -> Release:
     """A release by `model@N`, `model:ns/name@N` or `name@N`."""
-    model, sep, version = ref.rpartition("@")
-    if not sep or not version.isdigit() or not model:
-        raise UsageError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
-    model_key = _key(model, "model")
-    row = session.get(ReleaseRow, f"{model_key}@{int(version)}")
+    name = release_key(ref)
+    row = session.get(ReleaseRow, name)
     if row is None:
-        raise NotFoundError(f"no release {model_key}@{int(version)}")
+        raise NotFoundError(f"no release {name}")
     return Release.from_row(row)
 
 

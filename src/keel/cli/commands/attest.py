@@ -121,7 +121,10 @@ def _vkeys(text: str) -> list:
     path = Path(text)
     if "+" not in text and not path.is_file():
         raise UsageError(f"--key {text}: no such file, and not a verifier key (name+hash+base64)")
-    lines = path.read_text().splitlines() if "+" not in text else [text]
+    try:
+        lines = path.read_text().splitlines() if "+" not in text else [text]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--key {text}: not a file of verifier keys ({exc})") from None
     try:
         return [parse_vkey(line.split()[0]) for line in lines if line.strip()]
     except ValueError as exc:

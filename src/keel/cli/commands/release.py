@@ -314,10 +314,16 @@ def _ref_key(ref: str) -> str:
 
 
 def _value(text: str):
+    """A parameter's value: JSON when it parses as JSON (finite numbers only), else text."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
         return text
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise UsageError(f"--param {text!r}: numbers must be finite") from None
+    return value
 
 
 def _time(text: str | None, option: str) -> str | None:
@@ -325,11 +331,11 @@ def _time(text: str | None, option: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):
         raise InputError(f"{option} {text!r}: not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _git_head() -> str | None:
