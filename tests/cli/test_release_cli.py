@@ -233,3 +233,47 @@ def test_governance_mistakes_are_one_line(home, capsys, credit_artifacts, argv, 
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_in_server_mode_approvals_and_promotions_go_through_the_api(
+    home, capsys, credit_artifacts, monkeypatch
+):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from keel.api import create_app
+    from keel.config import load_settings
+
+    assert _create(credit_artifacts["credit-scorer"]) == 0
+    tokens = {}
+    for user, role in (("ivo.costa", "viewer"), ("ana.lima", "admin")):
+        assert run(["token", "create", "--user", user, "--role", role]) == 0
+        tokens[user] = capsys.readouterr().out.strip().splitlines()[-1]
+    assert run(["workspace", "mode", "server"]) == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(load_settings()), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 2
+        monkeypatch.setenv("KEEL_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("KEEL_TOKEN", tokens["ivo.costa"])
+        capsys.readouterr()
+        assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 0
+        assert "user:default/ivo.costa approved" in capsys.readouterr().out
+        monkeypatch.setenv("KEEL_TOKEN", tokens["ana.lima"])
+        assert run(["release", "promote", "credit-scorer@1", "--to", "staging"]) == 1
+        out = capsys.readouterr().out
+        assert "refused" in out and "evidence data.provenance" in out
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -45,6 +45,14 @@ def call(settings: Settings, method: str, path: str, body: Any = None) -> Any:
         raise UsageError(f"cannot reach the control plane at {settings.url}: {reason}") from None
 
 
+class Refused(KeelError):
+    """The control plane refused a decision (HTTP 409) and listed why; exit 1, as locally."""
+
+    def __init__(self, detail: str, problems: list[str]):
+        super().__init__(detail)
+        self.problems = problems
+
+
 def _problem(exc: urllib.error.HTTPError) -> KeelError:
     try:
         problem = json.loads(exc.read())
@@ -53,6 +61,8 @@ def _problem(exc: urllib.error.HTTPError) -> KeelError:
     if not isinstance(problem, dict):
         problem = {}
     detail = problem.get("detail") or f"HTTP {exc.code}"
+    if exc.code == 409 and isinstance(problem.get("errors"), list):
+        return Refused(detail, [str(e) for e in problem["errors"]])
     if problem.get("errors"):
         return InputError(problem["errors"])
     if exc.code in (401, 403):

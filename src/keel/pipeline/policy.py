@@ -24,7 +24,7 @@ class Missing:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.requirement}: {self.reason}"
+        return f"{self.requirement}: {self.reason}" if self.requirement else self.reason
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,13 @@ class Decision:
     def allowed(self) -> bool:
         return not self.missing
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        missing = [Missing(m["requirement"], m["reason"]) for m in data.get("missing", [])]
+        return cls(
+            data["release"], data["environment"], missing, data.get("previous"), data.get("event")
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "release": self.release,

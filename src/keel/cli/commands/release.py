@@ -6,14 +6,16 @@ import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
 
-from keel.cli import context
+from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import InputError, UsageError
 from keel.pipeline import approvals, promotion, refusals, releases
+from keel.pipeline.policy import Missing
 from keel.pipeline.reports import read_benchmarks, read_junit
 
 app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
@@ -219,6 +221,12 @@ def approve(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Approve a release in a role you hold in its system's pod."""
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):  # through the control plane, as the token's user
+        path = f"/api/v1/releases/{quote(release)}/approvals"
+        answer = remote.call(settings, "POST", path, {"role": role, "comment": comment})
+        console.print(f"{escape(answer['approver'])} approved {escape(release)} as {escape(role)}")
+        return
     who = context.actor(ctx, as_user)
     with context.workspace(ctx) as ws:
         found = refusals.logged(
@@ -243,15 +251,23 @@ def promote(
 ) -> None:
     """Promote a release; refused (exit 1, logged) with the list of what is missing."""
     context.check_choice(fmt, ("text", "json"), "--format")
-    who = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws:
-        decision = refusals.logged(
-            ws,
-            who,
-            "release.promote",
-            release,
-            lambda session: promotion.promote(session, who, ws.signer(), release, to),
-        )
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):  # through the control plane, as the token's user
+        try:
+            path = f"/api/v1/releases/{quote(release)}/promote"
+            decision = promotion.Decision.from_dict(remote.call(settings, "POST", path, {"to": to}))
+        except remote.Refused as refused:
+            decision = promotion.Decision(release, to, [Missing("", p) for p in refused.problems])
+    else:
+        who = context.actor(ctx, as_user)
+        with context.workspace(ctx) as ws:
+            decision = refusals.logged(
+                ws,
+                who,
+                "release.promote",
+                release,
+                lambda session: promotion.promote(session, who, ws.signer(), release, to),
+            )
     if fmt == "json":
         print_json(decision.as_dict())
     elif decision.allowed:
