@@ -254,6 +254,8 @@ def release_bundle(
         media_type="application/jsonl",
         headers={"Content-Disposition": f'attachment; filename="{name}.intoto.jsonl"'},
     )
+
+
 @router.get("/systems/{namespace}/{name}/readiness")
 def readiness_page(
     namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
