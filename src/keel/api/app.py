@@ -12,6 +12,7 @@ from keel.api import (
     audit,
     catalog,
     events,
+    gateway,
     map,
     pipeline,
     pods,
@@ -51,7 +52,18 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
         app.state.workspace = ws
     problems.install(app)
     api = APIRouter(prefix=API)
-    for module in (catalog, map, pods, events, audit, releases, pipeline, tokens, workspace):
+    for module in (
+        catalog,
+        map,
+        pods,
+        events,
+        audit,
+        releases,
+        pipeline,
+        tokens,
+        workspace,
+        gateway,
+    ):
         api.include_router(module.router)
     app.include_router(api)
 
