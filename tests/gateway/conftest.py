@@ -21,6 +21,7 @@ from keel.config import Settings
 from keel.gateway import keys, routes
 from keel.identity import Actor
 from keel.workspace import Workspace
+from tests.api.conftest import api  # noqa: F401  (the control-plane API client)
 from tests.conftest import EXAMPLES, ON_CI
 
 REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
