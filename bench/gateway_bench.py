@@ -96,6 +96,19 @@ def workspace(home: Path, upstream: str) -> str:
     return secret
 
 
+def traffic_events(home: Path) -> int:
+    from keel import audit
+    from keel.config import DB_FILE, Settings
+    from keel.workspace import open_workspace
+
+    ws = open_workspace(Settings(home=home, database_url=f"sqlite:///{home / DB_FILE}"))
+    try:
+        with ws.read() as session:
+            return audit.head(session, "traffic")
+    finally:
+        ws.close()
+
+
 def bench(python: Path, direct: str, via: str, key: str, model: str, extra: list[str]) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         path = out.name
@@ -226,11 +239,14 @@ def main() -> None:
                 )
             import urllib.request
 
-            health = json.loads(
-                urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/healthz").read()
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read()
+            served = sum(
+                float(line.rpartition(" ")[2])
+                for line in metrics.decode().splitlines()
+                if line.startswith("keel_gateway_requests_total{")
             )
-            figures["traffic_log"] = health
-            stop(gw)
+            stop(gw)  # flushes what the traffic log still holds
+            figures["traffic_log"] = {"requests": int(served), "events": traffic_events(home)}
 
             litellm = ANCHORS_VENV / "bin" / "litellm"
             if not a.no_litellm and litellm.exists():
@@ -302,8 +318,8 @@ def report(f: dict) -> None:
         )
     log = f.get("traffic_log", {})
     print(
-        f"  traffic log: {log.get('traffic_written')} events written, "
-        f"{log.get('traffic_pending')} waiting when the bench ended"
+        f"  traffic log: {log.get('requests')} requests answered, {log.get('events')} events "
+        "in the audit spine's traffic log"
     )
     if "litellm" in f:
         lite = f["litellm"]
