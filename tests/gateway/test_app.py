@@ -108,8 +108,10 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[dict] = []
 
-    def record(self, details: dict) -> None:
-        self.records.append(details)
+    def record(self, details: dict, action: str = "gateway.request", subject=None) -> None:
+        self.records.append(
+            details if action == "gateway.request" else {"action": action, **details}
+        )
 
 
 def scenario(snap: Snapshot | Callable[[Upstream], Snapshot], body, **kwargs) -> Any:
@@ -305,3 +307,39 @@ def test_guard_hooks_can_block_record_findings_and_rewrite_answers():
     assert "sk-abc" not in orjson.dumps(records).decode()
     assert plain.json()["choices"][0]["message"]["content"] == "HELLO"
     assert b'"HEL"' in streamed.content
+
+
+def test_a_dead_limit_store_fails_open_and_says_so():
+    """Redis down: requests are served (auth still holds), counted and marked."""
+    from keel.gateway.ratelimit import Limiter
+
+    async def body(client, gateway, upstream):
+        return await chat(client), gateway.traffic.records, gateway.metrics.render()
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    answer, records, metrics = scenario(
+        lambda up: snapshot(up.url("ok"), rpm=5), body, limiter=Limiter(dead)
+    )
+    assert answer.status_code == 200
+    assert records[0]["findings"] == [{"type": "limits_unavailable"}]
+    assert b"keel_gateway_limiter_errors_total 1.0" in metrics
+
+
+def test_a_burst_raises_an_anomaly_event_and_throttles_the_key():
+    from keel.gateway.anomaly import Detector
+
+    async def body(client, gateway, upstream):
+        statuses = [(await chat(client)).status_code for _ in range(12)]
+        other = await chat(client, OTHER)  # another key is not affected
+        return statuses, other, gateway.traffic.records, gateway.metrics.render()
+
+    detector = Detector(mode="throttle", burst_floor=8)
+    statuses, other, records, metrics = scenario(
+        lambda up: snapshot(up.url("ok")), body, detector=detector
+    )
+    assert statuses[:9] == [200] * 9 and set(statuses[9:]) == {429}
+    assert other.status_code == 200
+    [event] = [r for r in records if r.get("action") == "gateway.anomaly"]
+    assert event["kind"] == "burst" and event["key"] == "gk_one" and event["requests"] == 9
+    assert [r["decision"] for r in records if "decision" in r][9:12] == ["throttled"] * 3
+    assert b'keel_gateway_anomalies_total{kind="burst"} 1.0' in metrics

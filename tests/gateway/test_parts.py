@@ -84,3 +84,60 @@ def test_model_server_refuses_types_outside_the_allow_list(tmp_path):
     dump({"f": pytest.approx}, tmp_path / "odd.skops")
     with pytest.raises(ValueError, match="outside the allow-list"):
         load_tabular(tmp_path / "odd.skops")
+
+
+def test_anomalies_are_judged_against_the_keys_own_baseline():
+    from keel.gateway.anomaly import Detector
+
+    now = [0.0]
+    detector = Detector(mode="throttle", burst_floor=20, error_floor=5, clock=lambda: now[0])
+    for second in range(60):  # a steady 10 requests per 10 s bucket, a few errors
+        now[0] = float(second)
+        assert detector.observe("k", 500 if second % 20 == 0 else 200) == []
+    assert detector.admit("k") is None
+    now[0] = 60.0
+    found = [a for _ in range(60) for a in detector.observe("k", 200)]
+    assert [a.kind for a in found] == ["burst"]  # once per bucket
+    figures = found[0].figures
+    assert figures["baseline"] > 5 and figures["requests"] > 5 * figures["baseline"]
+    assert detector.admit("k") is not None  # throttled to the baseline for the rest
+    now[0] = 75.0  # next bucket: the baseline's worth passes, then throttled again
+    allowed = sum(detector.admit("k") is None and not detector.observe("k", 200) for _ in range(40))
+    assert 5 <= allowed <= 30
+    now[0] = 200.0  # the throttle has run out
+    assert detector.admit("k") is None
+    spike = [a for _ in range(12) for a in detector.observe("k", 502)]
+    assert [a.kind for a in spike] == ["error_spike"]
+    assert spike[0].figures["errors"] == 5
+
+
+def test_a_new_key_is_judged_against_the_floor():
+    from keel.gateway.anomaly import Detector
+
+    detector = Detector(mode="alert", burst_floor=30, clock=lambda: 0.0)
+    kinds = [a.kind for _ in range(40) for a in detector.observe("new", 200)]
+    assert kinds == ["burst"]
+    assert detector.admit("new") is None  # alert mode never throttles
+    with pytest.raises(ValueError):
+        Detector(mode="panic")
+
+
+def test_the_traffic_log_appends_batches_to_the_audit_spine(ws):
+    """Each backend: request and anomaly records become events of the `traffic` log."""
+    from keel import audit
+    from keel.gateway.traffic import TrafficLog
+
+    written: list[int] = []
+    log = TrafficLog(ws, batch=3, on_write=lambda w, d: written.append(w))
+    for i in range(7):
+        log.record({"request": f"r{i}", "endpoint": "api:default/x", "status": 200})
+    log.record({"kind": "burst", "key": "gk_1"}, action="gateway.anomaly", subject="consumer:c")
+    assert log.pending() == 8
+    assert log.flush() == 8 and written == [8] and log.pending() == 0
+    with ws.read() as session:
+        events = audit.list_events(session, log="traffic")
+        assert audit.list_events(session, action="gateway.request") == []  # not governance
+    assert [e.seq for e in events] == list(range(1, 9))
+    assert events[0].subject == "api:default/x" and events[0].details["request"] == "r0"
+    assert (events[-1].action, events[-1].subject) == ("gateway.anomaly", "consumer:c")
+    assert events[-1].actor == {"id": "user:keel/gateway", "via": "system"}

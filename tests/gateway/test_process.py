@@ -290,3 +290,57 @@ def test_traffic_log_and_metrics(sqlite_served, run_gateway, admin):
     # admin operations are not on the traffic port, and metrics are not either
     assert httpx.get(f"{gw.url}/metrics").status_code == 404
     assert httpx.get(f"{gw.url}/api/v1/gateway/keys").status_code == 404
+
+
+def test_requests_record_the_release_their_environment_serves(
+    sqlite_served, run_gateway, admin, model_server, credit_artifacts
+):
+    """A promotion reaches a running gateway like any config change: the next requests and
+    /v1/models name the release staging now serves."""
+    from keel.identity import user_actor
+    from tests.pipeline.test_promotion import IVO, _approve, _evidence, _promote, _release
+
+    ws = sqlite_served.ws
+    engineer = user_actor("user:default/ana.lima", "local")
+    with ws.write(admin) as session:
+        routes.set_route(
+            session,
+            admin,
+            "credit-decision-api",
+            "staging",
+            model_server.url,
+            model="credit-scorer",
+        )
+    staging = make_key(ws, admin, "credit-staging", environment="staging")
+    gw = run_gateway(sqlite_served.settings)
+
+    def predict() -> httpx.Response:
+        return httpx.post(
+            f"{gw.url}/v1/predict/credit-decision-api",
+            headers={"Authorization": f"Bearer {staging}"},
+            json={"rows": [CREDIT_ROW]},
+        )
+
+    def models() -> list[dict]:
+        answer = httpx.get(f"{gw.url}/v1/models", headers={"Authorization": f"Bearer {staging}"})
+        return answer.json()["data"]
+
+    assert predict().status_code == 200
+    assert models()[0]["release"] is None
+    release = _release(ws, engineer, credit_artifacts["credit-scorer"])
+    _evidence(ws, engineer, release)
+    _approve(ws, IVO, release, "mlEngineer")
+    assert _promote(ws, engineer, release, "staging").allowed
+    assert _until(lambda: models()[0]["release"] == release.name) <= 2.0
+    assert predict().status_code == 200
+
+    def logged() -> list:
+        with ws.read() as session:
+            return [
+                e.details["release"]
+                for e in audit.list_events(session, log="traffic")
+                if e.details["operation"] == "predict"
+            ]
+
+    _until(lambda: len(logged()) == 2, 3.0)
+    assert logged() == [None, release.name]

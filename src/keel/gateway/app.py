@@ -24,6 +24,7 @@ import aiohttp
 import orjson
 
 from keel.gateway import errors, tokens
+from keel.gateway.anomaly import Detector
 from keel.gateway.breaker import Breaker
 from keel.gateway.config import Snapshot
 from keel.gateway.errors import GatewayError
@@ -59,6 +60,7 @@ class Gateway:
         metrics: Metrics | None = None,
         breaker: Breaker | None = None,
         hooks: Hooks | None = None,
+        detector: Detector | None = None,
         max_body: int = MAX_BODY,
         timeout: float = TIMEOUT,
         startup: Callable[[], Awaitable[None]] | None = None,
@@ -70,6 +72,7 @@ class Gateway:
         self.metrics = metrics or Metrics()
         self.breaker = breaker or Breaker()
         self.hooks = hooks or Hooks()
+        self.detector = detector or Detector(mode="off")
         self.max_body = max_body
         self.timeout = timeout
         self._startup, self._shutdown = startup, shutdown
@@ -78,6 +81,7 @@ class Gateway:
         self._prefix = secrets.token_hex(4) + "-"
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._openapi = orjson.dumps(document())
+        self._warned = 0.0
 
     # --- ASGI -------------------------------------------------------------------------
 
@@ -134,6 +138,10 @@ class Gateway:
             headers = _headers(scope)
             grant = _authenticate(snapshot, headers.get(b"authorization"), call.operation)
             call.grant = grant
+            if self.detector.mode == "throttle":
+                wait = self.detector.admit(grant.id)
+                if wait is not None:
+                    raise errors.throttled(wait)
             if call.operation == "models":
                 await _answer(send, 200, _models(snapshot, grant), call.id)
                 call.status, responded = 200, True
@@ -197,7 +205,16 @@ class Gateway:
                     checks.append(Check("endpoint-tpm", ident, route.tpm, call.reserved))
         if not checks:
             return
-        refused = await self.limiter.acquire(checks)
+        try:
+            refused = await self.limiter.acquire(checks)
+        except Exception as exc:  # the shared store is down: fail open, loudly
+            self.metrics.limiter_errors.inc()
+            call.findings.append({"type": "limits_unavailable"})
+            now = time.monotonic()
+            if now - self._warned > 10:
+                self._warned = now
+                logger.warning("gateway: rate limits unavailable, serving unlimited: %s", exc)
+            return
         if refused is None:
             call.limits = [c for c in checks if c.scope.endswith("tpm")]
             return
@@ -336,8 +353,26 @@ class Gateway:
             call.upstream_seconds,
             used or 0,
         )
+        anomalies = (
+            self.detector.observe(grant.id, call.status)
+            if grant is not None and self.detector.enabled and call.decision != "throttled"
+            else ()
+        )
         if self.traffic is None or call.decision == "meta":
             return
+        for anomaly in anomalies:
+            self.metrics.anomaly(anomaly.kind)
+            self.traffic.record(
+                {
+                    "kind": anomaly.kind,
+                    "key": anomaly.key,
+                    "consumer": grant.consumer if grant else None,
+                    "mode": self.detector.mode,
+                    **anomaly.figures,
+                },
+                action="gateway.anomaly",
+                subject=f"consumer:{grant.consumer}" if grant else "gateway",
+            )
         details: dict[str, Any] = {
             "request": call.id,
             "operation": call.operation or None,

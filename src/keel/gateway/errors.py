@@ -110,6 +110,18 @@ def rate_limited(scope: str, retry_after: int, message: str) -> GatewayError:
     )
 
 
+def throttled(retry_after: int) -> GatewayError:
+    """A key throttled by anomaly detection (a burst against its own baseline)."""
+    return GatewayError(
+        429,
+        "this key is throttled after an unusual burst of requests; retry later",
+        "rate_limit_error",
+        "key_throttled",
+        decision="throttled",
+        headers=[(b"retry-after", str(retry_after).encode())],
+    )
+
+
 def blocked(message: str, code: str = "blocked_by_guard") -> GatewayError:
     """For an input or output hook (a guard) that refuses a request."""
     return GatewayError(400, message, "invalid_request_error", code, decision="blocked")

@@ -49,6 +49,17 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.limiter_errors = Counter(
+            "keel_gateway_limiter_errors",
+            "Requests served without limits because the limit store (Redis) failed.",
+            registry=r,
+        )
+        self.anomalies = Counter(
+            "keel_gateway_anomalies",
+            "Per-key anomalies found (burst, error_spike).",
+            ["kind"],
+            registry=r,
+        )
         self.tokens = Counter(
             "keel_gateway_tokens",
             "Tokens used, as the upstream reported them (or as counted when it did not).",
@@ -98,6 +109,9 @@ class Metrics:
 
     def limited(self, scope: str) -> None:
         self._child(self.rate_limited, (scope,)).inc()
+
+    def anomaly(self, kind: str) -> None:
+        self._child(self.anomalies, (kind,)).inc()
 
     def upstream_error(self, code: str) -> None:
         self._child(self.upstream_errors, (code,)).inc()

@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from keel.config import Settings
+from keel.gateway.anomaly import Detector
 from keel.gateway.app import MAX_BODY, TIMEOUT, Gateway
 from keel.gateway.breaker import Breaker
 from keel.gateway.metrics import Metrics
@@ -36,6 +37,7 @@ def build(
     max_body: int = MAX_BODY,
     timeout: float = TIMEOUT,
     traffic_interval: float = 0.5,
+    anomaly: str = "alert",
 ) -> Gateway:
     metrics = Metrics()
 
@@ -68,6 +70,7 @@ def build(
         traffic=traffic,
         metrics=metrics,
         breaker=Breaker(),
+        detector=Detector(mode=anomaly),
         max_body=max_body,
         timeout=timeout,
         startup=startup,
@@ -109,6 +112,7 @@ def run(
     interval: float = INTERVAL,
     max_body: int = MAX_BODY,
     timeout: float = TIMEOUT,
+    anomaly: str = "alert",
 ) -> None:
     import uvicorn
 
@@ -122,6 +126,7 @@ def run(
             interval=interval,
             max_body=max_body,
             timeout=timeout,
+            anomaly=anomaly,
         )
         uvicorn.run(
             app,

@@ -1,5 +1,5 @@
-"""The traffic log: one `gateway.request` event per request in the audit spine's `traffic`
-log, appended in batches by a background thread, off the hot path.
+"""The traffic log: one `gateway.request` event per request (and a `gateway.anomaly` event
+per anomaly found) in the audit spine's `traffic` log, appended in batches by a background thread, off the hot path.
 
 The hot path only appends a dict to a deque (~0.2 µs). Every `interval` seconds, or sooner
 when `batch` records wait, the writer thread appends them all in one write transaction
@@ -41,16 +41,18 @@ class TrafficLog:
         self.batch = batch
         self.capacity = capacity
         self.on_write = on_write  # (written, dropped) after each flush, for the metrics
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[tuple[str, str, dict[str, Any]]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped = 0
 
-    def record(self, details: dict[str, Any]) -> None:
+    def record(
+        self, details: dict[str, Any], *, action: str = ACTION, subject: str | None = None
+    ) -> None:
         queue = self._queue
-        queue.append(details)
+        queue.append((action, subject or details.get("endpoint") or "gateway", details))
         if len(queue) >= self.batch:
             self._wake.set()
 
@@ -62,7 +64,10 @@ class TrafficLog:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # never let the writer die: the next pass tries again
+                logger.exception("traffic log: flush failed")
         self.flush()
 
     def flush(self) -> int:
@@ -76,7 +81,7 @@ class TrafficLog:
         written = 0
         while queue:
             records = [queue.popleft() for _ in range(min(len(queue), self.batch))]
-            changes = [audit.Change(ACTION, r.get("endpoint") or "gateway", r) for r in records]
+            changes = [audit.Change(action, subject, d) for action, subject, d in records]
             try:
                 with self.ws.write(GATEWAY) as session:
                     audit.append(session, GATEWAY, changes, log=LOG)

@@ -53,10 +53,15 @@ def gateway(
     interval: float = typer.Option(1.0, "--poll", min=0.1, max=10, help="Config poll, s."),
     max_body: int = typer.Option(1 << 20, "--max-body", min=1024, help="Largest body, bytes."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Upstream timeout, s."),
+    anomaly: str = typer.Option(
+        "alert", "--anomaly", help="Per-key anomalies: off, alert (events), throttle."
+    ),
 ) -> None:
     """Run the gateway: the OpenAI-compatible data plane (keys, routes, limits, traffic log)."""
     from keel.gateway import server
+    from keel.gateway.anomaly import MODES
 
+    context.check_choice(anomaly, MODES, "--anomaly")
     settings = context.state(ctx).settings()
     print(
         f"Keel gateway on http://{host}:{port}/v1"
@@ -73,6 +78,7 @@ def gateway(
         interval=interval,
         max_body=max_body,
         timeout=timeout,
+        anomaly=anomaly,
     )
 
 
