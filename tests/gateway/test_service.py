@@ -168,3 +168,42 @@ def test_api_manages_routes_and_keys_for_admins_only(api):
     assert gone.json() == {"revoked": [created.json()["id"]]}
     bad = api.post("/api/v1/gateway/keys", "admin", json={**body, "endpoints": ["nope"]})
     assert bad.status_code == 404 and bad.headers["content-type"].startswith("application/problem")
+
+
+def test_gateway_page_and_traffic_figures(api, ws, admin):
+    """Admins see keys, routes and live figures read from the traffic log; others do not."""
+    from keel.gateway.traffic import TrafficLog
+
+    with ws.write(admin) as session:
+        routes.set_route(session, admin, "support-chat-api", "production", "http://h/v1", rpm=9)
+        key, _ = keys.create_key(session, admin, "widget", ["support-chat-api"], "production")
+    log = TrafficLog(ws)
+    for decision, status in [("allowed", 200)] * 3 + [("rate_limited:key-rpm", 429)]:
+        log.record(
+            {
+                "endpoint": "api:default/support-chat-api",
+                "environment": "production",
+                "key": key.id,
+                "decision": decision,
+                "status": status,
+                "latency_ms": 0.4,
+                "tokens": {"total": 10},
+            }
+        )
+    log.record(
+        {"kind": "burst", "key": key.id, "requests": 120, "baseline": 3.0}, action="gateway.anomaly"
+    )
+    log.flush()
+
+    figures = api.get("/api/v1/gateway/traffic", "admin").json()
+    assert figures["requests"] == 4 and figures["rate_limited"] == 1 and figures["tokens"] == 40
+    assert figures["keys"] == [{"key": key.id, "requests": 4, "limited": 1, "errors": 1}]
+    assert figures["anomalies"][0]["kind"] == "burst"
+
+    api.client.post("/login", data={"token": api.tokens["viewer"]}, follow_redirects=False)
+    assert api.client.get("/gateway").status_code == 403
+    api.client.post("/login", data={"token": api.tokens["admin"]}, follow_redirects=False)
+    page = api.client.get("/gateway")
+    assert page.status_code == 200
+    for text in (key.id, "widget", "http://h/v1", "9 rpm", "rate_limited:key-rpm", "burst"):
+        assert text in page.text

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from keel.api.deps import admin, workspace
 from keel.auth import Principal
 from keel.gateway import keys, routes
+from keel.gateway.figures import traffic_figures
 from keel.workspace import Workspace
 
 router = APIRouter(prefix="/gateway", tags=["gateway"])
@@ -116,3 +117,13 @@ def revoke_consumer(
 ) -> dict[str, Any]:
     with ws.write(caller.actor) as session:
         return {"revoked": keys.revoke_keys(session, caller.actor, consumer=consumer)}
+
+
+@router.get("/traffic", summary="Live figures from the newest traffic-log events")
+def traffic(
+    window: int = Query(300, ge=10, le=86_400),
+    _: Principal = Depends(admin),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    with ws.read() as session:
+        return traffic_figures(session, window=window)
