@@ -96,7 +96,7 @@ def workspace(home: Path, upstream: str) -> str:
     return secret
 
 
-def traffic_events(home: Path) -> int:
+def traffic_events(home: Path) -> dict[str, int]:
     from keel import audit
     from keel.config import DB_FILE, Settings
     from keel.workspace import open_workspace
@@ -104,7 +104,11 @@ def traffic_events(home: Path) -> int:
     ws = open_workspace(Settings(home=home, database_url=f"sqlite:///{home / DB_FILE}"))
     try:
         with ws.read() as session:
-            return audit.head(session, "traffic")
+            events = audit.list_events(session, log="traffic")
+        return {
+            "requests": sum(e.action == "gateway.request" for e in events),
+            "anomalies": sum(e.action == "gateway.anomaly" for e in events),
+        }
     finally:
         ws.close()
 
@@ -318,8 +322,9 @@ def report(f: dict) -> None:
         )
     log = f.get("traffic_log", {})
     print(
-        f"  traffic log: {log.get('requests')} requests answered, {log.get('events')} events "
-        "in the audit spine's traffic log"
+        f"  traffic log: {log.get('requests')} requests answered, "
+        f"{log.get('events', {}).get('requests')} gateway.request events in the audit spine "
+        f"(+{log.get('events', {}).get('anomalies')} gateway.anomaly: the bench is a burst)"
     )
     if "litellm" in f:
         lite = f["litellm"]

@@ -86,14 +86,16 @@ class Upstream:
         await self.runner.cleanup()
 
 
-def snapshot(upstream: str, *, rpm=None, tpm=None, route_rpm=None, timeout=None) -> Snapshot:
+def snapshot(
+    upstream: str, *, rpm=None, tpm=None, route_rpm=None, timeout=None, capture=False
+) -> Snapshot:
     grants = {
         digest(secret): Grant(
             key_id, "tester", "production", frozenset({EP}), frozenset(OPERATIONS), rpm, tpm, None
         )
         for key_id, secret in (("gk_one", SECRET), ("gk_two", OTHER))
     }
-    route = Route(EP, "production", upstream, rpm=route_rpm, timeout=timeout)
+    route = Route(EP, "production", upstream, rpm=route_rpm, timeout=timeout, capture=capture)
     return Snapshot(
         1,
         grants,
@@ -108,7 +110,7 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[dict] = []
 
-    def record(self, details: dict, action: str = "gateway.request", subject=None) -> None:
+    def record(self, details: dict, action="gateway.request", subject=None, payload=None) -> None:
         self.records.append(
             details if action == "gateway.request" else {"action": action, **details}
         )
@@ -120,7 +122,8 @@ def scenario(snap: Snapshot | Callable[[Upstream], Snapshot], body, **kwargs) ->
     async def main():
         async with Upstream() as upstream:
             current = snap(upstream) if callable(snap) else snap
-            gateway = Gateway(lambda: current, traffic=Recorder(), **kwargs)
+            kwargs.setdefault("traffic", Recorder())
+            gateway = Gateway(lambda: current, **kwargs)
             await gateway.start()
             try:
                 transport = httpx.ASGITransport(app=gateway)
@@ -343,3 +346,42 @@ def test_a_burst_raises_an_anomaly_event_and_throttles_the_key():
     assert event["kind"] == "burst" and event["key"] == "gk_one" and event["requests"] == 9
     assert [r["decision"] for r in records if "decision" in r][9:12] == ["throttled"] * 3
     assert b'keel_gateway_anomalies_total{kind="burst"} 1.0' in metrics
+
+
+def test_payload_capture_is_opt_in_per_route_and_stored_redacted(sqlite_ws):
+    """The writer thread redacts; the log never holds the raw text."""
+    from keel import audit
+    from keel.gateway.traffic import TrafficLog
+
+    secret_text = "mail jane.doe@example.com my key AKIAIOSFODNN7EXAMPLE"
+
+    async def body(client, gateway, upstream):
+        await chat(client, messages=[{"role": "user", "content": secret_text}])
+        gateway.snapshot = lambda: snapshot(upstream.url("ok"))
+        await chat(client, messages=[{"role": "user", "content": secret_text}])
+
+    log = TrafficLog(sqlite_ws)
+    scenario(lambda up: snapshot(up.url("ok"), capture=True), body, traffic=log)
+    log.flush()
+    with sqlite_ws.read() as session:
+        captured, plain = audit.list_events(session, log="traffic")
+    payload = captured.details["payload"]
+    assert payload["request"]["messages"][0]["content"] == (
+        "mail [REDACTED:EMAIL_ADDRESS] my key [REDACTED:AWS_ACCESS_KEY_ID]"
+    )
+    assert payload["response"]["choices"][0]["message"]["content"] == "hello"
+    assert "payload" not in plain.details
+    assert b"jane.doe" not in captured.body and b"AKIAIOSFODNN7" not in captured.body
+
+
+def test_redaction_bounds_what_it_keeps():
+    from keel.gateway.capture import MAX_CHARS, MAX_ITEMS, redact_payload
+
+    long = redact_payload({"t": "a" * (MAX_CHARS + 5), "n": 3, "ok": True, "none": None})
+    assert long["t"].endswith("[TRUNCATED]") and long["n"] == 3 and long["none"] is None
+    wide = redact_payload(list(range(MAX_ITEMS + 1)))
+    assert len(wide) == MAX_ITEMS + 1 and wide[-1] == "[TRUNCATED]"
+    deep: list = []
+    for _ in range(20):
+        deep = [deep]
+    assert "[TRUNCATED]" in str(redact_payload(deep))

@@ -28,6 +28,7 @@ class RouteRequest(BaseModel):
     rpm: int | None = Field(None, ge=1)
     tpm: int | None = Field(None, ge=1)
     timeout: float | None = Field(None, gt=0, le=3600)
+    capture: bool = Field(False, description="Store redacted payloads in the traffic log.")
 
 
 class KeyRequest(BaseModel):
@@ -61,6 +62,7 @@ def set_route(
             rpm=body.rpm,
             tpm=body.tpm,
             timeout=body.timeout,
+            capture=body.capture,
         )
     return route.as_dict()
 

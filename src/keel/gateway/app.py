@@ -182,8 +182,11 @@ class Gateway:
                     call.id,
                 )
         finally:
-            await self._settle(call)
-            self._record(call)
+            try:
+                await self._settle(call)
+                self._record(call)
+            except Exception:  # after the answer: a bug here must not fail the request
+                logger.exception("gateway: recording request %s failed", call.id)
 
     async def _limit(self, call: Call) -> None:
         grant, route = call.grant, call.route
@@ -281,6 +284,8 @@ class Gateway:
                 call.usage = usage
             for hook in self.hooks.output:
                 data = await hook.response(call, data)
+            if route.capture:
+                call.answer = orjson.loads(data)  # as the client gets it, after the hooks
             call.status = status
             await _answer(send, status, data, call.id)
         else:  # the upstream refused the request (4xx): its own answer, unchanged
@@ -399,7 +404,11 @@ class Gateway:
             }
         if call.findings:
             details["findings"] = call.findings
-        self.traffic.record(details)
+        payload = None
+        if call.route is not None and call.route.capture and call.body is not None:
+            answer = "(stream, not captured)" if call.stream else call.answer
+            payload = {"request": call.body, "response": answer}
+        self.traffic.record(details, payload=payload)
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         found = self._timeouts.get(seconds)

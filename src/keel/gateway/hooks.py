@@ -41,6 +41,7 @@ class Call:
     upstream_seconds: float | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
     limits: list = field(default_factory=list)  # the tpm checks taken, settled with usage
+    answer: Any = None  # the parsed answer, kept only when the route captures payloads
 
     @property
     def environment(self) -> str | None:

@@ -32,6 +32,7 @@ class Route:
     rpm: int | None = None  # the endpoint's own limits in this environment, all keys together
     tpm: int | None = None
     timeout: float | None = None
+    capture: bool = False  # store redacted payloads in the traffic log
     updated_at: str = ""
     updated_by: str = ""
 
@@ -86,6 +87,7 @@ def set_route(
     rpm: int | None = None,
     tpm: int | None = None,
     timeout: float | None = None,
+    capture: bool = False,
 ) -> Route:
     """Create or replace the route of `endpoint` in `environment`."""
     check_environment(environment)
@@ -99,6 +101,7 @@ def set_route(
         row = RouteRow(endpoint=key, environment=environment)
         session.add(row)
     row.upstream, row.model, row.rpm, row.tpm, row.timeout = upstream, model, rpm, tpm, timeout
+    row.capture = capture
     row.updated_at, row.updated_by = _stamp(), actor.id
     session.flush()
     route = _route(row)
@@ -140,6 +143,7 @@ def _route(row: RouteRow) -> Route:
         row.rpm,
         row.tpm,
         row.timeout,
+        bool(row.capture),
         row.updated_at,
         row.updated_by,
     )

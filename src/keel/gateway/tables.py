@@ -6,7 +6,7 @@ sees them through `keel.gateway.config.load`, never by querying them itself.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keel.store.base import Base
@@ -22,6 +22,7 @@ class RouteRow(Base):
     rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)  # per endpoint, all keys
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds
+    capture: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(300))
 

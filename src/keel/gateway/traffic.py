@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keel import audit
+from keel.gateway.capture import redact_payload
 from keel.identity import Actor
 from keel.workspace import Workspace
 
@@ -41,7 +42,7 @@ class TrafficLog:
         self.batch = batch
         self.capacity = capacity
         self.on_write = on_write  # (written, dropped) after each flush, for the metrics
-        self._queue: deque[tuple[str, str, dict[str, Any]]] = deque()
+        self._queue: deque[tuple[str, str, dict[str, Any], Any]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -49,10 +50,17 @@ class TrafficLog:
         self.dropped = 0
 
     def record(
-        self, details: dict[str, Any], *, action: str = ACTION, subject: str | None = None
+        self,
+        details: dict[str, Any],
+        *,
+        action: str = ACTION,
+        subject: str | None = None,
+        payload: Any = None,
     ) -> None:
+        """Queue one event; a `payload` (opt-in capture) is redacted by the writer thread
+        before it is appended, never on the request's path."""
         queue = self._queue
-        queue.append((action, subject or details.get("endpoint") or "gateway", details))
+        queue.append((action, subject or details.get("endpoint") or "gateway", details, payload))
         if len(queue) >= self.batch:
             self._wake.set()
 
@@ -81,7 +89,12 @@ class TrafficLog:
         written = 0
         while queue:
             records = [queue.popleft() for _ in range(min(len(queue), self.batch))]
-            changes = [audit.Change(action, subject, d) for action, subject, d in records]
+            changes = [
+                audit.Change(
+                    action, subject, d if p is None else {**d, "payload": redact_payload(p)}
+                )
+                for action, subject, d, p in records
+            ]
             try:
                 with self.ws.write(GATEWAY) as session:
                     audit.append(session, GATEWAY, changes, log=LOG)

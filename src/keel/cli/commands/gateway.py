@@ -120,6 +120,9 @@ def route_set(
     rpm: int | None = typer.Option(None, "--rpm", min=1, help="Requests/min, all keys."),
     tpm: int | None = typer.Option(None, "--tpm", min=1, help="Tokens/min, all keys."),
     timeout: float | None = typer.Option(None, "--timeout", min=0.1, help="Upstream timeout, s."),
+    capture: bool = typer.Option(
+        False, "--capture/--no-capture", help="Store redacted payloads in the traffic log."
+    ),
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Route ENDPOINT_REF in an environment to an upstream (replaces an existing route)."""
@@ -135,6 +138,7 @@ def route_set(
             "rpm": rpm,
             "tpm": tpm,
             "timeout": timeout,
+            "capture": capture,
         }
         done = remote.call(settings, "PUT", "/api/v1/gateway/routes", body)
     else:
@@ -150,6 +154,7 @@ def route_set(
                 rpm=rpm,
                 tpm=tpm,
                 timeout=timeout,
+                capture=capture,
             ).as_dict()
     console.print(
         f"route {done['endpoint']} ({done['environment']}) -> {done['upstream']}", markup=False
@@ -192,7 +197,9 @@ def route_list(
         print_json(found)
         return
     for r in found:
-        limits = " ".join(f"{k}={r[k]}" for k in ("model", "rpm", "tpm", "timeout") if r[k])
+        limits = " ".join(
+            f"{k}={r[k]}" for k in ("model", "rpm", "tpm", "timeout", "capture") if r[k]
+        )
         console.print(
             f"{r['endpoint']}  {r['environment']:10}  {r['upstream']}  {limits}", markup=False
         )

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("rpm", sa.Integer(), nullable=True),
         sa.Column("tpm", sa.Integer(), nullable=True),
         sa.Column("timeout", sa.Float(), nullable=True),
+        sa.Column("capture", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("updated_at", sa.String(32), nullable=False),
         sa.Column("updated_by", sa.String(300), nullable=False),
         sa.PrimaryKeyConstraint("endpoint", "environment", name=op.f("pk_gateway_routes")),
