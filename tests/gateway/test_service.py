@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -207,3 +208,66 @@ def test_gateway_page_and_traffic_figures(api, ws, admin):
     assert page.status_code == 200
     for text in (key.id, "widget", "http://h/v1", "9 rpm", "rate_limited:key-rpm", "burst"):
         assert text in page.text
+
+
+def test_in_server_mode_routes_and_keys_go_through_the_api(tmp_path, monkeypatch, capsys):
+    """`keel route` and `keel key` with KEEL_URL + KEEL_TOKEN: the token's user acts."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from keel.api import create_app
+    from keel.config import load_settings
+    from tests.gateway.conftest import free_port
+
+    monkeypatch.setenv("KEEL_HOME", str(tmp_path / "ws"))
+    monkeypatch.setenv("KEEL_USER", "user:alice")
+    monkeypatch.delenv("KEEL_DATABASE_URL", raising=False)
+    assert run(["init"]) == 0
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    assert run(["token", "create", "--user", "ana.lima", "--role", "admin"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert run(["workspace", "mode", "server"]) == 0
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(load_settings()), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        up = "http://127.0.0.1:8410/v1"
+        assert run(["route", "set", "support-chat-api", "--env", "staging", "--upstream", up]) == 2
+        monkeypatch.setenv("KEEL_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("KEEL_TOKEN", token)
+        capsys.readouterr()
+        route = ["route", "set", "support-chat-api", "--env", "staging", "--upstream", up]
+        assert run([*route, "--capture"]) == 0
+        args = ["key", "create", "--consumer", "web", "--endpoint", "support-chat-api"]
+        assert run([*args, "--env", "staging", "--expires", "2h"]) == 0
+        secret = capsys.readouterr().out.strip().splitlines()[-1]
+        assert secret.startswith("keel_gw_")
+        assert run([*args, "--env", "staging", "--expires", "90s"]) == 2  # whole minutes
+        assert (
+            run(["key", "create", "--consumer", "app", "--endpoint", "nope", "--env", "staging"])
+            == 2
+        )
+        assert run(["key", "revoke", "--consumer", "web"]) == 0
+        assert run(["route", "remove", "support-chat-api", "--env", "staging"]) == 0
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    capsys.readouterr()
+    assert run(["audit", "log", "--format", "json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    gateway = [e for e in events if e["action"].startswith("gateway.")]
+    assert [e["action"] for e in gateway] == [
+        "gateway.route.set",
+        "gateway.key.created",
+        "gateway.key.revoked",
+        "gateway.route.removed",
+    ]
+    assert {e["actor"]["id"] for e in gateway} == {"user:default/ana.lima"}
+    assert gateway[0]["details"]["capture"] is True
