@@ -385,3 +385,27 @@ def test_redaction_bounds_what_it_keeps():
     for _ in range(20):
         deep = [deep]
     assert "[TRUNCATED]" in str(redact_payload(deep))
+
+
+def test_odd_paths_and_headers_are_refused_cleanly():
+    async def body(client, gateway, upstream):
+        out = []
+        for path in ("/v1/predict/", "/v1/predict/a/b", "/v1/%FF%FE", "/v1/chat/completions/"):
+            out.append(
+                await client.post(path, json={}, headers={"Authorization": f"Bearer {SECRET}"})
+            )
+        out.append(
+            await client.post(
+                "/v1/chat/completions",
+                content=b"{}",
+                headers={
+                    "Authorization": "Bearer " + "x" * 300,
+                    "content-type": "application/json",
+                },
+            )
+        )
+        return out
+
+    answers = scenario(lambda up: snapshot(up.url("ok")), body)
+    assert [a.status_code for a in answers] == [404, 404, 404, 404, 401]
+    assert all(a.json()["error"]["message"] for a in answers)

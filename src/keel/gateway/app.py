@@ -37,11 +37,11 @@ from keel.gateway.traffic import TrafficLog
 logger = logging.getLogger("keel.gateway")
 
 OPERATIONS = {
-    b"/v1/chat/completions": "chat",
-    b"/v1/embeddings": "embeddings",
-    b"/v1/models": "models",
+    "/v1/chat/completions": "chat",
+    "/v1/embeddings": "embeddings",
+    "/v1/models": "models",
 }
-PREDICT = b"/v1/predict/"
+PREDICT = "/v1/predict/"
 SUFFIX = {"chat": "/chat/completions", "embeddings": "/embeddings"}
 JSON = b"application/json"
 SSE = b"text/event-stream"
@@ -111,7 +111,6 @@ class Gateway:
         self.client = aiohttp.ClientSession(
             connector=connector,
             skip_auto_headers=("Accept-Encoding", "User-Agent"),
-            auto_decompress=False,
         )
         if self._startup is not None:
             await self._startup()
@@ -425,25 +424,24 @@ class Gateway:
 def _dispatch(scope: dict) -> tuple[str, str | None]:
     path: str = scope["path"]
     method: str = scope["method"]
-    raw = path.encode()
-    operation = OPERATIONS.get(raw)
+    operation = OPERATIONS.get(path)
     if operation is not None:
         want = "GET" if operation == "models" else "POST"
         if method != want:
             raise errors.method_not_allowed(want)
         return operation, None
-    if raw.startswith(PREDICT):
+    if path.startswith(PREDICT):
         if method != "POST":
             raise errors.method_not_allowed("POST")
         name = path[len(PREDICT) :]
         if not name or "/" in name.strip("/"):
-            raise errors.not_found(f"no such path {path}", "unknown_url")
+            raise errors.not_found(f"no such path {path[:200]!r}", "unknown_url")
         return "predict", name.strip("/")
     if path == "/openapi.json":
         if method != "GET":
             raise errors.method_not_allowed("GET")
         return "openapi", None
-    raise errors.not_found(f"no such path {path}", "unknown_url")
+    raise errors.not_found(f"no such path {path[:200]!r}", "unknown_url")
 
 
 def _headers(scope: dict) -> dict[bytes, bytes]:
