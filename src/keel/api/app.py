@@ -12,6 +12,7 @@ from keel.api import (
     audit,
     catalog,
     events,
+    gateway,
     map,
     pipeline,
     pods,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
         readiness,
         tokens,
         workspace,
+        gateway,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -13,6 +13,7 @@ from keel.cli.commands import (
     catalog,
     demo,
     evidence,
+    gateway,
     guard,
     map,
     pipeline,
@@ -72,6 +73,7 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(guard.app, name="guard")
 serve.register(app)
 token.register(app)
+gateway.register(app)
 demo.register(app)
 readiness.register(app)
 

@@ -41,6 +41,7 @@ class Demo:
     facts: list[str] = field(default_factory=list)  # what was trained and measured
     api_token: str = ""
     login_code: str = ""
+    gateway_key: str = ""  # for the demo's app, both APIs in production, through the gateway
 
 
 def build_demo(home: Path, *, progress=print) -> Demo:
@@ -71,6 +72,8 @@ def build_demo(home: Path, *, progress=print) -> Demo:
         facts += _govern_credit_scorer(ws, actor, demo_root, home)
         progress("building the support assistant's retrieval index…")
         facts += _build_index(ws, actor, demo_root, home, by_key)
+        gateway_facts, gateway_key = _route_through_gateway(ws, actor)
+        facts += gateway_facts
         with ws.write(actor) as session:
             _, api_token = create_token(
                 session, actor, ADMIN, "admin", ttl=timedelta(days=1), note="printed by keel demo"
@@ -80,7 +83,7 @@ def build_demo(home: Path, *, progress=print) -> Demo:
             checkpoints.checkpoint(session, ws.signer())
     finally:
         ws.close()
-    return Demo(home, settings, len(loaded.entities), facts, api_token, login_code)
+    return Demo(home, settings, len(loaded.entities), facts, api_token, login_code, gateway_key)
 
 
 def _train_credit(
@@ -216,6 +219,42 @@ def _build_index(
         f"kb-retrieval-index: {len(index.names)} articles, {index.vectors.shape[1]} dimensions, "
         f"{hit_rate:.0%} of articles found first by their own title"
     ]
+
+
+MODEL_SERVER = "http://127.0.0.1:8410/v1"  # `keel serve-model`'s default
+
+
+def _route_through_gateway(ws: Workspace, actor) -> tuple[list[str], str]:
+    """Both APIs routed in production to `keel serve-model`, and a key for the demo's app."""
+    from keel.gateway import keys, routes
+
+    with ws.write(actor) as session:
+        routes.set_route(
+            session,
+            actor,
+            "api:credit-decision-api",
+            "production",
+            MODEL_SERVER,
+            model="credit-scorer-fair",  # credit-scorer@2, the release production serves
+            rpm=600,
+        )
+        routes.set_route(
+            session, actor, "api:support-chat-api", "production", MODEL_SERVER, tpm=100_000
+        )
+        key, secret = keys.create_key(
+            session,
+            actor,
+            "demo-app",
+            ["api:credit-decision-api", "api:support-chat-api"],
+            "production",
+            rpm=120,
+            tpm=20_000,
+            ttl=timedelta(days=1),
+        )
+    return [
+        f"gateway: credit-decision-api and support-chat-api routed in production to "
+        f"{MODEL_SERVER}; key {key.id} for demo-app (120 rpm, 20,000 tpm, 1 day)"
+    ], secret
 
 
 def _annotate(entity: Entity, annotations: dict[str, str]) -> Entity:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0005"
+HEAD = "0006"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -22,6 +22,7 @@ def metadata():
     import keel.audit.tables
     import keel.auth.tables
     import keel.catalog.tables
+    import keel.gateway.tables
     import keel.pipeline.tables
     import keel.readiness.tables
     import keel.workspace.tables  # noqa: F401

@@ -269,6 +269,24 @@ def readiness_page(
     return _page(request, "readiness.html", who, card=card, stage=stage)
 
 
+@router.get("/gateway")
+def gateway_page(request: Request, who: Principal = Depends(session_principal)) -> HTMLResponse:
+    """Keys, routes and live request and rate-limit figures (admins: the API's rule)."""
+    from keel.auth import role_allows
+    from keel.gateway import keys, routes
+    from keel.gateway.figures import traffic_figures
+
+    if not role_allows(who.role, "admin"):
+        raise PageForbidden("the gateway page is for admins")
+    with _ws(request).read() as session:
+        figures = traffic_figures(session)
+        found_routes = routes.list_routes(session)
+        found_keys = keys.list_keys(session)
+    return _page(
+        request, "gateway.html", who, figures=figures, routes=found_routes, keys=found_keys
+    )
+
+
 @router.get("/catalog")
 def catalog_page(request: Request, who: Principal = Depends(session_principal)) -> HTMLResponse:
     snap = _snapshot(request)

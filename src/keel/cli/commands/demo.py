@@ -87,11 +87,41 @@ def demo(
     print(
         f"A new link later: keel --home {shlex.quote(str(home))} login-link --user ana.lima --role admin"
     )
+    print(f"Gateway key (demo-app, 1 day):            {built.gateway_key}")
+    print(
+        "Try it:  curl -s http://127.0.0.1:8401/v1/chat/completions "
+        f"-H 'Authorization: Bearer {built.gateway_key}' -H 'Content-Type: application/json' "
+        """-d '{"model": "support-chat-api", "messages": [{"role": "user", "content": "I lost my card"}]}'"""
+    )
     if not serve:
+        print(
+            f"Serve the models and the gateway: keel --home {shlex.quote(str(home))} serve-model & "
+            f"keel --home {shlex.quote(str(home))} gateway &"
+        )
         return
     import uvicorn
 
     from keel.api import create_app
 
-    print("\nServing; Ctrl-C stops.")
-    uvicorn.run(create_app(built.settings), host=host, port=port, log_level="warning")
+    children = _data_plane(built.home)
+    print(
+        f"\nServing (and the model server on :8410, the gateway on :8401, {url}/gateway); Ctrl-C stops."
+    )
+    try:
+        uvicorn.run(create_app(built.settings), host=host, port=port, log_level="warning")
+    finally:
+        for child in children:  # the processes started just above, by their own handles
+            child.terminate()
+            child.wait(timeout=15)
+
+
+def _data_plane(home: Path) -> list:
+    """`keel serve-model` and `keel gateway` for the demo, as child processes."""
+    import subprocess
+    import sys
+
+    entry = "from keel.cli.main import main; main()"
+    return [
+        subprocess.Popen([sys.executable, "-c", entry, "--home", str(home), *args])
+        for args in (["serve-model"], ["gateway"])
+    ]

@@ -1,0 +1,123 @@
+"""Requests and tokens per minute, per key and per endpoint, with a sliding-window counter.
+
+The counting is the `limits` library's sliding window counter (two fixed windows, the
+previous one weighted by how much of it still overlaps the last minute: two counters per
+limit, never an entry per token). Storage is in memory for one gateway process, or Redis
+(`KEEL_REDIS_URL`) shared by every replica, so that the allowance is the limit, not the
+limit times the replicas: the check-and-increment runs as one Lua script in Redis.
+
+A request takes every applicable limit in turn; when one refuses, what the others took is
+given back. A token reservation (prompt + max_tokens) is settled with the upstream's usage
+afterwards: `adjust` adds or gives back the difference in the current window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+# Give back at most what the counter holds (a window may have turned since it was taken).
+_GIVE_BACK = """
+local v = tonumber(redis.call('get', KEYS[1]) or '0')
+local d = math.min(v, tonumber(ARGV[1]))
+if d > 0 then redis.call('decrby', KEYS[1], d) end
+return d
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One limit to take from: `scope` (key-rpm, key-tpm, endpoint-rpm, endpoint-tpm),
+    whose counter is `ident`, holding `limit` per minute; `cost` is what this request takes."""
+
+    scope: str
+    ident: str
+    limit: int
+    cost: int
+
+    @property
+    def item(self) -> RateLimitItem:
+        return _item(self.limit)
+
+
+_ITEMS: dict[int, RateLimitItem] = {}
+
+
+def _item(limit: int) -> RateLimitItem:
+    item = _ITEMS.get(limit)
+    if item is None:
+        item = _ITEMS[limit] = RateLimitItemPerMinute(limit, namespace="keel-gw")
+    return item
+
+
+class Limiter:
+    def __init__(self, redis_url: str | None = None):
+        self.redis_url = redis_url
+        if redis_url:
+            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+            self.storage = RedisStorage(uri, implementation="redispy")
+            self._give_back = None
+        else:
+            self.storage = MemoryStorage()
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+
+    @property
+    def backend(self) -> str:
+        return "redis" if self.redis_url else "memory"
+
+    async def acquire(self, checks: list[Check]) -> Check | None:
+        """Take every check's cost; returns the first that refuses (having given back the
+        others), or None when all were taken."""
+        taken: list[Check] = []
+        for check in checks:
+            if not await self.strategy.hit(check.item, check.ident, cost=check.cost):
+                for done in taken:
+                    await self.adjust(done, -done.cost)
+                return check
+            taken.append(check)
+        return None
+
+    async def adjust(self, check: Check, delta: int) -> None:
+        """Add `delta` (positive: used more than reserved; negative: give back) to the
+        current window of `check`'s counter, never refusing and never below zero."""
+        if delta == 0:
+            return
+        key = check.item.key_for(check.ident)
+        expiry = check.item.get_expiry()
+        if self.redis_url:
+            current = self.storage._current_window_key(key)
+            if delta > 0:
+                await self.storage.incr(current, 2 * expiry, delta)
+            else:
+                client = self.storage.bridge.storage
+                if self._give_back is None:
+                    self._give_back = client.register_script(_GIVE_BACK)
+                await self._give_back(
+                    keys=[self.storage.bridge.prefixed_key(current)], args=[-delta]
+                )
+            return
+        _, current = self.storage.sliding_window_keys(key, expiry, time.time())
+        if delta > 0:
+            await self.storage.incr(current, 2 * expiry, delta)
+        else:
+            await self.storage.decr(current, -delta)
+
+    async def retry_after(self, check: Check) -> int:
+        """Whole seconds until `check` could take its cost again (at least 1)."""
+        stats = await self.strategy.get_window_stats(check.item, check.ident)
+        wait = stats.reset_time - time.time()
+        return max(1, min(60, math.ceil(wait)))
+
+    async def remaining(self, check: Check) -> int:
+        stats = await self.strategy.get_window_stats(check.item, check.ident)
+        return stats.remaining
+
+    async def close(self) -> None:
+        if self.redis_url:
+            client = self.storage.bridge.storage
+            await client.aclose()

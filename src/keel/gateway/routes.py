@@ -1,0 +1,149 @@
+"""Routes: which upstream serves an endpoint (an API node of the map) in an environment.
+
+`set_route` and `remove_route` are the only writers of `gateway_routes`; each change is a
+`gateway.route.*` event in the governance log, whose head is the gateway's config version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keel import audit
+from keel.catalog.queries import get_entity
+from keel.catalog.refs import key_of
+from keel.errors import NotFoundError, UsageError
+from keel.gateway.tables import RouteRow
+from keel.identity import Actor
+
+ENVIRONMENTS = ("staging", "production")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    endpoint: str  # api:namespace/name
+    environment: str
+    upstream: str  # base URL, e.g. http://127.0.0.1:8410/v1
+    model: str | None = None  # the name the upstream knows the model by; None: unchanged
+    rpm: int | None = None  # the endpoint's own limits in this environment, all keys together
+    tpm: int | None = None
+    timeout: float | None = None
+    capture: bool = False  # store redacted payloads in the traffic log
+    updated_at: str = ""
+    updated_by: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def check_environment(environment: str) -> str:
+    if environment not in ENVIRONMENTS:
+        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return environment
+
+
+def endpoint_key(session: Session, ref: str) -> str:
+    """The key of an API entity of the map; raises NotFoundError for anything else."""
+    try:
+        key = key_of(ref, default_kind="api")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not key.startswith("api:"):
+        raise UsageError(f"{ref!r} is not an API: an endpoint is an API node of the map")
+    get_entity(session, key)  # NotFoundError when the map does not hold it
+    return key
+
+
+def check_upstream(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"upstream {url!r} is not an http(s) URL such as http://host:port/v1")
+    if parts.query or parts.fragment:
+        raise UsageError(f"upstream {url!r} may not carry a query or fragment")
+    return url.rstrip("/")
+
+
+def _positive(name: str, value: int | float | None) -> None:
+    if value is not None and value <= 0:
+        raise UsageError(f"{name} must be positive")
+
+
+def set_route(
+    session: Session,
+    actor: Actor,
+    endpoint: str,
+    environment: str,
+    upstream: str,
+    *,
+    model: str | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    timeout: float | None = None,
+    capture: bool = False,
+) -> Route:
+    """Create or replace the route of `endpoint` in `environment`."""
+    check_environment(environment)
+    key = endpoint_key(session, endpoint)
+    upstream = check_upstream(upstream)
+    for name, value in (("--rpm", rpm), ("--tpm", tpm), ("--timeout", timeout)):
+        _positive(name, value)
+    row = session.get(RouteRow, (key, environment))
+    before = _route(row).as_dict() if row else None
+    if row is None:
+        row = RouteRow(endpoint=key, environment=environment)
+        session.add(row)
+    row.upstream, row.model, row.rpm, row.tpm, row.timeout = upstream, model, rpm, tpm, timeout
+    row.capture = capture
+    row.updated_at, row.updated_by = _stamp(), actor.id
+    session.flush()
+    route = _route(row)
+    details = {k: v for k, v in route.as_dict().items() if k not in ("updated_at", "updated_by")}
+    details["previous_upstream"] = before["upstream"] if before else None
+    audit.append(session, actor, [audit.Change("gateway.route.set", key, details)])
+    return route
+
+
+def remove_route(session: Session, actor: Actor, endpoint: str, environment: str) -> None:
+    check_environment(environment)
+    try:
+        key = key_of(endpoint, default_kind="api")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    row = session.get(RouteRow, (key, environment))
+    if row is None:
+        raise NotFoundError(f"no route for {key} in {environment}")
+    session.delete(row)
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        [audit.Change("gateway.route.removed", key, {"environment": environment})],
+    )
+
+
+def list_routes(session: Session) -> list[Route]:
+    rows = session.scalars(select(RouteRow).order_by(RouteRow.endpoint, RouteRow.environment))
+    return [_route(r) for r in rows]
+
+
+def _route(row: RouteRow) -> Route:
+    return Route(
+        row.endpoint,
+        row.environment,
+        row.upstream,
+        row.model,
+        row.rpm,
+        row.tpm,
+        row.timeout,
+        bool(row.capture),
+        row.updated_at,
+        row.updated_by,
+    )
