@@ -43,6 +43,7 @@ class Upstream:
 
     def __init__(self) -> None:
         self.healthy = True
+        self.seen_keys: list[str | None] = []
         self.port = free_port()
         self.runner: web.AppRunner | None = None
 
@@ -64,6 +65,11 @@ class Upstream:
             return web.json_response({"error": {"message": "bad field"}}, status=400)
         if kind == "slow":
             await asyncio.sleep(2)
+            return web.json_response(ANSWER)
+        if kind == "keyed":  # a provider: answers only its own key
+            self.seen_keys.append(request.headers.get("Authorization"))
+            if request.headers.get("Authorization") != "Bearer provider-secret":
+                return web.json_response({"error": {"message": "bad key"}}, status=401)
             return web.json_response(ANSWER)
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
@@ -87,7 +93,14 @@ class Upstream:
 
 
 def snapshot(
-    upstream: str, *, rpm=None, tpm=None, route_rpm=None, timeout=None, capture=False
+    upstream: str,
+    *,
+    rpm=None,
+    tpm=None,
+    route_rpm=None,
+    timeout=None,
+    capture=False,
+    credential_env=None,
 ) -> Snapshot:
     grants = {
         digest(secret): Grant(
@@ -95,7 +108,15 @@ def snapshot(
         )
         for key_id, secret in (("gk_one", SECRET), ("gk_two", OTHER))
     }
-    route = Route(EP, "production", upstream, rpm=route_rpm, timeout=timeout, capture=capture)
+    route = Route(
+        EP,
+        "production",
+        upstream,
+        rpm=route_rpm,
+        timeout=timeout,
+        capture=capture,
+        credential_env=credential_env,
+    )
     return Snapshot(
         1,
         grants,
@@ -178,6 +199,33 @@ def test_upstream_failures_become_openai_errors():
     ]
     assert records[0]["release"] == "model:default/support-assistant-model@1"
     assert records[0]["tokens"]["total"] == 30
+
+
+def test_a_provider_gets_its_key_from_the_gateways_environment(monkeypatch):
+    """The route names an environment variable; the secret is sent to the upstream only, and
+    the client's own Keel key never is."""
+    results = []
+
+    async def body(client, gateway, upstream):
+        gateway.snapshot = lambda: snapshot(
+            upstream.url("keyed"), credential_env="KEEL_TEST_PROVIDER_KEY"
+        )
+        monkeypatch.delenv("KEEL_TEST_PROVIDER_KEY", raising=False)
+        results.append(await chat(client))
+        monkeypatch.setenv("KEEL_TEST_PROVIDER_KEY", "provider-secret")
+        results.append(await chat(client))
+        monkeypatch.setenv("KEEL_TEST_PROVIDER_KEY", "stale-secret")
+        results.append(await chat(client))
+        return upstream.seen_keys
+
+    seen = scenario(snapshot("http://unused/v1"), body)
+    missing, ok, stale = results
+    assert missing.status_code == 502
+    assert missing.json()["error"]["code"] == "upstream_credential_missing"
+    assert "KEEL_TEST_PROVIDER_KEY" in missing.json()["error"]["message"]
+    assert ok.status_code == 200 and ok.json() == ANSWER
+    assert stale.status_code == 401  # the provider's own refusal reaches the client
+    assert seen == ["Bearer provider-secret", "Bearer stale-secret"]
 
 
 def test_every_aiohttp_failure_is_translated():

@@ -48,6 +48,33 @@ def test_bad_routes_are_refused_with_one_line(demo_ws, admin, endpoint, env, ups
         routes.set_route(session, admin, endpoint, env, upstream)
 
 
+def test_a_route_names_its_upstream_credential_never_holds_it(demo_ws, admin):
+    with demo_ws.write(admin) as session:
+        route = routes.set_route(
+            session,
+            admin,
+            "credit-decision-api",
+            "production",
+            "https://provider.example/v1",
+            credential_env="PROVIDER_API_KEY",
+        )
+        with pytest.raises(UsageError, match="not an environment variable name"):
+            routes.set_route(
+                session,
+                admin,
+                "credit-decision-api",
+                "staging",
+                "http://h/v1",
+                credential_env="sk-live-123",
+            )
+    assert route.credential_env == "PROVIDER_API_KEY"
+    with demo_ws.read() as session:
+        [stored] = routes.list_routes(session)
+        (event,) = audit.list_events(session, action="gateway.route.set")
+    assert stored.credential_env == "PROVIDER_API_KEY"
+    assert event.details["credential_env"] == "PROVIDER_API_KEY"
+
+
 def test_keys_are_scoped_shown_once_and_revocable(demo_ws, admin):
     with demo_ws.write(admin) as session:
         key, secret = keys.create_key(

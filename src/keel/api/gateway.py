@@ -29,6 +29,11 @@ class RouteRequest(BaseModel):
     tpm: int | None = Field(None, ge=1)
     timeout: float | None = Field(None, gt=0, le=3600)
     capture: bool = Field(False, description="Store redacted payloads in the traffic log.")
+    credential_env: str | None = Field(
+        None,
+        max_length=128,
+        description="The environment variable on the gateway's host holding the upstream's key.",
+    )
 
 
 class KeyRequest(BaseModel):
@@ -63,6 +68,7 @@ def set_route(
             tpm=body.tpm,
             timeout=body.timeout,
             capture=body.capture,
+            credential_env=body.credential_env,
         )
     return route.as_dict()
 

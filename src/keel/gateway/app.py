@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -250,12 +251,18 @@ class Gateway:
             url = route.upstream + SUFFIX[call.operation]
         body = call.raw if call.raw is not None else orjson.dumps(call.body)
         timeout = self._timeout(route.timeout or self.timeout)
+        headers = {"content-type": "application/json", "x-request-id": call.id}
+        if route.credential_env:
+            secret = os.environ.get(route.credential_env)
+            if not secret:
+                raise errors.missing_credential(route.credential_env)
+            headers["authorization"] = f"Bearer {secret}"
         began = time.perf_counter()
         try:
             async with self.client.post(
                 url,
                 data=body,
-                headers={"content-type": "application/json", "x-request-id": call.id},
+                headers=headers,
                 timeout=timeout,
             ) as response:
                 status = response.status

@@ -161,6 +161,15 @@ def translate(exc: BaseException) -> GatewayError:
     return _upstream(502, "the gateway failed to relay the upstream's answer", "gateway_error")
 
 
+def missing_credential(name: str) -> GatewayError:
+    """The route sends the upstream a key from an environment variable this gateway lacks."""
+    return _upstream(
+        502,
+        f"the gateway has no upstream credential: set {name} where the gateway runs",
+        "upstream_credential_missing",
+    )
+
+
 def upstream_status(status: int) -> GatewayError:
     """An upstream 5xx, told to the client without the upstream's own body."""
     return _upstream(502, f"the upstream failed with HTTP {status}", f"upstream_http_{status}")

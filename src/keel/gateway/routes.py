@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -35,9 +36,13 @@ class Route:
     capture: bool = False  # store redacted payloads in the traffic log
     updated_at: str = ""
     updated_by: str = ""
+    credential_env: str | None = None  # env var on the gateway host with the upstream's key
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 
 
 def _stamp() -> str:
@@ -88,9 +93,13 @@ def set_route(
     tpm: int | None = None,
     timeout: float | None = None,
     capture: bool = False,
+    credential_env: str | None = None,
 ) -> Route:
-    """Create or replace the route of `endpoint` in `environment`."""
+    """Create or replace the route of `endpoint` in `environment`. `credential_env` names
+    the environment variable from which the gateway sends the upstream its API key."""
     check_environment(environment)
+    if credential_env is not None and not _ENV_NAME.fullmatch(credential_env):
+        raise UsageError(f"{credential_env!r} is not an environment variable name (A-Z, 0-9 and _)")
     key = endpoint_key(session, endpoint)
     upstream = check_upstream(upstream)
     for name, value in (("--rpm", rpm), ("--tpm", tpm), ("--timeout", timeout)):
@@ -102,6 +111,7 @@ def set_route(
         session.add(row)
     row.upstream, row.model, row.rpm, row.tpm, row.timeout = upstream, model, rpm, tpm, timeout
     row.capture = capture
+    row.credential_env = credential_env
     row.updated_at, row.updated_by = _stamp(), actor.id
     session.flush()
     route = _route(row)
@@ -146,4 +156,5 @@ def _route(row: RouteRow) -> Route:
         bool(row.capture),
         row.updated_at,
         row.updated_by,
+        row.credential_env,
     )

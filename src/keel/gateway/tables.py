@@ -23,6 +23,9 @@ class RouteRow(Base):
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds
     capture: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the name of an environment variable on the gateway's host holding the upstream's API
+    # key: the secret itself is never stored, logged or sent anywhere but that upstream
+    credential_env: Mapped[str | None] = mapped_column(String(128), nullable=True)
     updated_at: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(300))
 

@@ -123,6 +123,13 @@ def route_set(
     capture: bool = typer.Option(
         False, "--capture/--no-capture", help="Store redacted payloads in the traffic log."
     ),
+    credential_env: str | None = typer.Option(
+        None,
+        "--upstream-key-env",
+        metavar="VAR",
+        help="Send the upstream the API key held in this environment variable of the "
+        "gateway's host (a provider's key; never stored by Keel).",
+    ),
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Route ENDPOINT_REF in an environment to an upstream (replaces an existing route)."""
@@ -139,6 +146,7 @@ def route_set(
             "tpm": tpm,
             "timeout": timeout,
             "capture": capture,
+            "credential_env": credential_env,
         }
         done = remote.call(settings, "PUT", "/api/v1/gateway/routes", body)
     else:
@@ -155,6 +163,7 @@ def route_set(
                 tpm=tpm,
                 timeout=timeout,
                 capture=capture,
+                credential_env=credential_env,
             ).as_dict()
     console.print(
         f"route {done['endpoint']} ({done['environment']}) -> {done['upstream']}", markup=False
