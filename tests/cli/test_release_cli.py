@@ -249,7 +249,7 @@ def test_in_server_mode_approvals_and_promotions_go_through_the_api(
 
     assert _create(credit_artifacts["credit-scorer"]) == 0
     tokens = {}
-    for user, role in (("ivo.costa", "viewer"), ("ana.lima", "admin")):
+    for user, role in (("ivo.costa", "editor"), ("ana.lima", "admin"), ("dara.kim", "editor")):
         assert run(["token", "create", "--user", user, "--role", role]) == 0
         tokens[user] = capsys.readouterr().out.strip().splitlines()[-1]
     assert run(["workspace", "mode", "server"]) == 0
@@ -274,6 +274,17 @@ def test_in_server_mode_approvals_and_promotions_go_through_the_api(
         assert run(["release", "promote", "credit-scorer@1", "--to", "staging"]) == 1
         out = capsys.readouterr().out
         assert "refused" in out and "evidence data.provenance" in out
+        assert run(["stage", "advance", "credit-decisioning"]) == 0
+        assert "moved from design to build" in capsys.readouterr().out
+        assert run(["stage", "advance", "credit-decisioning"]) == 1  # no evidence yet
+        assert "refused" in capsys.readouterr().out
+        monkeypatch.setenv("KEEL_TOKEN", tokens["ivo.costa"])
+        evidence = ["evidence", "add", "credit-decisioning", "--release", "credit-scorer@1"]
+        assert run([*evidence, "--track", "data", "--check", "quality", "--result", "pass"]) == 0
+        assert "recorded data.quality: pass" in capsys.readouterr().out
+        monkeypatch.setenv("KEEL_TOKEN", tokens["dara.kim"])
+        assert run(["review", "credit-decisioning", "--kind", "security"]) == 0
+        assert "dara.kim cleared the security review" in capsys.readouterr().out
     finally:
         server.should_exit = True
         thread.join(timeout=10)

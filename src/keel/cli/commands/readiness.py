@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import typer
 from rich.markup import escape
 
-from keel.cli import context
+from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import UsageError
 from keel.pipeline import refusals
@@ -118,6 +120,14 @@ def review(
             note = f"  {r.comment}" if r.comment else ""
             console.print(f"{r.kind:9} {r.created_at[:19]}  {r.reviewer}{note}", markup=False)
         return
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):  # through the control plane, as the token's user
+        path = f"/api/v1/systems/{quote(system, safe='')}/reviews"
+        answer = remote.call(settings, "POST", path, {"kind": kind, "comment": comment})
+        console.print(
+            f"{escape(answer['reviewer'])} cleared the {kind} review of {escape(answer['system'])}"
+        )
+        return
     who = context.actor(ctx, as_user)
     with context.workspace(ctx) as ws:
         done = refusals.logged(
@@ -169,26 +179,32 @@ def stage_advance(
 ) -> None:
     """Move the system to its next stage; refused (exit 1, logged) with the unmet criteria."""
     _format(fmt)
-    who = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws:
-        decision = refusals.logged(
-            ws,
-            who,
-            "stage.advance",
-            reviews.subject_of(system),
-            lambda session: stages.advance(session, who, system, to),
-        )
-    if fmt == "json":
-        print_json(decision.as_dict())
-    elif decision.allowed:
-        console.print(f"{escape(decision.system)} moved from {decision.stage} to {decision.to}")
+    settings = context.state(ctx).settings()
+    if remote.enabled(settings):  # through the control plane, as the token's user
+        path = f"/api/v1/systems/{quote(system, safe='')}/stage"
+        try:
+            shown = remote.call(settings, "POST", path, {"to": to})
+        except remote.Refused as refused:
+            shown = {"system": system, "allowed": False, "missing": refused.problems}
     else:
-        console.print(
-            f"[red]refused[/]: {escape(decision.system)} stays in {decision.stage}; unmet:"
-        )
-        for c in decision.missing:
+        who = context.actor(ctx, as_user)
+        with context.workspace(ctx) as ws:
+            shown = refusals.logged(
+                ws,
+                who,
+                "stage.advance",
+                reviews.subject_of(system),
+                lambda session: stages.advance(session, who, system, to),
+            ).as_dict()
+    if fmt == "json":
+        print_json(shown)
+    elif shown["allowed"]:
+        console.print(f"{escape(shown['system'])} moved from {shown['from']} to {shown['to']}")
+    else:
+        console.print(f"[red]refused[/]: {escape(shown['system'])} stays; unmet:")
+        for c in shown["missing"]:
             console.print(f"  {escape(str(c))}", soft_wrap=True)
-    raise typer.Exit(0 if decision.allowed else 1)
+    raise typer.Exit(0 if shown["allowed"] else 1)
 
 
 def register(app: typer.Typer) -> None:
