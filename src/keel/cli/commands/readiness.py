@@ -201,7 +201,8 @@ def stage_advance(
     elif shown["allowed"]:
         console.print(f"{escape(shown['system'])} moved from {shown['from']} to {shown['to']}")
     else:
-        console.print(f"[red]refused[/]: {escape(shown['system'])} stays; unmet:")
+        stays = f" stays in {shown['from']}" if shown.get("from") else " stays"
+        console.print(f"[red]refused[/]: {escape(shown['system'])}{stays}; unmet:")
         for c in shown["missing"]:
             console.print(f"  {escape(str(c))}", soft_wrap=True)
     raise typer.Exit(0 if shown["allowed"] else 1)
