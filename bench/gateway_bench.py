@@ -68,8 +68,17 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
-def workspace(home: Path, upstream: str) -> str:
-    """A workspace with the demo map, a route to `upstream` and a key with limits; its key."""
+GUARDS = {
+    "default": None,  # the default policy: blocks the anchors' prompt (an injection false hit)
+    # every scanner runs as in the default, injections are recorded instead of blocked
+    "record": {"input": {"injection": "allow"}},
+    "off": False,
+}
+
+
+def workspace(home: Path, upstream: str, guard: str = "record") -> str:
+    """A workspace with the demo map, a route to `upstream` (guard policy `GUARDS[guard]`)
+    and a key with limits; its key."""
     from keel.catalog import service
     from keel.config import DB_FILE, Settings
     from keel.gateway import keys, routes
@@ -82,7 +91,15 @@ def workspace(home: Path, upstream: str) -> str:
     loaded = service.load([ROOT / "examples" / "demo" / "catalog"])
     with ws.write(actor) as session:
         service.apply(session, actor, loaded.entities)
-        routes.set_route(session, actor, "support-chat-api", "production", upstream, model="bench")
+        routes.set_route(
+            session,
+            actor,
+            "support-chat-api",
+            "production",
+            upstream,
+            model="bench",
+            guard=GUARDS[guard],
+        )
         _, secret = keys.create_key(
             session,
             actor,
@@ -186,6 +203,13 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=30)
     ap.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM side")
     ap.add_argument("--no-stream", action="store_true", help="skip the stream=true runs")
+    ap.add_argument(
+        "--guard",
+        choices=sorted(GUARDS),
+        default="record",
+        help="the route's guard: record (every scanner, injections recorded, since the\n"
+        "anchors' repeated-sentence prompt is an injection false hit), default, off",
+    )
     ap.add_argument("--json", help="write every figure here")
     a = ap.parse_args()
 
@@ -202,7 +226,7 @@ def main() -> None:
             )
             procs.append(up)
             wait_http(up_port, "/health", up)
-            key = workspace(home, upstream + "/v1")
+            key = workspace(home, upstream + "/v1", guard=a.guard)
             env = {
                 **os.environ,
                 "KEEL_HOME": str(home),
@@ -235,7 +259,10 @@ def main() -> None:
                 str(a.duration),
                 "--stream",
             ]
-            print("== Keel gateway (auth + rpm/tpm limits + traffic log) ==", flush=True)
+            guarded = f"guard: {a.guard}"
+            print(
+                f"== Keel gateway (auth + rpm/tpm limits + traffic log + {guarded}) ==", flush=True
+            )
             figures["keel"] = bench(sys.executable, upstream, via, key, "support-chat-api", common)
             if not a.no_stream:
                 figures["keel_stream"] = bench(

@@ -34,6 +34,11 @@ class RouteRequest(BaseModel):
         max_length=128,
         description="The environment variable on the gateway's host holding the upstream's key.",
     )
+    guard: dict[str, Any] | bool | None = Field(
+        None,
+        description='The guard policy (keel.guard\'s format, e.g. {"output": {"pii": '
+        '"block"}}); null: the default policy; false: no guard on this route.',
+    )
 
 
 class KeyRequest(BaseModel):
@@ -69,6 +74,7 @@ def set_route(
             timeout=body.timeout,
             capture=body.capture,
             credential_env=body.credential_env,
+            guard=body.guard,
         )
     return route.as_dict()
 

@@ -127,6 +127,22 @@ def blocked(message: str, code: str = "blocked_by_guard") -> GatewayError:
     return GatewayError(400, message, "invalid_request_error", code, decision="blocked")
 
 
+def guard_violation(scanner: str, message: str) -> GatewayError:
+    """The guard refused a request or an answer: 400 `guard_violation`, code the scanner."""
+    return GatewayError(400, message, "guard_violation", scanner, decision="blocked")
+
+
+def guard_failed(stage: str) -> GatewayError:
+    """A scanner raised and the route's policy fails closed: refused, recorded as an error."""
+    return GatewayError(
+        500,
+        f"the {stage} guard failed, so the request was refused (the route fails closed)",
+        "guard_violation",
+        "guard_error",
+        decision="guard_error",
+    )
+
+
 def circuit_open(retry_after: int) -> GatewayError:
     return GatewayError(
         503,

@@ -11,6 +11,7 @@ parsed body, token reservation, usage, findings). Guards (issue #7's scanners) p
   `end() -> bytes` see every byte before the client does (`keel.guard.stream` fits here).
 
 Findings are recorded in the traffic log by type and position, never with the text.
+`keel.gateway.guards` puts keel.guard's scanners on both points, per route policy.
 """
 
 from __future__ import annotations

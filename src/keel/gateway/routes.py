@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -37,9 +39,26 @@ class Route:
     updated_at: str = ""
     updated_by: str = ""
     credential_env: str | None = None  # env var on the gateway host with the upstream's key
+    # the guard policy: None the default (keel.guard.DEFAULT_POLICY), False no guard, a
+    # mapping in keel.guard.parse_policy's format (unset keys keep the default)
+    guard: dict[str, Any] | bool | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def check_guard(guard: dict[str, Any] | bool | None) -> dict[str, Any] | bool | None:
+    """The guard setting as stored: None (default), False (off) or a validated mapping."""
+    if guard is None or guard is False:
+        return guard
+    if guard is True:
+        return None
+    if not isinstance(guard, dict):
+        raise UsageError('a guard policy is a mapping such as {"output": {"pii": "block"}}')
+    from keel.guard import parse_policy
+
+    parse_policy(guard)  # raises InputError, one line per problem
+    return guard
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
@@ -94,10 +113,13 @@ def set_route(
     timeout: float | None = None,
     capture: bool = False,
     credential_env: str | None = None,
+    guard: dict[str, Any] | bool | None = None,
 ) -> Route:
     """Create or replace the route of `endpoint` in `environment`. `credential_env` names
-    the environment variable from which the gateway sends the upstream its API key."""
+    the environment variable from which the gateway sends the upstream its API key; `guard`
+    is the route's guard policy (None: the default, False: no guard)."""
     check_environment(environment)
+    guard = check_guard(guard)
     if credential_env is not None and not _ENV_NAME.fullmatch(credential_env):
         raise UsageError(f"{credential_env!r} is not an environment variable name (A-Z, 0-9 and _)")
     key = endpoint_key(session, endpoint)
@@ -112,6 +134,7 @@ def set_route(
     row.upstream, row.model, row.rpm, row.tpm, row.timeout = upstream, model, rpm, tpm, timeout
     row.capture = capture
     row.credential_env = credential_env
+    row.guard = None if guard is None else json.dumps(guard, sort_keys=True)
     row.updated_at, row.updated_by = _stamp(), actor.id
     session.flush()
     route = _route(row)
@@ -157,4 +180,5 @@ def _route(row: RouteRow) -> Route:
         row.updated_at,
         row.updated_by,
         row.credential_env,
+        json.loads(row.guard) if row.guard else None,
     )

@@ -17,6 +17,7 @@ from keel.config import Settings
 from keel.gateway.anomaly import Detector
 from keel.gateway.app import MAX_BODY, TIMEOUT, Gateway
 from keel.gateway.breaker import Breaker
+from keel.gateway.guards import guard_hooks
 from keel.gateway.metrics import Metrics
 from keel.gateway.ratelimit import Limiter
 from keel.gateway.traffic import TrafficLog
@@ -70,6 +71,7 @@ def build(
         traffic=traffic,
         metrics=metrics,
         breaker=Breaker(),
+        hooks=guard_hooks(),
         detector=Detector(mode=anomaly),
         max_body=max_body,
         timeout=timeout,

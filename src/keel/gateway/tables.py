@@ -26,6 +26,9 @@ class RouteRow(Base):
     # the name of an environment variable on the gateway's host holding the upstream's API
     # key: the secret itself is never stored, logged or sent anywhere but that upstream
     credential_env: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the guard policy as JSON: NULL the default policy, `false` no guard, an object the
+    # route's own policy (keel.guard.parse_policy's format, over the default)
+    guard: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(300))
 

@@ -51,12 +51,19 @@ def _slots(choice: dict[str, Any], message_key: str) -> list[tuple[dict[str, Any
     return slots
 
 
-def guard_response(body: dict[str, Any], policy: Policy = DEFAULT_POLICY) -> dict[str, Any]:
-    """A copy of `body` with every returned text redacted; raises GuardBlocked when one blocks."""
+def guard_response(
+    body: dict[str, Any], policy: Policy = DEFAULT_POLICY, report: list | None = None
+) -> dict[str, Any]:
+    """A copy of `body` with every returned text redacted; raises GuardBlocked when one blocks.
+
+    With `report`, each text's findings and scanner errors are appended to it as
+    `(choice index, field label, ScanResult)` (offsets, types, never the text)."""
     out = copy.deepcopy(body)
     for choice in out.get("choices") or []:
-        for container, key, _ in _slots(choice, "message"):
+        for container, key, label in _slots(choice, "message"):
             result = scan(container[key], "output", policy)
+            if report is not None and (result.findings or result.errors):
+                report.append((choice.get("index", 0), label, result))
             if result.blocked:
                 raise GuardBlocked(result.blocked_by or "guard", result.findings)
             container[key] = result.text
@@ -69,6 +76,9 @@ class ResponseStreamGuard:
     def __init__(self, policy: Policy = DEFAULT_POLICY):
         self.policy = policy
         self._filters: dict[tuple[int, str], StreamFilter] = {}
+        # what every finished filter found and which scanners failed, per (choice, field)
+        self.findings: list[tuple[tuple[int, str], Finding]] = []
+        self.errors: list[tuple[tuple[int, str], str]] = []
 
     def filter(self, chunk: dict[str, Any]) -> dict[str, Any]:
         """A copy of `chunk` with its deltas filtered; raises GuardBlocked when a value blocks."""
@@ -89,12 +99,17 @@ class ResponseStreamGuard:
         flt = self._filters.setdefault(key, StreamFilter("output", self.policy))
         released = flt.feed(text)
         if flt.blocked:
+            self._filters.pop(key, None)
+            self.findings.extend((key, f) for f in flt.findings)
+            self.errors.extend((key, e) for e in flt.errors)
             raise GuardBlocked(flt.blocked_by or "guard", flt.findings)
         return released
 
     def _finish(self, key: tuple[int, str]) -> str:
         flt = self._filters.pop(key)
         rest = flt.close()
+        self.findings.extend((key, f) for f in flt.findings)
+        self.errors.extend((key, e) for e in flt.errors)
         if flt.blocked:
             raise GuardBlocked(flt.blocked_by or "guard", flt.findings)
         return rest

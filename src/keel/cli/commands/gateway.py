@@ -10,6 +10,7 @@ import typer
 
 from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
+from keel.errors import UsageError
 
 route_app = typer.Typer(
     help="Gateway routes: endpoint x environment -> upstream.", no_args_is_help=True
@@ -130,11 +131,32 @@ def route_set(
         help="Send the upstream the API key held in this environment variable of the "
         "gateway's host (a provider's key; never stored by Keel).",
     ),
+    guard_file: str | None = typer.Option(
+        None,
+        "--guard",
+        metavar="POLICY_FILE",
+        help="The route's guard policy (YAML/JSON, as for keel guard scan --policy); "
+        "default: block injections, redact PII and secrets.",
+    ),
+    no_guard: bool = typer.Option(False, "--no-guard", help="No guard on this route."),
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Route ENDPOINT_REF in an environment to an upstream (replaces an existing route)."""
     from keel.gateway import routes
 
+    if guard_file and no_guard:
+        raise UsageError("--guard and --no-guard exclude each other")
+    guard: dict | bool | None = None
+    if no_guard:
+        guard = False
+    elif guard_file:
+        from pathlib import Path
+
+        from keel.cli.commands.guard import policy_mapping
+        from keel.guard.policy import parse_policy
+
+        guard = policy_mapping(Path(guard_file)) or {}
+        parse_policy(guard)  # refuse a bad file here, one line per problem
     settings = context.state(ctx).settings()
     if remote.enabled(settings):
         body = {
@@ -147,6 +169,7 @@ def route_set(
             "timeout": timeout,
             "capture": capture,
             "credential_env": credential_env,
+            "guard": guard,
         }
         done = remote.call(settings, "PUT", "/api/v1/gateway/routes", body)
     else:
@@ -164,6 +187,7 @@ def route_set(
                 timeout=timeout,
                 capture=capture,
                 credential_env=credential_env,
+                guard=guard,
             ).as_dict()
     console.print(
         f"route {done['endpoint']} ({done['environment']}) -> {done['upstream']}", markup=False
@@ -208,6 +232,9 @@ def route_list(
     for r in found:
         limits = " ".join(
             f"{k}={r[k]}" for k in ("model", "rpm", "tpm", "timeout", "capture") if r[k]
+        )
+        limits += " guard=" + (
+            "off" if r["guard"] is False else "custom" if r["guard"] else "default"
         )
         console.print(
             f"{r['endpoint']}  {r['environment']:10}  {r['upstream']}  {limits}", markup=False

@@ -82,6 +82,11 @@ def _texts(source: str, jsonl: bool) -> Iterator[str]:
 def _policy(path: Path) -> guard.Policy:
     from keel import guard
 
+    return guard.parse_policy(policy_mapping(path))
+
+
+def policy_mapping(path: Path) -> dict | None:
+    """The mapping a YAML/JSON policy file holds (validated by the caller)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -90,4 +95,4 @@ def _policy(path: Path) -> guard.Policy:
         raise InputError(f"{path}: not YAML/JSON ({str(exc).splitlines()[0]})") from None
     if data is not None and not isinstance(data, dict):
         raise InputError(f"{path}: a policy is a mapping with input/output keys")
-    return guard.parse_policy(data)
+    return data

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("timeout", sa.Float(), nullable=True),
         sa.Column("capture", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("credential_env", sa.String(128), nullable=True),
+        sa.Column("guard", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.String(32), nullable=False),
         sa.Column("updated_by", sa.String(300), nullable=False),
         sa.PrimaryKeyConstraint("endpoint", "environment", name=op.f("pk_gateway_routes")),

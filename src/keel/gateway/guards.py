@@ -1,0 +1,283 @@
+"""The guard (keel.guard's scanners) on the gateway's hooks, per route policy.
+
+- `InputGuard`: every user-visible text of a request (chat messages' string content and text
+  parts, embeddings input strings) is scanned with the route's input policy. A block answers
+  400 `guard_violation` (code: the scanner); a redaction rewrites the body before it is
+  forwarded.
+- `OutputGuard`: complete chat answers through `guard_response` (all choices, content parts,
+  tool-call arguments); SSE streams through `ResponseStreamGuard` (hold-back across chunks).
+
+Findings go to `call.findings` by stage, field, type and position, never with the text. A
+scanner that raises fails closed (500 `guard_error`, decision `guard_error`) unless the
+route's policy says `fail_closed: false`; then the text passes, the finding
+`{"type": "guard_error"}` is recorded and the decision is `unchecked`, never `allowed`.
+A route's `guard` False turns all of it off; None is `DEFAULT_POLICY`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from keel.gateway import errors
+from keel.gateway.hooks import Call, Hooks
+from keel.gateway.routes import Route
+from keel.guard.chat import GuardBlocked, ResponseStreamGuard, guard_response
+from keel.guard.policy import DEFAULT_POLICY, Policy, parse_policy
+from keel.guard.scan import GUARD_ERROR, scan
+
+UNCHECKED = "unchecked"
+
+
+class Policies:
+    """The parsed policy of each route, cached by the route object (a snapshot reload makes
+    new Route objects, so a changed policy is parsed once, on first use)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Route, Policy | None]] = {}
+
+    def of(self, route: Route | None) -> Policy | None:
+        if route is None:
+            return None
+        found = self._cache.get(id(route))
+        if found is not None and found[0] is route:
+            return found[1]
+        guard = route.guard
+        policy = None if guard is False else DEFAULT_POLICY if not guard else parse_policy(guard)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[id(route)] = (route, policy)
+        return policy
+
+
+def _finding(stage: str, where: str, f) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "field": where,
+        "type": f.type,
+        "scanner": f.scanner,
+        "start": f.start,
+        "end": f.end,
+    }
+
+
+def _error_finding(call: Call, stage: str, where: str, error: str) -> None:
+    call.findings.append(
+        {"stage": stage, "field": where, "type": GUARD_ERROR, "scanner": error.split(":")[0]}
+    )
+    if call.decision == "allowed":
+        call.decision = UNCHECKED
+
+
+def _texts(call: Call) -> list[tuple[dict | list, Any, str]]:
+    """(container, key, label) of every user-visible text in the request body."""
+    body = call.body or {}
+    slots: list[tuple[dict | list, Any, str]] = []
+    if call.operation == "chat":
+        for i, message in enumerate(body.get("messages") or ()):
+            if not isinstance(message, dict):
+                continue
+            content = message.get("content")
+            if isinstance(content, str):
+                slots.append((message, "content", f"messages.{i}.content"))
+            elif isinstance(content, list):
+                for j, part in enumerate(content):
+                    if isinstance(part, dict) and isinstance(part.get("text"), str):
+                        slots.append((part, "text", f"messages.{i}.content.{j}"))
+    elif call.operation == "embeddings":
+        given = body.get("input")
+        if isinstance(given, str):
+            slots.append((body, "input", "input"))
+        elif isinstance(given, list):
+            for i, item in enumerate(given):
+                if isinstance(item, str):
+                    slots.append((given, i, f"input.{i}"))
+    return slots
+
+
+class InputGuard:
+    def __init__(self, policies: Policies):
+        self.policies = policies
+
+    async def __call__(self, call: Call) -> None:
+        policy = self.policies.of(call.route)
+        if policy is None:
+            return
+        changed = False
+        for container, key, where in _texts(call):
+            text = container[key]
+            result = scan(text, "input", policy)
+            for f in result.findings:
+                call.findings.append(_finding("input", where, f))
+            if result.blocked:
+                if result.blocked_by == GUARD_ERROR:
+                    for e in result.errors:
+                        _error_finding(call, "input", where, e)
+                    raise errors.guard_failed("input")
+                raise errors.guard_violation(
+                    result.blocked_by or "guard",
+                    f"the request was blocked by the {result.blocked_by} guard ({where})",
+                )
+            for e in result.errors:
+                _error_finding(call, "input", where, e)
+            if result.text != text:
+                container[key] = result.text
+                changed = True
+        if changed:
+            call.raw = None  # re-encode the rewritten body
+
+
+class OutputGuard:
+    def __init__(self, policies: Policies):
+        self.policies = policies
+
+    async def response(self, call: Call, body: bytes) -> bytes:
+        policy = self.policies.of(call.route)
+        if policy is None or call.operation != "chat":
+            return body
+        parsed = orjson.loads(body)
+        report: list = []
+        try:
+            out = guard_response(parsed, policy, report)
+        except GuardBlocked as blocked:
+            _report(call, report)
+            if blocked.code == GUARD_ERROR:
+                raise errors.guard_failed("output") from None
+            raise errors.guard_violation(
+                blocked.code, f"the answer was blocked by the {blocked.code} guard"
+            ) from None
+        _report(call, report)
+        if not report:
+            return body
+        return orjson.dumps(out)
+
+    def stream(self, call: Call) -> SSEGuard | None:
+        policy = self.policies.of(call.route)
+        if policy is None or call.operation != "chat":
+            return None
+        return SSEGuard(call, policy)
+
+
+def _report(call: Call, report: list) -> None:
+    for index, label, result in report:
+        where = f"choices.{index}.{label}"
+        for f in result.findings:
+            call.findings.append(_finding("output", where, f))
+        for e in result.errors:
+            _error_finding(call, "output", where, e)
+
+
+class SSEGuard:
+    """A stream filter over SSE bytes: whole events are parsed, their deltas filtered by a
+    `ResponseStreamGuard`, and re-encoded. After a block an error event ends the stream."""
+
+    def __init__(self, call: Call, policy: Policy):
+        self.call = call
+        self.guard = ResponseStreamGuard(policy)
+        self.buffer = b""
+        self.stopped = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.stopped:
+            return b""
+        self.buffer += chunk
+        out: list[bytes] = []
+        while True:
+            at, size = _boundary(self.buffer)
+            if at < 0:
+                break
+            event, self.buffer = self.buffer[:at], self.buffer[at + size :]
+            out.append(self._event(event))
+            if self.stopped:
+                break
+        return b"".join(out)
+
+    def end(self) -> bytes:
+        if self.stopped:
+            return b""
+        out = self._event(self.buffer) if self.buffer.strip() else b""
+        self.buffer = b""
+        if not self.stopped:
+            out += self._rest()
+        self._record()
+        return out
+
+    def _event(self, event: bytes) -> bytes:
+        lines = event.splitlines()
+        data = [line[5:].strip() for line in lines if line.startswith(b"data:")]
+        if not data:
+            return event + b"\n\n"  # comments, keep-alives, event/id/retry lines
+        payload = b"\n".join(data)
+        if payload == b"[DONE]":
+            return self._rest() + b"data: [DONE]\n\n"
+        try:
+            chunk = orjson.loads(payload)
+            if not isinstance(chunk, dict):
+                raise ValueError
+            filtered = self.guard.filter(chunk)
+        except GuardBlocked as blocked:
+            return self._stop(blocked.code)
+        except ValueError:  # an event the guard cannot read is not passed unread
+            self.call.findings.append({"stage": "output", "type": "unreadable_event"})
+            return b""
+        return b"data: " + orjson.dumps(filtered) + b"\n\n"
+
+    def _rest(self) -> bytes:
+        """What is still held when the stream ends without a finish_reason."""
+        try:
+            rest = self.guard.close()
+        except GuardBlocked as blocked:
+            return self._stop(blocked.code)
+        out = b""
+        for (index, label), text in rest.items():
+            if not text:
+                continue
+            if label.startswith("tool_calls."):
+                delta: dict[str, Any] = {
+                    "tool_calls": [
+                        {"index": int(label.split(".")[1]), "function": {"arguments": text}}
+                    ]
+                }
+            elif label == "function_call":
+                delta = {"function_call": {"arguments": text}}
+            elif label == "text":
+                delta = {"text": text}
+            else:
+                delta = {"content": text}
+            out += b"data: " + orjson.dumps({"choices": [{"index": index, "delta": delta}]})
+            out += b"\n\n"
+        return out
+
+    def _stop(self, code: str) -> bytes:
+        self.stopped = True
+        self._record()
+        if code == GUARD_ERROR:
+            err = errors.guard_failed("output")
+        else:
+            err = errors.guard_violation(code, f"the answer was blocked by the {code} guard")
+        self.call.decision = err.decision
+        return b"data: " + err.body() + b"\n\n"
+
+    def _record(self) -> None:
+        for (index, label), f in self.guard.findings:
+            self.call.findings.append(_finding("output", f"choices.{index}.{label}", f))
+        for (index, label), e in self.guard.errors:
+            _error_finding(self.call, "output", f"choices.{index}.{label}", e)
+        self.guard.findings.clear()
+        self.guard.errors.clear()
+
+
+def _boundary(buffer: bytes) -> tuple[int, int]:
+    """Where the first SSE event ends (`\\n\\n` or `\\r\\n\\r\\n`) and the separator's size."""
+    lf = buffer.find(b"\n\n")
+    crlf = buffer.find(b"\r\n\r\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, 4
+    return lf, 2
+
+
+def guard_hooks() -> Hooks:
+    """The gateway's hooks with the guard on every route whose policy is not off."""
+    policies = Policies()
+    return Hooks(input=[InputGuard(policies)], output=[OutputGuard(policies)])
