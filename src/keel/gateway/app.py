@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from keel.gateway import errors, tokens
+from keel.gateway import errors, requests, tokens
 from keel.gateway.anomaly import Detector
 from keel.gateway.breaker import Breaker
 from keel.gateway.config import Snapshot
@@ -156,6 +156,7 @@ class Gateway:
                     "route_not_found",
                 )
             call.route = route
+            requests.check(call.operation, call.body)  # before limits, guards or the upstream
             call.release = snapshot.releases.get((call.endpoint, grant.environment))
             call.stream = call.body.get("stream") is True
             if route.model is not None and call.operation != "predict":
