@@ -19,18 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import postgres_settings
+from benchlib import postgres_settings, rate_row
 from keel import audit
 from keel.audit import checkpoints
 from keel.audit import log as audit_log
 from keel.config import DB_FILE, Settings
 from keel.identity import user_actor
 from keel.workspace import init_workspace
-
-
-def row(label: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
-    ratio = value / target if higher_is_better else target / value
-    print(f"  {label:44} {value:12,.1f} {unit:8} {ratio:6.1f}x  (target {target:,} {unit})")
 
 
 def disk_ceiling(folder: Path, commits: int = 2000) -> float:
@@ -67,14 +62,16 @@ def bench(name: str, settings: Settings, events: int, single: int) -> None:
             with ws.write(actor) as session:
                 audit.append(session, actor, batch)
         seconds = time.perf_counter() - start
-        row(f"append {events:,} in batches of 1,000", events / seconds, "events/s", 50_000, True)
+        rate_row(
+            f"append {events:,} in batches of 1,000", events / seconds, "events/s", 50_000, True
+        )
 
         start = time.perf_counter()
         for _ in range(single):
             with ws.write(actor) as session:
                 audit.append(session, actor, batch[:1])
         seconds = time.perf_counter() - start
-        row(
+        rate_row(
             f"append {single:,} one by one, each committed",
             single / seconds,
             "events/s",
@@ -95,7 +92,7 @@ def bench(name: str, settings: Settings, events: int, single: int) -> None:
             result = audit_log.verify(session, ws.name, pinned=pinned)
             seconds = time.perf_counter() - start
         assert result.ok, result.problems
-        row(f"audit verify of {result.events:,} events", seconds, "s", 10, False)
+        rate_row(f"audit verify of {result.events:,} events", seconds, "s", 10, False)
 
         size = result.events
         times = []
@@ -104,14 +101,14 @@ def bench(name: str, settings: Settings, events: int, single: int) -> None:
                 start = time.perf_counter()
                 audit_log.inclusion(session, seq)
                 times.append(time.perf_counter() - start)
-        row(
+        rate_row(
             f"inclusion proof at {size:,} (median of 200)",
             statistics.median(times) * 1000,
             "ms",
             1,
             False,
         )
-        row("inclusion proof, p95", sorted(times)[189] * 1000, "ms", 1, False)
+        rate_row("inclusion proof, p95", sorted(times)[189] * 1000, "ms", 1, False)
     finally:
         ws.close()
 

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a PostgreSQL schema of their own, dropped afterwards."""
+"""What the benchmarks share: a PostgreSQL schema of their own, dropped afterwards, and the
+rows that print a figure beside its target and their ratio (>1 is better than required)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,22 @@ def postgres_settings(home: Path) -> Iterator[Settings | None]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def rate_row(label: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
+    """A figure against its target: a rate to reach (higher is better) or a cost to stay under."""
+    ratio = value / target if higher_is_better else target / max(value, 1e-12)
+    bound = ">=" if higher_is_better else "<="
+    print(
+        f"  {label:52} {value:12,.3f} {unit:8} {ratio:6.1f}x  (target {bound} {target:,g} {unit})"
+    )
+
+
+def time_row(label: str, seconds: float, target: float | None = None, note: str = "") -> None:
+    """A duration, in ms below a second, against an optional target in seconds."""
+    ratio = f"{target / seconds:6.1f}x" if target else "      "
+    goal = ""
+    if target:
+        goal = f"(target {target * 1000:.0f} ms)" if target < 1 else f"(target {target:.0f} s)"
+    shown = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
+    print(f"  {label:44} {shown} {ratio} {goal} {note}")

@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from benchlib import postgres_settings
+from benchlib import postgres_settings, time_row
 from keel.catalog import service
 from keel.catalog.graph import load_graph
 from keel.catalog.impact import impact
@@ -115,17 +115,6 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
-def row(label: str, seconds: float, target: float | None = None, note: str = "") -> None:
-    ratio = f"{target / seconds:6.1f}x" if target else "      "
-    goal = (
-        f"(target {target * 1000:.0f} ms)"
-        if target and target < 1
-        else (f"(target {target:.0f} s)" if target else "")
-    )
-    shown = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
-    print(f"  {label:38} {shown} {ratio} {goal} {note}")
-
-
 def bench_backend(name: str, settings: Settings, path: Path, queries: int) -> None:
     print(f"\n{name}")
     actor = user_actor("user:bench", "local")
@@ -143,19 +132,19 @@ def bench_backend(name: str, settings: Settings, path: Path, queries: int) -> No
                     "select count(*) from catalog_relations where type in ('dependsOn', 'measuredBy')"
                 )
             )
-        row(
+        time_row(
             f"apply {len(result.created):,} nodes, {lineage:,} lineage edges",
             apply_s,
             10.0,
             f"[{relations:,} relations in all]",
         )
         again_s, again = timed(lambda: _apply_again(ws, actor, path))
-        row(f"apply again (no change, {again.changed} events)", again_s)
+        time_row(f"apply again (no change, {again.changed} events)", again_s)
 
         with ws.read() as session:
             load_s, graph = timed(load_graph, session)
         validate_s, report = timed(validate, graph)
-        row(
+        time_row(
             "map validate (load graph + check)",
             load_s + validate_s,
             2.0,
@@ -173,14 +162,14 @@ def bench_backend(name: str, settings: Settings, path: Path, queries: int) -> No
                     sizes.append(len(res.reached))
         times.sort()
         p95 = times[int(len(times) * 0.95) - 1]
-        row(
+        time_row(
             f"map impact, median of {len(times)}",
             statistics.median(times),
             0.05,
             f"[median {statistics.median(sizes):.0f} nodes reached]",
         )
-        row("map impact, p95", p95, 0.05)
-        row("map impact, worst", times[-1], 0.05, f"[max {max(sizes)} nodes reached]")
+        time_row("map impact, p95", p95, 0.05)
+        time_row("map impact, worst", times[-1], 0.05, f"[max {max(sizes)} nodes reached]")
     finally:
         ws.close()
 
@@ -207,7 +196,7 @@ def main() -> int:
         print("\nYAML parse with line numbers (libyaml C composer) vs PyYAML pure-Python loader")
         c_s, _ = timed(parse_text, text, "catalog.yaml")
         py_s, _ = timed(lambda: list(yaml.load_all(text, Loader=yaml.SafeLoader)))
-        row(
+        time_row(
             "keel parse (C composer + line map)",
             c_s,
             None,

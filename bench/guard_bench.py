@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchlib import rate_row
 from keel.guard import StreamFilter, injection, pii, secrets, train
 from keel.guard.evaluate import PII_FILES, PII_TYPES, pii_figures, pii_rows, read_jsonl
 
@@ -35,11 +36,6 @@ SHARED = ROOT.parent / "shared"
 DATA = SHARED / "testdata" / "guard"
 ANCHORS = SHARED / "anchors"
 PRESIDIO_PY = Path(os.environ.get("ANCHORS_VENV", "/tmp/anchors-venv")) / "bin" / "python"
-
-
-def row(label: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
-    ratio = value / target if higher_is_better else target / max(value, 1e-12)
-    print(f"  {label:52} {value:10.3f} {unit:6} {ratio:6.2f}x  (target {target:g} {unit})")
 
 
 def source_group(r: dict) -> str:
@@ -68,7 +64,9 @@ def bench_injection() -> None:
         f"  random split: {len(held)} held-out rows ({y.sum()} injection, {len(y) - y.sum()} benign)"
     )
     for fpr in (0.01, 0.02, 0.05):
-        row(f"detection at {fpr:.0%} false positives", train.tpr_at(y, s, fpr) * 100, "%", 90, True)
+        rate_row(
+            f"detection at {fpr:.0%} false positives", train.tpr_at(y, s, fpr) * 100, "%", 90, True
+        )
     th = injection.model().threshold
     print(
         f"  shipped threshold {th:.3f}: {np.mean(s[y == 1] >= th):.1%} caught, "
@@ -93,7 +91,7 @@ def bench_injection() -> None:
             scores[i] = injection.score(rows[i]["text"], model)
     print(f"  source-held-out split (all {len(rows)} dev rows, {len(names)} groups, C={c:g}):")
     for fpr in (0.01, 0.02, 0.05):
-        row(
+        rate_row(
             f"detection at {fpr:.0%} false positives",
             train.tpr_at(labels, scores, fpr) * 100,
             "%",
@@ -193,8 +191,8 @@ def bench_secrets() -> None:
         pos = [f for f, r in zip(flagged, sel, strict=True) if r["label"] == "secret"]
         neg = [f for f, r in zip(flagged, sel, strict=True) if r["label"] != "secret"]
         print(f"  {part}: {len(pos)} secrets, {len(neg)} non-secrets")
-        row("  secrets caught", 100 * sum(pos) / len(pos), "%", 90, True)
-        row("  false positives on negatives", 100 * sum(neg) / len(neg), "%", 10, False)
+        rate_row("  secrets caught", 100 * sum(pos) / len(pos), "%", 90, True)
+        rate_row("  false positives on negatives", 100 * sum(neg) / len(neg), "%", 10, False)
 
 
 def _median_seconds(fn, repeat: int) -> float:
@@ -231,7 +229,7 @@ def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
     ):
         mb = sum(len(t.encode()) for t in texts) / 1e6
         mbs = mb / _median_seconds(lambda texts=texts: output_guard(texts), repeat)
-        row(label, mbs, "MB/s", 20, True)
+        rate_row(label, mbs, "MB/s", 20, True)
         if presidio_mbs:
             print(
                 f"  {'':52} {mbs / presidio_mbs:10.0f}x Presidio ({presidio_mbs:.3f} MB/s on the short texts, target 200x)"
@@ -239,7 +237,7 @@ def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
 
     kb = sum(len(t.encode()) for t in prompts) / 1024
     secs = _median_seconds(lambda: [injection.score(t) for t in prompts], repeat)
-    row(
+    rate_row(
         f"injection, {len(prompts)} dev prompts ({kb:.0f} KB)",
         secs * 1000 / kb,
         "ms/KB",
@@ -249,7 +247,9 @@ def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
     long = [t for t in prompts if len(t) >= 1024]
     kb_long = sum(len(t.encode()) for t in long) / 1024
     secs = _median_seconds(lambda: [injection.score(t) for t in long], repeat)
-    row(f"injection, the {len(long)} prompts >= 1 KB", secs * 1000 / kb_long, "ms/KB", 0.3, False)
+    rate_row(
+        f"injection, the {len(long)} prompts >= 1 KB", secs * 1000 / kb_long, "ms/KB", 0.3, False
+    )
     short = [t for t in prompts if len(t) < 256]
     secs = _median_seconds(lambda: [injection.score(t) for t in short], repeat)
     print(

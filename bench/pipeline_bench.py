@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import postgres_settings
+from benchlib import postgres_settings, rate_row
 from keel.catalog import service
 from keel.config import DB_FILE, Settings
 from keel.identity import user_actor
@@ -35,12 +35,6 @@ TRACKS = [
     ("model", "robustness"),
     ("eval", "evaluation"),
 ]
-
-
-def row(label: str, value: float, unit: str, target: float) -> None:
-    print(
-        f"  {label:52} {value:10,.2f} {unit:4} {target / value:6.1f}x  (target <= {target:g} {unit})"
-    )
 
 
 def catalog(systems: int) -> str:
@@ -112,11 +106,12 @@ def bench(name: str, settings: Settings, systems: int, evidence: int) -> None:
                     release=target.short_name,
                 )
             times.append(time.perf_counter() - start)
-        row(
+        rate_row(
             "record one evidence, committed (median of 200)",
             statistics.median(times) * 1000,
             "ms",
             5,
+            False,
         )
 
         times = []
@@ -125,7 +120,9 @@ def bench(name: str, settings: Settings, systems: int, evidence: int) -> None:
             with ws.read() as session:
                 promotion.status(session, releases.get_release(session, release.short_name))
             times.append(time.perf_counter() - start)
-        row("release show, in process (median)", statistics.median(times) * 1000, "ms", 200)
+        rate_row(
+            "release show, in process (median)", statistics.median(times) * 1000, "ms", 200, False
+        )
 
         env = {
             **os.environ,
@@ -143,11 +140,12 @@ def bench(name: str, settings: Settings, systems: int, evidence: int) -> None:
                 capture_output=True,
             )
             walls.append(time.perf_counter() - start)
-        row(
+        rate_row(
             "keel release show, CLI wall time (median of 3)",
             statistics.median(walls) * 1000,
             "ms",
             1000,
+            False,
         )
     finally:
         ws.close()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from benchlib import postgres_settings
+from benchlib import postgres_settings, time_row
 from keel.catalog import service
 from keel.config import DB_FILE, Settings
 from keel.errors import PermissionDenied
@@ -218,13 +218,6 @@ def build(ws, home: Path, systems: int, evidence: int) -> dict[str, float]:
     return took
 
 
-def row(label: str, seconds: float, target: float | None = None, note: str = "") -> None:
-    ratio = f"{target / seconds:6.1f}x" if target else "       "
-    goal = f"(target {target * 1000:.0f} ms)" if target else ""
-    shown = f"{seconds * 1000:8.1f} ms" if seconds < 1 else f"{seconds:8.2f} s "
-    print(f"  {label:44} {shown} {ratio} {goal} {note}")
-
-
 def bench_backend(name: str, settings: Settings, systems: int, evidence: int, cli: int) -> None:
     print(f"\n{name}")
     actor = user_actor("user:bench", "local")
@@ -236,9 +229,11 @@ def bench_backend(name: str, settings: Settings, systems: int, evidence: int, cl
 
             count = session.scalar(text("select count(*) from pipeline_evidence"))
             events = session.scalar(text("select count(*) from audit_events"))
-        row(f"build: catalog of {systems} systems", took["catalog"])
-        row(f"build: {count:,} evidence records", took["evidence"], note=f"[{events:,} events]")
-        row(f"build: {took['released']:.0f} releases to staging, reviews", took["releases"])
+        time_row(f"build: catalog of {systems} systems", took["catalog"])
+        time_row(
+            f"build: {count:,} evidence records", took["evidence"], note=f"[{events:,} events]"
+        )
+        time_row(f"build: {took['released']:.0f} releases to staging, reviews", took["releases"])
 
         keys = [f"sys-{s}" for s in range(systems)]
         times, scores = [], []
@@ -250,16 +245,16 @@ def bench_backend(name: str, settings: Settings, systems: int, evidence: int, cl
                 times.append(time.perf_counter() - start)
                 scores.append(card.score)
         times.sort()
-        row(f"ready in process, median of {len(times)}", statistics.median(times), TARGET)
-        row("ready in process, p95", times[int(len(times) * 0.95) - 1], TARGET)
-        row("ready in process, worst", times[-1], TARGET)
+        time_row(f"ready in process, median of {len(times)}", statistics.median(times), TARGET)
+        time_row("ready in process, p95", times[int(len(times) * 0.95) - 1], TARGET)
+        time_row("ready in process, worst", times[-1], TARGET)
         shown = []
         for key in keys[:: max(1, systems // 20)]:
             start = time.perf_counter()
             with ws.read() as session:
                 stages.show(session, key)
             shown.append(time.perf_counter() - start)
-        row(f"stage show in process, median of {len(shown)}", statistics.median(shown))
+        time_row(f"stage show in process, median of {len(shown)}", statistics.median(shown))
         print(
             f"  scores: min {min(scores):g}, median {statistics.median(scores):g}, "
             f"max {max(scores):g}"
@@ -274,9 +269,9 @@ def bench_backend(name: str, settings: Settings, systems: int, evidence: int, cl
         }
         base = _wall([str(KEEL), "--version"], env, cli)
         ready = _wall([str(KEEL), "ready", "sys-0", "--format", "json"], env, cli)
-        row(f"keel --version (CLI start-up), median of {cli}", base)
-        row(f"keel ready (a fresh process), median of {cli}", ready, TARGET)
-        row("keel ready minus CLI start-up", max(ready - base, 1e-6), TARGET)
+        time_row(f"keel --version (CLI start-up), median of {cli}", base)
+        time_row(f"keel ready (a fresh process), median of {cli}", ready, TARGET)
+        time_row("keel ready minus CLI start-up", max(ready - base, 1e-6), TARGET)
         probe = (
             "import sys, json, contextlib, io\n"
             "from keel.cli.main import run\n"

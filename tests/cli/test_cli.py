@@ -15,6 +15,7 @@ import yaml
 from keel.cli.main import run
 from tests.catalog.helpers import complete_system, entity, write
 from tests.conftest import EXAMPLES
+from tests.servers import serving
 
 KEEL = Path(sys.executable).parent / "keel"
 
@@ -216,11 +217,6 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
 
 def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, monkeypatch):
     """A real server on a free port; `keel apply` with KEEL_URL + KEEL_TOKEN goes through it."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
 
     from keel.api import create_app
     from keel.config import load_settings
@@ -230,20 +226,10 @@ def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, 
     assert run(["token", "create", "--user", "chen.wu", "--role", "editor"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert run(["workspace", "mode", "server"]) == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(load_settings()), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serving(create_app(load_settings())) as url:
         write(tmp_path / "m.yaml", entity("Model", "fraud", {"owner": "risk-analytics"}))
         assert run(["apply", "-f", str(tmp_path / "m.yaml")]) == 2  # local: refused
-        monkeypatch.setenv("KEEL_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("KEEL_URL", url)
         monkeypatch.setenv("KEEL_TOKEN", token)
         capsys.readouterr()
         assert run(["apply", "-f", str(tmp_path / "m.yaml")]) == 0
@@ -253,9 +239,6 @@ def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, 
         monkeypatch.setenv("KEEL_TOKEN", "keel_pat_wrong")
         assert run(["apply", "-f", str(tmp_path / "m.yaml")]) == 3
         assert "unknown, expired or revoked" in capsys.readouterr().err
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     assert run(["audit", "log", "--subject", "model:default/fraud", "--format", "json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["actor"] == {"id": "user:default/chen.wu", "via": "token"}

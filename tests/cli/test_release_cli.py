@@ -8,6 +8,7 @@ import pytest
 
 from keel.cli.main import run
 from tests.conftest import EXAMPLES, GERMAN_CREDIT
+from tests.servers import serving
 
 
 @pytest.fixture
@@ -238,11 +239,6 @@ def test_governance_mistakes_are_one_line(home, capsys, credit_artifacts, argv, 
 def test_in_server_mode_approvals_and_promotions_go_through_the_api(
     home, capsys, credit_artifacts, monkeypatch
 ):
-    import socket
-    import threading
-    import time
-
-    import uvicorn
 
     from keel.api import create_app
     from keel.config import load_settings
@@ -253,19 +249,9 @@ def test_in_server_mode_approvals_and_promotions_go_through_the_api(
         assert run(["token", "create", "--user", user, "--role", role]) == 0
         tokens[user] = capsys.readouterr().out.strip().splitlines()[-1]
     assert run(["workspace", "mode", "server"]) == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(load_settings()), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serving(create_app(load_settings())) as url:
         assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 2
-        monkeypatch.setenv("KEEL_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("KEEL_URL", url)
         monkeypatch.setenv("KEEL_TOKEN", tokens["ivo.costa"])
         capsys.readouterr()
         assert run(["release", "approve", "credit-scorer@1", "--role", "mlEngineer"]) == 0
@@ -285,6 +271,3 @@ def test_in_server_mode_approvals_and_promotions_go_through_the_api(
         monkeypatch.setenv("KEEL_TOKEN", tokens["dara.kim"])
         assert run(["review", "credit-decisioning", "--kind", "security"]) == 0
         assert "dara.kim cleared the security review" in capsys.readouterr().out
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,17 +22,12 @@ from keel.identity import Actor
 from keel.workspace import Workspace
 from tests.api.conftest import api  # noqa: F401  (the control-plane API client)
 from tests.conftest import EXAMPLES, ON_CI
+from tests.servers import free_port
 
 REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEEL = [str(Path(sys.executable).parent / "keel")]
 CREDIT_ROW = ["A11", 6, "A34", "A43", 1169, "A65", "A75", 4, "A93", "A101", 4, "A121", 67]
 CREDIT_ROW += ["A143", "A152", 2, "A173", 1, "A192", "A201"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from keel.cli.main import run
 from keel.errors import NotFoundError, UsageError
 from keel.gateway import config, keys, routes
 from tests.conftest import EXAMPLES
+from tests.servers import serving
 
 
 def test_routes_are_set_replaced_removed_and_recorded(demo_ws, admin):
@@ -239,14 +240,9 @@ def test_gateway_page_and_traffic_figures(api, ws, admin):
 
 def test_in_server_mode_routes_and_keys_go_through_the_api(tmp_path, monkeypatch, capsys):
     """`keel route` and `keel key` with KEEL_URL + KEEL_TOKEN: the token's user acts."""
-    import threading
-    import time
-
-    import uvicorn
 
     from keel.api import create_app
     from keel.config import load_settings
-    from tests.gateway.conftest import free_port
 
     monkeypatch.setenv("KEEL_HOME", str(tmp_path / "ws"))
     monkeypatch.setenv("KEEL_USER", "user:alice")
@@ -256,18 +252,10 @@ def test_in_server_mode_routes_and_keys_go_through_the_api(tmp_path, monkeypatch
     assert run(["token", "create", "--user", "ana.lima", "--role", "admin"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert run(["workspace", "mode", "server"]) == 0
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(load_settings()), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serving(create_app(load_settings())) as url:
         up = "http://127.0.0.1:8410/v1"
         assert run(["route", "set", "support-chat-api", "--env", "staging", "--upstream", up]) == 2
-        monkeypatch.setenv("KEEL_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("KEEL_URL", url)
         monkeypatch.setenv("KEEL_TOKEN", token)
         capsys.readouterr()
         route = ["route", "set", "support-chat-api", "--env", "staging", "--upstream", up]
@@ -283,9 +271,6 @@ def test_in_server_mode_routes_and_keys_go_through_the_api(tmp_path, monkeypatch
         )
         assert run(["key", "revoke", "--consumer", "web"]) == 0
         assert run(["route", "remove", "support-chat-api", "--env", "staging"]) == 0
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     capsys.readouterr()
     assert run(["audit", "log", "--format", "json"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -26,6 +26,7 @@ AS_OPTION = typer.Option(
     help="Act as this user (user:NAME); default KEEL_USER, then your login name.",
 )
 FORMAT_HELP = "Output format."
+RELEASE_ARGUMENT = typer.Argument(..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1.")
 
 
 @dataclass

@@ -106,9 +106,15 @@ def parse_evidence(data: Any) -> EvidenceIn:
     try:
         return EvidenceIn.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "evidence"
-        raise InputError(f"evidence {where}: {first['msg']}") from None
+        raise first_problem(exc, "evidence") from None
+
+
+def first_problem(exc: ValidationError, what: str, whole: str | None = None) -> InputError:
+    """The first thing pydantic found wrong, as one line: `<what> <field path>: <reason>`
+    (`whole` names the document itself when the problem is not in a field)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or whole or what
+    return InputError(f"{what} {where}: {first['msg']}")
 
 
 def record_evidence(

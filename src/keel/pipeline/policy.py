@@ -8,6 +8,7 @@ is tested on its own.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,8 +52,6 @@ class NamedPolicy:
 
 def policies_for(session: Session, system_key: str) -> list[NamedPolicy]:
     """The Policy entities that name the system or its risk tier."""
-    import json
-
     tier = None
     system = session.scalar(select(EntityRow.body).where(EntityRow.key == system_key))
     if system is not None:

@@ -23,7 +23,7 @@ from keel.errors import PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.approvals import Approval, approvals_of
 from keel.pipeline.evidence import Evidence, evidence_for
-from keel.pipeline.policy import EvidenceFact, Missing, evaluate, policies_for
+from keel.pipeline.policy import EvidenceFact, Missing, NamedPolicy, evaluate, policies_for
 from keel.pipeline.policy_kind import ENVIRONMENTS
 from keel.pipeline.releases import Release, get_release, reattest
 from keel.pipeline.tables import PromotionRow
@@ -64,75 +64,90 @@ def _check_environment(environment: str) -> None:
         raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
 
 
-def run_of(session: Session, release: Release) -> str | None:
-    created = [
-        e
-        for e in list_events(session, subject=release.model, action="release.create")
-        if e.details.get("release") == release.name
-    ]
-    return created[-1].details.get("run") if created else None
+@dataclass(frozen=True)
+class Standing:
+    """What a release has to show, gathered once: the policies of its system, and the
+    evidence and approvals that count under them."""
+
+    policies: list[NamedPolicy]
+    evidence: list[Evidence]
+    approvals: list[Approval]
+    staged: bool  # it has been in staging
+
+
+def standing(session: Session, release: Release) -> Standing:
+    policies = policies_for(session, release.system or "")
+    return Standing(
+        policies,
+        _counted_evidence(session, release, policies),
+        _counted_approvals(session, release),
+        _was_in(session, release, "staging"),
+    )
 
 
 def readiness(
-    session: Session, release: Release, environment: str, *, now: datetime | None = None
+    session: Session,
+    release: Release,
+    environment: str,
+    *,
+    now: datetime | None = None,
+    known: Standing | None = None,
 ) -> list[Missing]:
     """What `release` lacks for `environment` under the policies of its system."""
     _check_environment(environment)
+    facts = known or standing(session, release)
     system = release.system or ""
-    policies = policies_for(session, system)
     missing = evaluate(
-        policies,
+        facts.policies,
         environment,
         system=system,
         author=release.created_by,
         evidence=[
             EvidenceFact(e.track, e.check, e.result, e.figures, e.created_at)
-            for e in counted_evidence(session, release, policies)
+            for e in facts.evidence
         ],
-        approvals=[a.fact() for a in counted_approvals(session, release)],
+        approvals=[a.fact() for a in facts.approvals],
         now=now or datetime.now(UTC),
     )
-    if environment == "production" and not _was_in(session, release, "staging"):
+    if environment == "production" and not facts.staged:
         missing.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
     return missing
 
 
-def counted_evidence(session: Session, release: Release, policies) -> list[Evidence]:
+def _counted_evidence(session: Session, release: Release, policies) -> list[Evidence]:
     """The evidence that counts for a release: its run's, and what was recorded on it
     directly; under separation of duties, not what its author recorded on it directly (the
     author cannot overwrite the pipeline's findings with their own)."""
-    evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+    evidence = evidence_for(session, release=release.name, run_id=release.run)
     if not any(p.spec.separationOfDuties.approverIsNotAuthor for p in policies):
         return evidence
     return [e for e in evidence if e.run_id is not None or e.actor != release.created_by]
 
 
-def counted_approvals(session: Session, release: Release) -> list[Approval]:
+def _counted_approvals(session: Session, release: Release) -> list[Approval]:
     """Approvals whose approver still holds the role in the system's pod."""
-    held: dict[str, set[str]] = {}
-    out = []
-    for approval in approvals_of(session, release):
-        if approval.approver not in held:
-            held[approval.approver] = pods.roles_of(
-                session, release.system or "", approval.approver
-            )
-        if approval.role in held[approval.approver]:
-            out.append(approval)
-    return out
+    found = approvals_of(session, release)
+    if not found:
+        return []
+    pod = pods.pod_report(session, release.system or "")
+    holders = {(role, p.ref) for role, people in pod.roles.items() for p in people}
+    return [a for a in found if (a.role, a.approver) in holders]
 
 
 def status(session: Session, release: Release) -> dict[str, Any]:
     """A release's evidence, approvals, where it serves, and what it lacks per environment."""
-    evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+    evidence = evidence_for(session, release=release.name, run_id=release.run)
     serves = session.scalars(
         select(PromotionRow.environment).where(PromotionRow.release == release.name)
     )
+    facts = standing(session, release)
     return {
         "evidence": [e.summary() for e in evidence],
         "approvals": [a.summary() for a in approvals_of(session, release)],
         "serves": sorted(serves),
         "missing": {
-            env: [str(m) for m in readiness(session, release, env)] for env in ENVIRONMENTS
+            env: [str(m) for m in readiness(session, release, env, known=facts)]
+            for env in ENVIRONMENTS
         },
     }
 
@@ -152,7 +167,10 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
             f"{release.short_name} is superseded: {current.release.split('/', 1)[1]} serves "
             f"{environment}"
         )
-    decision = Decision(release.name, environment, readiness(session, release, environment))
+    facts = standing(session, release)
+    decision = Decision(
+        release.name, environment, readiness(session, release, environment, known=facts)
+    )
     if not decision.allowed:
         (event,) = append(
             session,
@@ -181,7 +199,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
         "previous": decision.previous,
     }
     if environment == "production":
-        evidence = counted_evidence(session, release, policies_for(session, system))
+        evidence = facts.evidence
         reattest(
             session,
             actor,
@@ -206,7 +224,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
                     "evidence": [e.digest for e in evidence if e.event_seq < a.event_seq],
                     "event": a.event_seq,
                 }
-                for a in counted_approvals(session, release)
+                for a in facts.approvals
             ],
             action="release.attest",
             details={"environment": environment},

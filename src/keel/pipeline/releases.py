@@ -65,6 +65,7 @@ class Release:
     created_at: str
     created_by: str
     bundle: bytes
+    run: str | None = None  # the pipeline run that built it, whose evidence it takes
 
     @classmethod
     def from_row(cls, row: ReleaseRow) -> Release:
@@ -78,6 +79,7 @@ class Release:
             row.created_at,
             row.created_by,
             bytes(row.bundle),
+            row.run,
         )
 
     @property
@@ -188,6 +190,7 @@ def create_release(
         created_at=created_at,
         created_by=actor.id,
         bundle=bundle,
+        run=build.run,
     )
     session.add(row)
     session.flush()
@@ -371,9 +374,9 @@ def _check_run(session: Session, run_id: str, system_key: str, digest: str) -> N
         raise UsageError(f"run {run_id} failed: its evidence backs no release")
     if digest not in {a.get("digest") for a in run.facts.get("artifacts", [])}:
         raise UsageError(f"run {run_id} did not log this artifact ({digest}): it did not build it")
-    for event in list_events(session, action="release.create"):
-        if event.details.get("run") == run_id:
-            raise UsageError(f"run {run_id} already backs {event.details['release']}")
+    backed = session.scalar(select(ReleaseRow.name).where(ReleaseRow.run == run_id))
+    if backed is not None:
+        raise UsageError(f"run {run_id} already backs {backed}")
 
 
 def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from keel.catalog.queries import get_entity, kind_of
 from keel.catalog.refs import key_of
 from keel.errors import InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
-from keel.pipeline.evidence import Evidence, record_evidence
+from keel.pipeline.evidence import Evidence, first_problem, record_evidence
 from keel.pipeline.tables import RunRow
 
 STATUSES = ("complete", "failed")
@@ -126,9 +126,7 @@ def _checked_facts(facts: Any) -> dict[str, Any]:
     try:
         checked = _Facts.model_validate(facts)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "facts"
-        raise InputError(f"run facts {where}: {first['msg']}") from None
+        raise first_problem(exc, "run facts", "facts") from None
     if not all(math.isfinite(v) for v in checked.metrics.values()):
         raise InputError("run facts metrics: every metric is a finite number")
     for dataset in checked.datasets:

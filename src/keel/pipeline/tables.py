@@ -12,7 +12,10 @@ class ReleaseRow(Base):
     """`model@N`: one build of a model, its artifact digest and its DSSE attestation bundle."""
 
     __tablename__ = "releases"
-    __table_args__ = (Index("ix_releases_model_version", "model", "version", unique=True),)
+    __table_args__ = (
+        Index("ix_releases_model_version", "model", "version", unique=True),
+        Index("ix_releases_run", "run"),
+    )
 
     name: Mapped[str] = mapped_column(String(320), primary_key=True)  # model:ns/name@N
     model: Mapped[str] = mapped_column(String(300))
@@ -23,6 +26,7 @@ class ReleaseRow(Base):
     created_at: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(300))
     bundle: Mapped[bytes] = mapped_column(LargeBinary)  # the .intoto.jsonl, as signed
+    run: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the run that built it
 
 
 class RunRow(Base):

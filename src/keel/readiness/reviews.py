@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
+from keel.catalog import queries
 from keel.catalog.graph import CatalogGraph
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.queries import get_entity
@@ -53,9 +54,11 @@ def system_key(session: Session, system: str) -> str:
         key = key_of(system, default_kind="system")
     except ValueError as exc:
         raise NotFoundError(f"{system!r}: {exc}") from None
-    found = get_entity(session, key)
-    if found["entity"]["kind"] != "System":
-        raise NotFoundError(f"{system!r} is a {found['entity']['kind']}, not a System")
+    kind = queries.kind_of(session, key)  # one indexed lookup, not the entity and relations
+    if kind is None:
+        raise NotFoundError(f"no such entity {key}")
+    if kind != "System":
+        raise NotFoundError(f"{system!r} is a {kind}, not a System")
     return key
 
 

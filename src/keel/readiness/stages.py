@@ -24,7 +24,6 @@ from keel.identity import Actor
 from keel.pipeline.evidence import evidence_for
 from keel.pipeline.policy import EvidenceFact, NamedPolicy, evaluate
 from keel.pipeline.promotion import readiness as promotion_readiness
-from keel.pipeline.promotion import run_of
 from keel.pipeline.releases import get_release, list_releases
 from keel.readiness.facts import SystemFacts, gather
 from keel.readiness.reviews import system_key
@@ -239,7 +238,7 @@ def stage_facts(session: Session, system: str, *, now: datetime | None = None) -
         newest[release.model] = release
     build = []
     for release in newest.values():
-        evidence = evidence_for(session, release=release.name, run_id=run_of(session, release))
+        evidence = evidence_for(session, release=release.name, run_id=release.run)
         lacking = evaluate(
             policies,
             "staging",

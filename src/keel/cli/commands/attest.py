@@ -11,10 +11,12 @@ from rich.markup import escape
 from keel.audit import attest
 from keel.audit.verify import parse_vkey
 from keel.cli import context
-from keel.cli.context import console, print_json
+from keel.cli.context import RELEASE_ARGUMENT, console, print_json
 from keel.errors import UsageError
 from keel.pipeline import releases
 from keel.pipeline.bom import release_bom
+
+OUT_OPTION = typer.Option(None, "--out", "-o", metavar="FILE", help="Write here, not to stdout.")
 
 app = typer.Typer(
     help="Release attestations: verify them (offline too), export them, and the ML-BOM.",
@@ -76,12 +78,8 @@ def verify(
 @app.command("get")
 def get(
     ctx: typer.Context,
-    release: str = typer.Argument(
-        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", metavar="FILE", help="Write here, not to stdout."
-    ),
+    release: str = RELEASE_ARGUMENT,
+    out: Path | None = OUT_OPTION,
 ) -> None:
     """Write a release's signed attestation bundle (DSSE envelopes, JSON Lines)."""
     with context.workspace(ctx) as ws, ws.read() as session:
@@ -92,12 +90,8 @@ def get(
 @app.command()
 def bom(
     ctx: typer.Context,
-    release: str = typer.Argument(
-        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", metavar="FILE", help="Write here, not to stdout."
-    ),
+    release: str = RELEASE_ARGUMENT,
+    out: Path | None = OUT_OPTION,
 ) -> None:
     """Export a release as a CycloneDX 1.6 ML-BOM with its model card."""
     with context.workspace(ctx) as ws, ws.read() as session:

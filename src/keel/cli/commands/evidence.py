@@ -98,12 +98,8 @@ def list_(
         raise UsageError("name a --release or a --run")
     with context.workspace(ctx) as ws, ws.read() as session:
         if release:
-            from keel.pipeline.promotion import run_of
-
             found_release = get_release(session, release)
-            found = evidence_for(
-                session, release=found_release.name, run_id=run_of(session, found_release)
-            )
+            found = evidence_for(session, release=found_release.name, run_id=found_release.run)
         else:
             found = evidence_for(session, run_id=runs.get_run(session, run).id)
     if fmt == "json":

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.context import AS_OPTION, RELEASE_ARGUMENT, console, print_json
 from keel.errors import InputError, UsageError
 from keel.pipeline import approvals, promotion, refusals, releases
 from keel.pipeline.policy import Missing
@@ -145,9 +145,7 @@ def list_(
 @app.command()
 def show(
     ctx: typer.Context,
-    release: str = typer.Argument(
-        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
-    ),
+    release: str = RELEASE_ARGUMENT,
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Show a release: its artifact, what its attestations say, and what it rests on."""
@@ -208,9 +206,7 @@ def show(
 @app.command()
 def approve(
     ctx: typer.Context,
-    release: str = typer.Argument(
-        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
-    ),
+    release: str = RELEASE_ARGUMENT,
     role: str = typer.Option(
         ...,
         "--role",
@@ -242,9 +238,7 @@ def approve(
 @app.command()
 def promote(
     ctx: typer.Context,
-    release: str = typer.Argument(
-        ..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1."
-    ),
+    release: str = RELEASE_ARGUMENT,
     to: str = typer.Option(..., "--to", metavar="ENV", help="staging or production."),
     fmt: str = typer.Option("text", "--format", help="text or json."),
     as_user: str | None = AS_OPTION,

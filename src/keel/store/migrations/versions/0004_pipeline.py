@@ -26,9 +26,11 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("created_by", sa.String(300), nullable=False),
         sa.Column("bundle", sa.LargeBinary(), nullable=False),
+        sa.Column("run", sa.String(32), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_releases")),
     )
     op.create_index("ix_releases_model_version", "releases", ["model", "version"], unique=True)
+    op.create_index("ix_releases_run", "releases", ["run"])
     op.create_table(
         "pipeline_runs",
         sa.Column("id", sa.String(32), nullable=False),
