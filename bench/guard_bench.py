@@ -256,26 +256,31 @@ def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
         f"  {'injection, fixed cost on the ' + str(len(short)) + ' prompts < 256 B':52} {secs / len(short) * 1e6:10.1f} us/prompt"
     )
 
-    print("  streaming filter (output stage), a 1,024-char reply:")
     reply = ("Sure. Your account shows jane.doe@example.org and card 4539 1488 0343 6467.\n" * 14)[
         :1024
     ]
-    for size in (128, 16, 4):
-        chunks = [reply[i : i + size] for i in range(0, len(reply), size)]
-        held, per_chunk = [], []
-        for _ in range(repeat):
-            flt = StreamFilter()
-            for c in chunks:
-                start = time.perf_counter()
-                flt.feed(c)
-                per_chunk.append(time.perf_counter() - start)
-                held.append(flt.held)
-            flt.close()
-        print(
-            f"    {len(chunks):4} chunks of {size:3} chars: {statistics.median(per_chunk) * 1e6:7.1f} us CPU per chunk, "
-            f"held back median {statistics.median(held):.0f} / max {max(held)} chars "
-            f"(= {statistics.median(held) / size:.1f} chunks of delay)"
-        )
+    paragraph = " ".join(prompts)[:6000].replace("\n", " ")  # one long line, no newline
+    for title, text in (
+        ("a 1,024-char reply, short lines", reply),
+        ("a 6,000-char line (over the 4 KiB hold-back)", paragraph),
+    ):
+        print(f"  streaming filter (output stage), {title}:")
+        for size in (128, 16, 4):
+            chunks = [text[i : i + size] for i in range(0, len(text), size)]
+            held, per_chunk = [], []
+            for _ in range(repeat):
+                flt = StreamFilter()
+                for c in chunks:
+                    start = time.perf_counter()
+                    flt.feed(c)
+                    per_chunk.append(time.perf_counter() - start)
+                    held.append(flt.held)
+                flt.close()
+            print(
+                f"    {len(chunks):4} chunks of {size:3} chars: {statistics.mean(per_chunk) * 1e6:7.1f} us CPU "
+                f"per chunk (mean), held back median {statistics.median(held):.0f} / max {max(held)} chars "
+                f"(= {statistics.median(held) / size:.1f} chunks of delay)"
+            )
 
 
 def main() -> int:

@@ -93,6 +93,21 @@ def test_holdback_is_bounded_on_a_long_line():
         assert flt.held <= 512 + 100
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    at=st.lists(st.integers(0, 3000), min_size=1, max_size=4),
+    cuts=st.lists(st.integers(0, 4000), max_size=40),
+)
+def test_cards_in_a_line_longer_than_the_holdback_never_pass(at, cuts):
+    words = ["lorem"] * 600  # one 3.6 KB line, no newline, against a 512-char hold-back
+    for pos in at:
+        words[pos // 6] = CARD
+    text = " ".join(words)
+    out = stream(text, cuts, holdback=512)
+    assert "4539" not in out.replace("[REDACTED:CREDIT_CARD]", "")
+    assert out.count("[REDACTED:CREDIT_CARD]") == text.count(CARD)
+
+
 def test_plain_text_is_released_line_by_line():
     flt = StreamFilter()
     first = "hello there, this is a first line of text\n"

@@ -72,6 +72,8 @@ class StreamFilter:
 
     def _release(self, final: bool) -> str:
         pending = self._pending
+        if not final and self._cut(pending, []) <= 0:
+            return ""  # findings only ever lower an unforced cut: nothing to decide, skip the scan
         findings = self._scan()
         if self.blocked:
             return ""
@@ -123,7 +125,9 @@ class StreamFilter:
         cut = min(newline + 1, max(len(pending) - LOOKAHEAD, 0))
         forced = len(pending) - cut > self.holdback
         if forced:
-            cut = len(pending) - self.holdback
+            # decide down to half the hold-back, so a long line is scanned once per HOLDBACK/2
+            # characters rather than once per chunk
+            cut = len(pending) - self.holdback // 2
         for f in findings:
             unfinished_key = f.type == "PRIVATE_KEY" and "-----END" not in pending[f.start : f.end]
             if unfinished_key and not forced and f.start < cut:
@@ -132,6 +136,6 @@ class StreamFilter:
             if f.start < cut < f.end:
                 # never split a finding: hold it back whole, or, when it is longer than the
                 # hold-back allows, take it (redacted) through its current end
-                cut = f.end if forced and f.start < len(pending) - self.holdback else f.start
+                cut = f.end if forced else f.start
                 break
         return cut
