@@ -76,7 +76,7 @@ GUARDS = {
 }
 
 
-def workspace(home: Path, upstream: str, guard: str = "record") -> str:
+def workspace(home: Path, upstream: str, guard: str = "default") -> str:
     """A workspace with the demo map, a route to `upstream` (guard policy `GUARDS[guard]`)
     and a key with limits; its key."""
     from keel.catalog import service
@@ -206,9 +206,9 @@ def main() -> None:
     ap.add_argument(
         "--guard",
         choices=sorted(GUARDS),
-        default="record",
-        help="the route's guard: record (every scanner, injections recorded instead of\n"
-        "blocked), default, off",
+        default="default",
+        help="the route's guard: default (every scanner; injections blocked, PII and\n"
+        "secrets redacted), record (injections recorded instead of blocked), off",
     )
     ap.add_argument("--json", help="write every figure here")
     a = ap.parse_args()
