@@ -29,13 +29,16 @@ IBAN_LENGTHS = {
 }  # fmt: skip
 
 
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # digit sum of 2 * d
+
+
 def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
+    """The Luhn checksum of a string of ASCII digits (anything else fails)."""
+    raw = digits.encode()
+    if len(raw) != len(digits) or (raw and not raw.isdigit()):
+        return False
+    # every second digit from the right doubled (as its digit sum), summed as byte values
+    total = sum(raw[-1::-2]) + sum(raw[-2::-2].translate(_LUHN_DOUBLED)) - 48 * len(raw)
     return total % 10 == 0
 
 
