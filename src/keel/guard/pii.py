@@ -154,6 +154,9 @@ def _parse_groups(
     or " " when there were only those ("" before the first group). An extension ("x12",
     "ext. 12", "#12") ends the groups.
     """
+    run = text[start:end]
+    if run.isdigit():  # the common case: one group, no separator, no extension
+        return [start], [end], [run], [""]
     starts: list[int] = []
     ends: list[int] = []
     digits: list[str] = []

@@ -62,6 +62,7 @@ _PASSES_OF = [
     frozenset(name for name, needs in _NEEDS.items() if all(mask & _BITS[g] for g in needs))
     for mask in range(1 << len(_BITS))
 ]
+POSSIBLE = frozenset(_PASSES_OF)  # every set of passes `prepare` can name
 ALL = frozenset(_NEEDS)
 
 Prepared = tuple[str, bytes, bool, frozenset[str]]  # text, its UTF-8, ASCII only?, passes to run

@@ -78,7 +78,15 @@ _PASSES = [
     (prefilter.KEYWORDS, _compile(_KEYWORD_KINDS)),
     (prefilter.ENTROPY, _compile({"entropy"})),
 ]
-_NAMES = [{index: name for name, index in rx.groupindex.items()} for _, rx in _PASSES]
+# what to run, in order, for each set of passes the prefilter can name: (pattern, kind by group)
+_PLANS = {
+    passes: [
+        (rx, {index: kind for kind, index in rx.groupindex.items()})
+        for name, rx in _PASSES
+        if name in passes
+    ]
+    for passes in prefilter.POSSIBLE
+}
 
 _TYPE = {name: kind for name, _, kind in _KINDS}
 _IDENTIFIER = re2.compile(r"^[A-Za-z_][A-Za-z_.]*$")
@@ -95,14 +103,15 @@ _PLACEHOLDER_WORDS = (
 def scan(text: str) -> list[Finding]:
     """Every secret in `text`, in order, without overlaps (formats win ties)."""
     _, data, ascii_only, passes = prefilter.prepare(text)
-    return _scan(text, data, ascii_only, passes)
+    plan = _PLANS[passes]
+    return _scan(text, data, ascii_only, plan) if plan else []
 
 
-def _scan(text: str, data: bytes, ascii_only: bool, passes: frozenset[str]) -> list[Finding]:
+def _scan(
+    text: str, data: bytes, ascii_only: bool, plan: list[tuple[engine.Regex, dict[int, str]]]
+) -> list[Finding]:
     out: list[Finding] = []
-    for (name, regex), names in zip(_PASSES, _NAMES, strict=True):
-        if name not in passes:
-            continue
+    for regex, kinds in plan:
         found = regex.groups(data)
         if not found:
             continue
@@ -110,7 +119,7 @@ def _scan(text: str, data: bytes, ascii_only: bool, passes: frozenset[str]) -> l
         for i, (group, start, end) in enumerate(found):
             if spans is not None:
                 start, end = spans[i]
-            kind = names[group]
+            kind = kinds[group]
             span = _CHECKS[kind](text, start, end)
             if span:
                 out.append(Finding(_TYPE[kind], span[0], span[1], SCANNER))

@@ -54,6 +54,11 @@ def card_ok(digits: str) -> bool:
     return luhn_ok(digits)
 
 
+_IBAN_DIGITS = str.maketrans(
+    {c: str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
+)  # A = 10 ... Z = 35
+
+
 def iban_ok(compact: str) -> bool:
     """`compact` is upper-case, without separators, already of its country's length."""
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
@@ -61,8 +66,7 @@ def iban_ok(compact: str) -> bool:
     if not compact.isalnum() or not compact.isascii():
         return False
     rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(number) % 97 == 1
+    return int(rearranged.translate(_IBAN_DIGITS)) % 97 == 1
 
 
 def ssn_ok(area: str, group: str, serial: str) -> bool:
