@@ -97,6 +97,10 @@ def test_prefilter_keeps_the_shortest_of_each_kind(sample, context):
     assert (pii.scan(text), secrets.scan(text)) == everything
 
 
+def test_anchor_separator_is_the_pii_one():
+    assert prefilter._SEP == pii._SEP
+
+
 def test_known_formats_reach_their_pass():
     for kind, token in FORMATS:
         for text in (token, f"x {token}.", f'key: "{token}"'):

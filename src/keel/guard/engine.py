@@ -21,7 +21,6 @@ import re2
 from re2 import _re2
 
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
-NO_MATCH = (-1, -1)
 
 
 def options(max_mem: int | None = None) -> re2.Options:

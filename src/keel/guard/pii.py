@@ -30,7 +30,7 @@ KINDS = {
     "ipv4": r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?",
 }
 # No capture groups: with them RE2 runs a second, slower matcher over every hit to place them;
-# `_kind` reads the alternative off the candidate instead.
+# `kind_of` reads the alternative off the candidate instead.
 _REGEX = engine.Regex("|".join(f"(?:{rx})" for rx in KINDS.values()))
 _SSN_CONTEXT = ("ssn", "social security", "social-security")
 # A phone number written as one or two bare digit groups ("450 0840", "3660170548") reads like a

@@ -3,7 +3,7 @@
 A pass (the PII pattern; the secrets formats, keyword and entropy patterns) costs an RE2 call per
 candidate plus one, and on short texts that call, not the matching, is most of the work. So each
 text is first scanned once for anchors: for every pass, strings that each of its candidates
-contains (a literal prefix, or the shortest run its checks accept; see "why" on each line). A
+contains (a literal prefix, or the shortest run its checks accept; the comments say which). A
 pass runs only when the text holds an anchor of every group it needs, and then it runs over the
 whole text exactly as before; when it is skipped, no candidate of it could have matched or passed
 its checks. Anchors are literals or short bounded classes, so the set's DFA stays small, and the

@@ -120,7 +120,8 @@ def _scan(
             if spans is not None:
                 start, end = spans[i]
             kind = kinds[group]
-            span = _CHECKS[kind](text, start, end)
+            check = _CHECKS.get(kind)
+            span = check(text, start, end) if check else (start, end)
             if span:
                 out.append(Finding(_TYPE[kind], span[0], span[1], SCANNER))
     return resolve_overlaps(out) if len(out) > 1 else out
