@@ -7,7 +7,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keel.guard import injection, pii, scan, secrets, unicode
+from keel.guard import injection, pii, prefilter, scan, secrets, unicode
 
 SCANNERS = [pii.scan, secrets.scan, unicode.scan, injection.score]
 
@@ -55,6 +55,10 @@ HOSTILE = {
     "iban_like": "GB82 ",
     "spaces": " ",
     "invisible": "\u200b",
+    # the prefilter's anchors that count or repeat
+    "key_prefixes": "sk-AKIAAKCAP1",
+    "url_credentials": "://a:b",
+    "keywords": "pw_key_pass:",
 }
 
 
@@ -71,7 +75,7 @@ def test_time_grows_linearly_on_hostile_input():
     for name, unit in HOSTILE.items():
         small = unit * (20_000 // len(unit))
         large = unit * (160_000 // len(unit))
-        for fn in (pii.scan, secrets.scan, unicode.scan, injection.score):
+        for fn in (prefilter.compute, pii.scan, secrets.scan, unicode.scan, injection.score):
             t_small = max(_best_time(fn, small), 1e-4)
             ratio = _best_time(fn, large) / t_small
             # 8x the input: linear is ~8x (more with cache effects); quadratic would be ~64x

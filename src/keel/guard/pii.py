@@ -1,6 +1,7 @@
 """PII in text: e-mail addresses, phone numbers, payment cards, IBANs, US SSNs, IP addresses.
 
-One RE2 pattern (linear time, no backtracking) proposes candidates; Python validators decide:
+One RE2 pattern (linear time, no backtracking; run only when `prefilter` finds one of its anchors
+in the text) proposes candidates; Python validators decide:
 Luhn for cards, per-country length + mod-97 for IBANs, SSA rules for SSNs, the stdlib parser for
 IP addresses, shape rules for phone numbers. A run of digits and separators can hold several
 numbers ("4012 8888 8888 1881, 415-555-0132"), so it is cut into digit groups and read greedily,
@@ -9,10 +10,7 @@ longest valid span first (card, then SSN, then phone); dates are skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import re2
-
+from keel.guard import engine, prefilter
 from keel.guard.findings import Finding
 from keel.guard.validators import IBAN_LENGTHS, card_ok, iban_ok, ip_ok, ssn_ok
 
@@ -21,17 +19,19 @@ TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", 
 
 _HEX = "[0-9A-Fa-f]"
 _SEP = r"(?:[ \t]?[-.][ \t]?|[ \t]|[ \t]?\([ \t]?|[ \t]?\)[ \t]?)"
-_PATTERN = (
-    r"(?P<email>[A-Za-z0-9._%+'-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
-    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{2,59})\b)"
-    r"|(?P<iban>\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){8,40})"
-    rf"|(?P<ipv6>(?:{_HEX}{{1,4}}:|:)(?:{_HEX}{{0,4}}:){{1,7}}"
-    rf"(?:(?:\d{{1,3}}\.){{3}}\d{{1,3}}|{_HEX}{{1,4}})?(?:%[0-9A-Za-z]+)?(?:/\d{{1,3}})?)"
-    rf"|(?P<num>(?:\+|\(|\b)\d(?:{_SEP}?\d){{6,}}(?:[ \t]?(?:x|ext\.?|#)[ \t]?\d{{1,6}})?)"
-    r"|(?P<ipv4>\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?)"
-)
-_REGEX = re2.compile(_PATTERN)
-_GROUP = {index: name for name, index in _REGEX.groupindex.items()}  # faster than Match.lastgroup
+# The alternatives in priority order: at one position the first that matches wins.
+KINDS = {
+    "email": r"[A-Za-z0-9._%+'-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{2,59})\b",
+    "iban": r"\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]){8,40}",
+    "ipv6": rf"(?:{_HEX}{{1,4}}:|:)(?:{_HEX}{{0,4}}:){{1,7}}"
+    rf"(?:(?:\d{{1,3}}\.){{3}}\d{{1,3}}|{_HEX}{{1,4}})?(?:%[0-9A-Za-z]+)?(?:/\d{{1,3}})?",
+    "num": rf"(?:\+|\(|\b)\d(?:{_SEP}?\d){{6,}}(?:[ \t]?(?:x|ext\.?|#)[ \t]?\d{{1,6}})?",
+    "ipv4": r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?",
+}
+# No capture groups: with them RE2 runs a second, slower matcher over every hit to place them;
+# `kind_of` reads the alternative off the candidate instead.
+_REGEX = engine.Regex("|".join(f"(?:{rx})" for rx in KINDS.values()))
 _SSN_CONTEXT = ("ssn", "social security", "social-security")
 # A phone number written as one or two bare digit groups ("450 0840", "3660170548") reads like a
 # street number or an ID unless a word near it says phone.
@@ -43,14 +43,28 @@ _PHONE_CONTEXT = (
 
 def scan(text: str, types: frozenset[str] | None = None) -> list[Finding]:
     """Every PII finding in `text`, in order, without overlaps."""
+    _, data, ascii_only, passes = prefilter.prepare(text)
+    if prefilter.PII not in passes:
+        return []
+    out = _scan(text, data, ascii_only)
+    if types is not None:
+        out = [f for f in out if f.type in types]
+    return out
+
+
+def _scan(text: str, data: bytes, ascii_only: bool) -> list[Finding]:
+    spans = _REGEX.spans(data)
+    if not spans:
+        return []
+    if not ascii_only:
+        spans = engine.to_chars(data, spans)
     out: list[Finding] = []
-    for match in _REGEX.finditer(text):
-        kind = _GROUP[match.lastindex]
-        start, end = match.span()
-        if kind == "email":
-            out.append(Finding("EMAIL_ADDRESS", start, end, SCANNER))
-        elif kind == "num":
+    for start, end in spans:
+        kind = kind_of(text[start:end])
+        if kind == "num":
             out.extend(_numbers(text, start, end))
+        elif kind == "email":
+            out.append(Finding("EMAIL_ADDRESS", start, end, SCANNER))
         elif kind == "ipv4":
             if _ipv4_bounded(text, start, end) and ip_ok(text[start:end]):
                 out.append(Finding("IP_ADDRESS", start, end, SCANNER))
@@ -58,13 +72,31 @@ def scan(text: str, types: frozenset[str] | None = None) -> list[Finding]:
             found = _ipv6(text, start, end)
             if found:
                 out.append(found)
-        elif kind == "iban":
+        else:
             found = _iban(text, start, end)
             if found:
                 out.append(found)
-    if types is not None:
-        out = [f for f in out if f.type in types]
     return out
+
+
+def kind_of(candidate: str) -> str:
+    """Which alternative of `KINDS` matched `candidate`, told by the characters each can hold.
+
+    Only an e-mail address holds "@"; of the rest only IPv6 holds ":"; of the rest only an IBAN
+    starts with a letter. A number and an IPv4 address start with a digit: an IPv4 candidate holds
+    "/" (a number never does) or at most 6 digits, so with its three dots it is shorter than 10
+    characters (a number holds at least 7 digits, and 7 would have made the number alternative,
+    tried first, match instead).
+    """
+    if "@" in candidate:
+        return "email"
+    if ":" in candidate:
+        return "ipv6"
+    if candidate[0].isalpha():
+        return "iban"
+    if "/" in candidate or (len(candidate) < 10 and candidate.count(".") == 3):
+        return "ipv4"
+    return "num"
 
 
 def _ipv4_bounded(text: str, start: int, end: int) -> bool:
@@ -113,71 +145,82 @@ def _iban(text: str, start: int, end: int) -> Finding | None:
     return Finding("IBAN_CODE", start, pos, SCANNER)
 
 
-@dataclass(slots=True)
-class _Group:
-    start: int
-    end: int
-    digits: str
-    sep: str  # separator before this group, spaces removed ("" for none, " " for spaces only)
+def _parse_groups(
+    text: str, start: int, end: int
+) -> tuple[list[int], list[int], list[str], list[str]]:
+    """A run's digit groups: their starts, ends, digits, and the separator before each.
 
-
-def _parse_groups(text: str, start: int, end: int) -> tuple[list[_Group], int]:
-    """Digit groups of a run; returns them and where an extension (x123) ends, or `end`."""
-    groups: list[_Group] = []
+    A separator is what lies between two groups with spaces and tabs removed ("-", ".", "(", ")"),
+    or " " when there were only those ("" before the first group). An extension ("x12",
+    "ext. 12", "#12") ends the groups.
+    """
+    run = text[start:end]
+    if run.isdigit():  # the common case: one group, no separator, no extension
+        return [start], [end], [run], [""]
+    starts: list[int] = []
+    ends: list[int] = []
+    digits: list[str] = []
+    seps: list[str] = []
     pos = start
     sep = ""
     while pos < end:
         ch = text[pos]
         if ch.isdigit():
             g_start = pos
+            pos += 1
             while pos < end and text[pos].isdigit():
                 pos += 1
-            groups.append(_Group(g_start, pos, text[g_start:pos], sep or ""))
+            starts.append(g_start)
+            ends.append(pos)
+            digits.append(text[g_start:pos])
+            seps.append(sep)
             sep = ""
             continue
-        if ch in "x#e" and groups:
-            return groups, end  # extension: the rest of the run
+        if ch in "x#e" and starts:
+            break  # an extension: the rest of the run
         sep = sep or " " if ch in " \t" else ch if sep in ("", " ") else sep + ch
         pos += 1
-    return groups, end
+    seps[0] = ""
+    return starts, ends, digits, seps
 
 
 def _numbers(text: str, start: int, end: int) -> list[Finding]:
     plus = text[start] == "+"
     if end < len(text) and text[end].isalpha() and text[end] not in "xX":
         return []  # "1234567abc" is an identifier, not a number
-    groups, ext_end = _parse_groups(text, start, end)
-    if not groups:
-        return []
-    has_ext = ext_end != groups[-1].end
-    if len(groups) == 4 and all(g.sep == "." for g in groups[1:]):
-        return _dotted_ip(text, groups)
-    digits = "".join(g.digits for g in groups)
-    seps = [g.sep for g in groups[1:]]
-    if not plus and 13 <= len(digits) <= 19 and _card_shaped(groups, seps):
+    starts, ends, digits, seps = _parse_groups(text, start, end)
+    n = len(digits)
+    has_ext = ends[-1] != end
+    if n == 4 and seps[1] == seps[2] == seps[3] == ".":
+        return _dotted_ip(text, starts[0], ends[3])
+    joined = "".join(digits)
+    if not plus and 13 <= len(joined) <= 19 and _card_shaped(digits, seps):
         # grouped like a card: a card or nothing, never phone numbers cut out of it
-        if _is_card(groups, digits, seps):
-            return [Finding("CREDIT_CARD", groups[0].start, groups[-1].end, SCANNER)]
+        if _is_card(digits, seps[1:], joined):
+            return [Finding("CREDIT_CARD", starts[0], ends[-1], SCANNER)]
         return []
     out: list[Finding] = []
     i = 0
-    n = len(groups)
     while i < n:
-        if _date_at(groups, i):
+        if i + 3 <= n and _date_at(digits[i : i + 3], seps[i + 1], seps[i + 2]):
             i += 3
             continue
         hit = None
-        if i and groups[i].sep != " ":
+        if i and seps[i] != " ":
             i += 1  # "-" and "." bind groups into one token: no number starts inside one
             continue
         for k in range(min(n - i, 8), 0, -1):
-            if i + k < n and groups[i + k].sep != " ":
+            if i + k < n and seps[i + k] != " ":
                 continue
-            span = groups[i : i + k]
-            digits = "".join(g.digits for g in span)
-            if len(digits) > 19:
+            joined = "".join(digits[i : i + k])
+            if len(joined) > 19:
                 continue
-            kind = _classify(text, span, digits, plus and i == 0)
+            if len(joined) < 7:
+                break  # too short for a phone number, and so for every shorter span too
+            kind = _classify(
+                text, starts[i], ends[i + k - 1], digits[i : i + k], seps[i + 1 : i + k], joined,
+                plus and i == 0,
+            )  # fmt: skip
             if kind:
                 hit = (kind, k)
                 break
@@ -185,11 +228,11 @@ def _numbers(text: str, start: int, end: int) -> list[Finding]:
             i += 1
             continue
         kind, k = hit
-        s = start if i == 0 and text[start] in "+(" else groups[i].start
-        e = groups[i + k - 1].end
+        s = start if i == 0 and text[start] in "+(" else starts[i]
+        e = ends[i + k - 1]
         if kind == "PHONE_NUMBER":
             if i + k == n and has_ext:
-                e = ext_end
+                e = end
             elif e < len(text) and text[e] == ")" and "(" in text[s:e]:
                 e += 1
         out.append(Finding(kind, s, e, SCANNER))
@@ -197,42 +240,42 @@ def _numbers(text: str, start: int, end: int) -> list[Finding]:
     return out
 
 
-def _date_at(groups: list[_Group], i: int) -> bool:
-    if i + 3 > len(groups):
+def _date_at(groups: list[str], sep_b: str, sep_c: str) -> bool:
+    """Three groups that read as a date (2024-05-17, 17.05.2024)."""
+    if sep_b != sep_c or sep_b not in ("-", "."):
         return False
-    a, b, c = groups[i : i + 3]
-    if b.sep != c.sep or b.sep not in ("-", ".", "/"):
-        return False
-    sizes = (len(a.digits), len(b.digits), len(c.digits))
+    a, b, c = groups
+    sizes = (len(a), len(b), len(c))
     if sizes == (4, 2, 2):
-        return 1 <= int(b.digits) <= 12 and 1 <= int(c.digits) <= 31
+        return 1 <= int(b) <= 12 and 1 <= int(c) <= 31
     if sizes[2] == 4 and sizes[0] <= 2 and sizes[1] <= 2:
-        x, y = int(a.digits), int(b.digits)
+        x, y = int(a), int(b)
         return 1 <= x <= 31 and 1 <= y <= 31 and (x <= 12 or y <= 12)
     return False
 
 
-def _classify(text: str, span: list[_Group], digits: str, plus: bool) -> str | None:
-    seps = [g.sep for g in span[1:]]
-    if not plus and _is_card(span, digits, seps):
+def _classify(
+    text: str, start: int, end: int, groups: list[str], seps: list[str], digits: str, plus: bool
+) -> str | None:
+    """A span of groups (from `start` to `end`, `seps` between them, `digits` joined): its type."""
+    if not plus and _is_card(groups, seps, digits):
         return "CREDIT_CARD"
-    if not plus and _is_ssn(text, span, digits, seps):
+    if not plus and _is_ssn(text, start, groups, seps, digits):
         return "US_SSN"
-    if _is_phone(span, digits, seps, plus) and (
-        plus or len(span) > 2 or "(" in "".join(seps) or _phone_context(text, span)
+    if _is_phone(groups, seps, digits, plus) and (
+        plus or len(groups) > 2 or "(" in seps or _phone_context(text, start, end)
     ):
         return "PHONE_NUMBER"
     return None
 
 
-def _phone_context(text: str, span: list[_Group]) -> bool:
-    before = text[max(0, span[0].start - 40) : span[0].start].lower()
-    after = text[span[-1].end : span[-1].end + 16].lower()
-    return any(word in before or word in after for word in _PHONE_CONTEXT)
+def _phone_context(text: str, start: int, end: int) -> bool:
+    """A phone word in the 40 characters before or the 16 after (not across the number)."""
+    near = f"{text[max(0, start - 40) : start]}\n{text[end : end + 16]}".lower()
+    return any(map(near.__contains__, _PHONE_CONTEXT))
 
 
-def _dotted_ip(text: str, groups: list[_Group]) -> list[Finding]:
-    start, end = groups[0].start, groups[3].end
+def _dotted_ip(text: str, start: int, end: int) -> list[Finding]:
     if start and (text[start - 1].isalnum() or text[start - 1] == "."):
         return []
     if text[end : end + 1] == "/":
@@ -246,27 +289,30 @@ def _dotted_ip(text: str, groups: list[_Group]) -> list[Finding]:
     return [Finding("IP_ADDRESS", start, end, SCANNER)]
 
 
-def _card_shaped(groups: list[_Group], seps: list[str]) -> bool:
+def _card_shaped(groups: list[str], seps: list[str]) -> bool:
+    """All groups of 4+ digits, one separator throughout, space or dash (`seps[0]` is unused)."""
     return (
         len(groups) > 1
-        and len(set(seps)) == 1
-        and seps[0] in (" ", "-")
-        and all(len(g.digits) >= 4 for g in groups)
+        and seps[1] in (" ", "-")
+        and seps.count(seps[1]) == len(seps) - 1
+        and all(len(g) >= 4 for g in groups)
     )
 
 
-def _is_card(span: list[_Group], digits: str, seps: list[str]) -> bool:
-    if len(digits) < 12 or len(set(seps)) > 1 or (seps and seps[0] not in (" ", "-")):
+def _is_card(groups: list[str], seps: list[str], digits: str) -> bool:
+    if len(digits) < 12 or (
+        seps and (seps[0] not in (" ", "-") or seps.count(seps[0]) < len(seps))
+    ):
         return False
-    if any(len(g.digits) < 3 for g in span):
+    if any(len(g) < 3 for g in groups):
         return False
     return card_ok(digits)
 
 
-def _is_ssn(text: str, span: list[_Group], digits: str, seps: list[str]) -> bool:
+def _is_ssn(text: str, start: int, groups: list[str], seps: list[str], digits: str) -> bool:
     if len(digits) != 9:
         return False
-    sizes = tuple(len(g.digits) for g in span)
+    sizes = tuple(map(len, groups))
     if sizes == (3, 2, 4):
         if seps[0] != seps[1] or seps[0] not in ("-", ".", " "):
             return False
@@ -274,37 +320,35 @@ def _is_ssn(text: str, span: list[_Group], digits: str, seps: list[str]) -> bool
         if seps[0] != "-":
             return False
     elif sizes == (9,):
-        before = text[max(0, span[0].start - 40) : span[0].start].lower()
-        if not any(word in before for word in _SSN_CONTEXT):
+        before = text[max(0, start - 40) : start].lower()
+        if not any(map(before.__contains__, _SSN_CONTEXT)):
             return False
     else:
         return False
     return ssn_ok(digits[:3], digits[3:5], digits[5:])
 
 
-def _is_phone(span: list[_Group], digits: str, seps: list[str], plus: bool) -> bool:
+def _is_phone(groups: list[str], seps: list[str], digits: str, plus: bool) -> bool:
     n = len(digits)
     if n < 7 or n > 15 or len(set(digits)) < 3:
         return False
-    if any("/" in s or len(s.replace("(", "").replace(")", "")) > 1 for s in seps):
-        return False
-    dots = ["." in s for s in seps]
-    if any(dots) and not all(dots):
+    dots = seps.count(".")
+    if dots and dots < len(seps):
         return False  # "693-09.4444": mixed separators
-    k = len(span)
     if plus:
         return n >= 8
-    if n == 9 and tuple(len(g.digits) for g in span) == (3, 2, 4):
+    k = len(groups)
+    if n == 9 and tuple(map(len, groups)) == (3, 2, 4):
         return False  # the SSN shape
     if k == 1:
         return n in (10, 11)
     if k == 2:
-        first, last = span[0].digits, span[1].digits
-        if all(dots) or len(first) > 4 or len(last) < 3:
+        first, last = groups
+        if dots or len(first) > 4 or len(last) < 3:
             return False
         return not (_year(first) and _year(last))
     # 1.000.000 is a thousands-grouped number, not a phone
-    return not (all(dots) and all(len(g.digits) == 3 for g in span[1:]))
+    return not (dots and all(len(g) == 3 for g in groups[1:]))
 
 
 def _year(digits: str) -> bool:

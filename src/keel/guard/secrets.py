@@ -1,6 +1,8 @@
 """Secrets in text: known credential formats, private keys, JWTs, keyword assignments, high entropy.
 
-One RE2 pattern (linear time) proposes candidates, leftmost first; a validator per kind decides.
+RE2 patterns (linear time) propose candidates, leftmost first, in three passes (formats, keyword
+assignments, entropy); a validator per kind decides. A pass runs only when the text holds one of
+its anchors (`prefilter`: one RE2 set scan per text, shared with the PII scanner).
 Known formats (AWS, Google, GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, Twilio, npm, PyPI,
 Discord, Telegram, Mailchimp, Azure storage, Artifactory) are matched loosely (`prefix[\\w-]+`) and
 their exact lengths checked in Python, which stands in for the lookarounds RE2 does not have.
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 import re2
 
+from keel.guard import engine, prefilter
 from keel.guard.findings import Finding, resolve_overlaps
 from keel.guard.validators import jwt_ok, shannon_entropy
 
@@ -59,26 +62,32 @@ _KINDS: list[tuple[str, str, str]] = [
     ("kw_bare", rf"{_FROM_KEYWORD}['\"]?\s*(?::=|=>|=|:)[ \t]*[^\s\"'`,;][^\s\"'`]{{0,200}}", "KEYWORD_SECRET"),
     ("entropy", r"[A-Za-z0-9+/_\-]{20,}={0,2}", "HIGH_ENTROPY_STRING"),
 ]  # fmt: skip
-_OPTIONS = re2.Options()
-_OPTIONS.max_mem = 64 << 20
+_OPTIONS = engine.options(max_mem=64 << 20)
 
 
-def _compile(names: set[str] | None, exclude: set[str] = frozenset()) -> re2._Regexp:  # type: ignore[assignment]
+def _compile(names: set[str] | None, exclude: set[str] = frozenset()) -> engine.Regex:
     kinds = [(n, rx) for n, rx, _ in _KINDS if (names is None or n in names) and n not in exclude]
-    return re2.compile("|".join(f"(?P<{n}>{rx})" for n, rx in kinds), _OPTIONS)
+    return engine.Regex("|".join(f"(?P<{n}>{rx})" for n, rx in kinds), _OPTIONS)
 
 
 # Three passes keep each DFA small (one combined pattern with the bounded keyword classes made
 # RE2's DFA run out of memory and fall back to its slow NFA): formats, keyword assignments, entropy.
 _KEYWORD_KINDS = {"kw_cmp", "kw_assign", "kw_bare"}
 _PASSES = [
-    (rx, {index: name for name, index in rx.groupindex.items()})  # faster than Match.lastgroup
-    for rx in (
-        _compile(None, exclude=_KEYWORD_KINDS | {"entropy"}),
-        _compile(_KEYWORD_KINDS),
-        _compile({"entropy"}),
-    )
+    (prefilter.FORMATS, _compile(None, exclude=_KEYWORD_KINDS | {"entropy"})),
+    (prefilter.KEYWORDS, _compile(_KEYWORD_KINDS)),
+    (prefilter.ENTROPY, _compile({"entropy"})),
 ]
+# what to run, in order, for each set of passes the prefilter can name: (pattern, kind by group)
+_PLANS = {
+    passes: [
+        (rx, {index: kind for kind, index in rx.groupindex.items()})
+        for name, rx in _PASSES
+        if name in passes
+    ]
+    for passes in prefilter.POSSIBLE
+}
+
 _TYPE = {name: kind for name, _, kind in _KINDS}
 _IDENTIFIER = re2.compile(r"^[A-Za-z_][A-Za-z_.]*$")
 _KEYWORD_RE = re2.compile(rf"(?i){_KEYWORD}")
@@ -93,16 +102,29 @@ _PLACEHOLDER_WORDS = (
 
 def scan(text: str) -> list[Finding]:
     """Every secret in `text`, in order, without overlaps (formats win ties)."""
+    _, data, ascii_only, passes = prefilter.prepare(text)
+    plan = _PLANS[passes]
+    return _scan(text, data, ascii_only, plan) if plan else []
+
+
+def _scan(
+    text: str, data: bytes, ascii_only: bool, plan: list[tuple[engine.Regex, dict[int, str]]]
+) -> list[Finding]:
     out: list[Finding] = []
-    for regex, names in _PASSES:
-        for match in regex.finditer(text):
-            name = names[match.lastindex]
-            start, end = match.span()
-            check = _CHECKS.get(name)
+    for regex, kinds in plan:
+        found = regex.groups(data)
+        if not found:
+            continue
+        spans = engine.to_chars(data, [(s, e) for _, s, e in found]) if not ascii_only else None
+        for i, (group, start, end) in enumerate(found):
+            if spans is not None:
+                start, end = spans[i]
+            kind = kinds[group]
+            check = _CHECKS.get(kind)
             span = check(text, start, end) if check else (start, end)
             if span:
-                out.append(Finding(_TYPE[name], span[0], span[1], SCANNER))
-    return resolve_overlaps(out)
+                out.append(Finding(_TYPE[kind], span[0], span[1], SCANNER))
+    return resolve_overlaps(out) if len(out) > 1 else out
 
 
 Span = tuple[int, int] | None

@@ -29,13 +29,16 @@ IBAN_LENGTHS = {
 }  # fmt: skip
 
 
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # digit sum of 2 * d
+
+
 def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
+    """The Luhn checksum of a string of ASCII digits (anything else fails)."""
+    raw = digits.encode()
+    if len(raw) != len(digits) or (raw and not raw.isdigit()):
+        return False
+    # every second digit from the right doubled (as its digit sum), summed as byte values
+    total = sum(raw[-1::-2]) + sum(raw[-2::-2].translate(_LUHN_DOUBLED)) - 48 * len(raw)
     return total % 10 == 0
 
 
@@ -51,6 +54,11 @@ def card_ok(digits: str) -> bool:
     return luhn_ok(digits)
 
 
+_IBAN_DIGITS = str.maketrans(
+    {c: str(int(c, 36)) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
+)  # A = 10 ... Z = 35
+
+
 def iban_ok(compact: str) -> bool:
     """`compact` is upper-case, without separators, already of its country's length."""
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
@@ -58,8 +66,7 @@ def iban_ok(compact: str) -> bool:
     if not compact.isalnum() or not compact.isascii():
         return False
     rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(ch, 36)) for ch in rearranged)
-    return int(number) % 97 == 1
+    return int(rearranged.translate(_IBAN_DIGITS)) % 97 == 1
 
 
 def ssn_ok(area: str, group: str, serial: str) -> bool:
