@@ -23,6 +23,7 @@ FRAGMENTS = [
     "4111 1111 1111 1111", "219-09-9999", "+1 (212) 555-0199", "203.0.113.9", "2001:db8::1",
     "GB82 WEST 1234 5698 7654 32", "jane@example.org", "ssn ", "call ", "x204",
     "password", "api_key", "DB_PASS", "secret", "token", " = ", ": ", "==", "'", '"',
+    " is ", " was reset to ", "Passcode", "Xk8#mP2q!",
     "-----BEGIN RSA PRIVATE KEY-----\n", "\n-----END RSA PRIVATE KEY-----", "eyJhbGciOiJIUzI1NiJ9.",
     "AKIA", "ASIA", "sk-", "sk_live_", "xoxb-", "ghp_", "glpat-", "SG.", "npm_", "AC", "SK", "AKC", "AP1",
     "://user:", "@host", "AccountKey=", "-us12", "12345678:", ".abcdef.", "hooks.slack.com/services/",

@@ -48,6 +48,8 @@ def test_finds(text, expected):
         "no.at.sign and user@localhost",
         "ratio 1:2:3:4 at 12:30:45",
         "a 16-digit 1234567812345678 without Luhn",
+        "Version 10.2.0.1 was released; firmware 3.1.4.1 follows",
+        "ISBN 978-3-16-148410-0 and ISBN-10: 0-306-40615-2",
     ],
 )
 def test_leaves_alone(text):

@@ -90,6 +90,34 @@ def test_keyword_assignments(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Your new password is Xk8#mP2q.", "Xk8#mP2q"),
+        ("Your password was reset to 'Summer2024!' as requested.", "Summer2024!"),
+        ("The passcode is 493021, valid for ten minutes", "493021"),
+        ("Password has been changed to: Qw3rty-99x", "Qw3rty-99x"),
+    ],
+)
+def test_passwords_told_in_prose_are_redacted_whole(text, value):
+    found = secrets.scan(text)
+    assert [text[f.start : f.end] for f in found] == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The password is case-sensitive.",
+        "Your password is required to continue",
+        "A strong password is 12 characters or more",
+        "The password was changed to something stronger",
+        "the password is your_password_here",
+    ],
+)
+def test_prose_about_passwords_is_not_a_secret(text):
+    assert secrets.scan(text) == [], text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         'password = ""',

@@ -99,10 +99,16 @@ def kind_of(candidate: str) -> str:
     return "num"
 
 
+_VERSION_WORDS = ("version", "ver.", "firmware")
+
+
 def _ipv4_bounded(text: str, start: int, end: int) -> bool:
-    # "1.2.3.4.5" is a version number, not an address
+    # "1.2.3.4.5" and "version 1.2.3.4" are version numbers, not addresses
     after = text[end : end + 2]
-    return not (after[:1].isalnum() or (after[:1] == "." and after[1:2].isdigit()))
+    if after[:1].isalnum() or (after[:1] == "." and after[1:2].isdigit()):
+        return False
+    before = text[max(0, start - 10) : start].lower()
+    return not any(map(before.__contains__, _VERSION_WORDS))
 
 
 def _ipv6(text: str, start: int, end: int) -> Finding | None:
@@ -188,6 +194,8 @@ def _numbers(text: str, start: int, end: int) -> list[Finding]:
     plus = text[start] == "+"
     if end < len(text) and text[end].isalpha() and text[end] not in "xX":
         return []  # "1234567abc" is an identifier, not a number
+    if "isbn" in text[max(0, start - 10) : start].lower():
+        return []  # "ISBN 978-3-16-148410-0" is a book
     starts, ends, digits, seps = _parse_groups(text, start, end)
     n = len(digits)
     has_ext = ends[-1] != end

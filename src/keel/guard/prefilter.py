@@ -45,6 +45,7 @@ _ANCHORS: list[tuple[str, str]] = [
     # keyword assignments: a keyword (each of secrets._KEYWORD holds one of these) and an operator
     ("keyword", _KEYWORD_PARTS),
     ("operator", r"[:=]|\s@?[\"'`]"),  # =, :, ==, !=, :=, =>, or whitespace before a quote
+    ("operator", r"(?i:\s(?:is|was|be|to)\s)"),  # "password is ...", in prose
     # high-entropy strings: the check wants 24+ characters, of which two may be "="
     ("entropy", r"[A-Za-z0-9+/_\-]{22}"),
 ]  # fmt: skip

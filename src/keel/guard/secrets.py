@@ -60,6 +60,8 @@ _KINDS: list[tuple[str, str, str]] = [
     ("kw_cmp", rf"{_QUOTED}\s*[!=]==?\s*{_IDENT}|{_FROM_KEYWORD}\s*[!=]==?\s*{_QUOTED}", "KEYWORD_SECRET"),
     ("kw_assign", rf"{_FROM_KEYWORD}['\"]?(?:\[\d*\])?\s*(?::=|=>|=|:|\s)\s*@?{_QUOTED}", "KEYWORD_SECRET"),
     ("kw_bare", rf"{_FROM_KEYWORD}['\"]?\s*(?::=|=>|=|:)[ \t]*[^\s\"'`,;][^\s\"'`]{{0,200}}", "KEYWORD_SECRET"),
+    # in prose, as a model tells a user: "your new password is Xk8#mP2q"
+    ("kw_prose", r"(?i:\b(?:password|passphrase|passcode|passwd)\s{1,3}(?:(?:is|was|has\s{1,3}been|will\s{1,3}be)(?:\s{1,3}(?:now|set|changed|reset|updated)(?:\s{1,3}to)?)?|(?:set|changed|reset|updated)\s{1,3}to)\s{0,3}:?\s{1,3})[^\s]{6,64}", "KEYWORD_SECRET"),
     ("entropy", r"[A-Za-z0-9+/_\-]{20,}={0,2}", "HIGH_ENTROPY_STRING"),
 ]  # fmt: skip
 _OPTIONS = engine.options(max_mem=64 << 20)
@@ -72,7 +74,7 @@ def _compile(names: set[str] | None, exclude: set[str] = frozenset()) -> engine.
 
 # Three passes keep each DFA small (one combined pattern with the bounded keyword classes made
 # RE2's DFA run out of memory and fall back to its slow NFA): formats, keyword assignments, entropy.
-_KEYWORD_KINDS = {"kw_cmp", "kw_assign", "kw_bare"}
+_KEYWORD_KINDS = {"kw_cmp", "kw_assign", "kw_bare", "kw_prose"}
 _PASSES = [
     (prefilter.FORMATS, _compile(None, exclude=_KEYWORD_KINDS | {"entropy"})),
     (prefilter.KEYWORDS, _compile(_KEYWORD_KINDS)),
@@ -268,6 +270,28 @@ def _kw_bare(text: str, start: int, end: int) -> Span:
     return v_start, v_start + len(value)
 
 
+_PROSE_SYMBOLS = frozenset("!@#$%^&*+=?~<>|")
+
+
+def _kw_prose(text: str, start: int, end: int) -> Span:
+    """`password is VALUE` in a sentence: a value only with a digit or a symbol a word lacks
+    ("is case-sensitive." and "is required" are words, "is Tr0ub4dor&3" is not)."""
+    candidate = text[start:end]
+    value_at = len(candidate.rstrip()) - len(candidate.split()[-1])
+    raw = candidate[value_at:]
+    quote = raw[0] if raw[0] in "\"'`" else ""
+    if quote and quote in raw[1:]:
+        value = raw[1 : raw.index(quote, 1)]  # quoted: exactly what is inside
+    else:
+        value = raw.lstrip("\"'`").rstrip(".,;:)\"'`")  # "!" and "?" may belong to it
+    v_start = start + value_at + raw.index(value) if value else end
+    if len(value) < 6 or not any(c.isdigit() or c in _PROSE_SYMBOLS for c in value):
+        return None
+    if not _value_ok(value, quoted=False):
+        return None
+    return v_start, v_start + len(value)
+
+
 def _value_ok(value: str, quoted: bool) -> bool:
     stripped = value.strip()
     if len(stripped) < 4 or not any(c.isalnum() for c in stripped):
@@ -355,5 +379,6 @@ _CHECKS: dict[str | None, Callable[[str, int, int], Span]] = {
     "kw_cmp": _kw_quoted,
     "kw_assign": _kw_quoted,
     "kw_bare": _kw_bare,
+    "kw_prose": _kw_prose,
     "entropy": _entropy,
 }
