@@ -247,10 +247,14 @@ def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
     reply = ("Sure. Your account shows jane.doe@example.org and card 4539 1488 0343 6467.\n" * 14)[
         :1024
     ]
-    paragraph = " ".join(prompts)[:6000].replace("\n", " ")  # one long line, no newline
+    mixed = " ".join(prompts)[:6000].replace("\n", " ")  # one long line, no newline
+    prose = " ".join(
+        r["text"].replace("\n", " ") for r in train.load(DATA) if train.source_group(r) == "dolly"
+    )[:6000]
     for title, text in (
         ("a 1,024-char reply, short lines", reply),
-        ("a 6,000-char line (over the 4 KiB hold-back)", paragraph),
+        ("a 6,000-char line of prose (dolly instructions)", prose),
+        ("a 6,000-char line of mixed prompts (quotes, code; over the 4 KiB hold-back)", mixed),
     ):
         print(f"  streaming filter (output stage), {title}:")
         for size in (128, 16, 4):

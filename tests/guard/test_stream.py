@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,6 +107,52 @@ def test_cards_in_a_line_longer_than_the_holdback_never_pass(at, cuts):
     out = stream(text, cuts, holdback=512)
     assert "4539" not in out.replace("[REDACTED:CREDIT_CARD]", "")
     assert out.count("[REDACTED:CREDIT_CARD]") == text.count(CARD)
+
+
+FILLER = [
+    "The committee reviewed the proposal and agreed to continue with the plan. ",
+    "We don't expect delays, and the team's schedule looks fine for now. ",
+    "Please confirm the details below before the end of the week, thanks. ",
+]
+LINE_PIECES = (
+    [p.replace("\n", " ") for p in PIECES if "PRIVATE KEY" not in p]
+    + FILLER * 3
+    + [
+        'if ("the quick brown fox jumps over the lazy dog and then some more words" == password) ok ',
+        'db_password = "correct horse battery staple and a few more plain words" was set. ',
+        "Your new password is Xk8#mP2q, keep it safe. ",
+        "She said 'the quick brown fox jumps over the lazy dog' == api_key and left. ",
+        "Call the office on 415 555 0132 if needed. ",
+    ]
+)
+long_lines = st.lists(st.sampled_from(LINE_PIECES), min_size=1, max_size=40).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), text=long_lines)
+def test_long_lines_released_between_words_equal_whole_text_scan(data, text):
+    cuts = data.draw(st.lists(st.integers(0, len(text)), max_size=60))
+    assert stream(text, cuts) == scan(text).text
+
+
+def test_prose_streams_a_few_words_behind_not_a_paragraph_behind():
+    text = " ".join(FILLER * 20)  # ~4 KB, no newline
+    flt = StreamFilter()
+    held, out = [], []
+    for i in range(0, len(text), 8):
+        out.append(flt.feed(text[i : i + 8]))
+        held.append(flt.held)
+    out.append(flt.close())
+    assert "".join(out) == text
+    assert max(held) < 128 + 64 + 2 * 16  # lookahead + step + a word or two either side
+
+
+@pytest.mark.parametrize("quote", ['"', "'", "`"])
+def test_a_quoted_value_is_never_released_early(quote):
+    quoted = quote + " ".join(["plain"] * 100) + quote + " == password"
+    text = "Here it is: " + quoted + " and more words after it all"
+    out = stream(text, list(range(0, len(text), 7)))
+    assert "plain plain" not in out and out == scan(text).text
 
 
 def test_plain_text_is_released_line_by_line():

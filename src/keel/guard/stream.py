@@ -3,13 +3,17 @@
 `StreamFilter.feed(chunk)` returns the text that is safe to send now; `close()` returns the rest.
 Text is held back until its line is complete (no PII or secret pattern crosses a newline, PEM
 blocks aside, which are held from BEGIN to END) and `LOOKAHEAD` characters beyond it are known,
-so each decision sees the same text a whole-text scan would. A line longer than `holdback`
-(4 KiB) is cut: what lies before the cut is decided then, and a candidate that reaches the cut
-is redacted whole, never passed. A blocking finding stops the stream (`blocked`), and after
-that nothing more is emitted.
+so each decision sees the same text a whole-text scan would. A long line is also released
+between two plain words outside quotes once `MIDLINE_LOOKAHEAD` characters follow (no candidate
+spans such a break; see `_word_break`), so prose streams a few words behind, not a paragraph.
+A line longer than `holdback` (4 KiB) with no such break is cut: what lies before the cut is
+decided then, and a candidate that reaches the cut is redacted whole, never passed. A blocking
+finding stops the stream (`blocked`), and after that nothing more is emitted.
 """
 
 from __future__ import annotations
+
+import bisect
 
 from keel.guard import unicode
 from keel.guard.findings import Finding, resolve_overlaps
@@ -19,6 +23,12 @@ from keel.guard.scan import GUARD_ERROR, placeholder, scanners
 HOLDBACK = 4096
 LOOKAHEAD = 16  # phone context words are read up to 16 characters after a number
 CONTEXT = 64  # characters of already-sent text kept as left context (\b, "SSN:" before a number)
+# A long line is released between two plain words once this much of it follows the break
+# (see `_word_break`), so prose streams in steps of a few words rather than whole paragraphs.
+MIDLINE_LOOKAHEAD = 128
+MIDLINE_STEP = 64  # release mid-line only this much at a time, so a line is scanned per step
+_WORD_END = ",.;!?"
+_QUOTES = ('"', "`", "'")
 
 
 class StreamFilter:
@@ -37,6 +47,7 @@ class StreamFilter:
         self._context = ""
         self._pending = ""
         self._sent = 0  # characters of the filtered stream decided so far
+        self._forced_in_line = False  # part of the current line was decided by a forced cut
         self._received = 0
 
     @property
@@ -72,12 +83,12 @@ class StreamFilter:
 
     def _release(self, final: bool) -> str:
         pending = self._pending
-        if not final and self._cut(pending, []) <= 0:
+        if not final and self._cut(pending, [])[0] <= 0:
             return ""  # findings only ever lower an unforced cut: nothing to decide, skip the scan
         findings = self._scan()
         if self.blocked:
             return ""
-        cut = len(pending) if final else self._cut(pending, findings)
+        cut, forced = (len(pending), False) if final else self._cut(pending, findings)
         if cut <= 0:
             return ""
         decided = [f for f in findings if f.start < cut]
@@ -96,6 +107,8 @@ class StreamFilter:
                 out.append(placeholder(f.type))
                 pos = f.end
         out.append(pending[pos:cut])
+        if forced or "\n" in pending[:cut]:
+            self._forced_in_line = forced
         self._context = (self._context + pending[:cut])[-CONTEXT:]
         self._pending = pending[cut:]
         self._sent += cut
@@ -113,16 +126,20 @@ class StreamFilter:
                 if self.rules.fail_closed:
                     self.blocked_by = GUARD_ERROR
                     return []
+        # A finding that starts in the context was partly sent already (a forced cut, or a
+        # candidate grown past one): the rest of it is still redacted, never passed.
         return [
-            Finding(f.type, f.start - base, f.end - base, f.scanner)
+            Finding(f.type, max(f.start - base, 0), f.end - base, f.scanner)
             for f in resolve_overlaps(found)
-            if f.start >= base
+            if f.end > base
         ]
 
-    def _cut(self, pending: str, findings: list[Finding]) -> int:
-        """How much of `pending` can be decided now."""
+    def _cut(self, pending: str, findings: list[Finding]) -> tuple[int, bool]:
+        """How much of `pending` can be decided now, and whether the hold-back forced it."""
         newline = pending.rfind("\n")
         cut = min(newline + 1, max(len(pending) - LOOKAHEAD, 0))
+        if len(pending) - cut >= MIDLINE_LOOKAHEAD + MIDLINE_STEP:
+            cut = max(cut, self._word_break(pending, newline + 1, cut + MIDLINE_STEP))
         forced = len(pending) - cut > self.holdback
         if forced:
             # decide down to half the hold-back, so a long line is scanned once per HOLDBACK/2
@@ -138,4 +155,71 @@ class StreamFilter:
                 # hold-back allows, take it (redacted) through its current end
                 cut = f.end if forced else f.start
                 break
-        return cut
+        return cut, forced
+
+    def _word_break(self, pending: str, line_start: int, lowest: int) -> int:
+        """The last place in the line (at least `lowest`, MIDLINE_LOOKAHEAD before the end)
+        where the text may be decided early, or 0.
+
+        A break is a single space between two plain words (letters only; the left one may end
+        in , . ; ! ?), which no PII or secret candidate spans: digit runs, IBAN groups, keys,
+        tokens and addresses hold digits or symbols, and PEM headers start with dashes. Only
+        quoted values hold plain words (`password = "..."`, `"..." == password`), and their
+        closing quote or keyword may come beyond any lookahead, so a break must lie outside
+        quotes: after an even number of each kind of quote in its line (a ' between two
+        letters is an apostrophe, not a quote). A stray quote (a 5" screen, the users' files)
+        can pair wrongly; what that could let out early is part of a plain-word quoted value
+        longer than MIDLINE_LOOKAHEAD. Earlier breaks in the line met the same rule, so
+        counting from the line's start in `pending` is enough, unless a forced cut (line over
+        the hold-back) decided part of it: then the line is released whole. Candidates that
+        read context (phone words after a number) look at most LOOKAHEAD characters ahead, well
+        within MIDLINE_LOOKAHEAD; what lies before a break stays as left context for the next
+        scan.
+        """
+        if self._forced_in_line and line_start == 0:
+            return 0
+        line = pending[line_start:]
+        quotes = [_quote_marks(line, q) for q in _QUOTES]
+        pos = len(pending) - MIDLINE_LOOKAHEAD
+        while pos >= lowest:
+            space = pending.rfind(" ", lowest - 1, pos)
+            if space < 0:
+                return 0
+            opened = _open_quote(quotes, space - line_start)
+            if opened >= 0:
+                pos = line_start + opened  # the whole quotation: no break inside it
+                continue
+            left = pending[pending.rfind(" ", line_start, space) + 1 : space]
+            right_end = pending.find(" ", space + 1)
+            right = pending[space + 1 : right_end if right_end >= 0 else len(pending)]
+            if _plain(left.rstrip(_WORD_END)) and _plain(right):
+                return space + 1
+            pos = space
+        return 0
+
+
+def _plain(word: str) -> bool:
+    return word.isascii() and word.isalpha()
+
+
+def _quote_marks(line: str, quote: str) -> list[int]:
+    """Where `quote` opens or closes a quotation in `line`; a ' between two letters is an
+    apostrophe ("don't"), not a quote."""
+    marks: list[int] = []
+    at = line.find(quote)
+    while at >= 0:
+        if quote != "'" or not (line[at - 1 : at].isalpha() and line[at + 1 : at + 2].isalpha()):
+            marks.append(at)
+        at = line.find(quote, at + 1)
+    return marks
+
+
+def _open_quote(quotes: list[list[int]], at: int) -> int:
+    """The start of the quotation `at` lies in (the earliest, if several kinds), else -1."""
+    opened = -1
+    for marks in quotes:
+        before = bisect.bisect(marks, at)
+        if before % 2:
+            start = marks[before - 1]
+            opened = start if opened < 0 else min(opened, start)
+    return opened
