@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keel.guard import pii
 
@@ -27,6 +29,11 @@ def found(text: str) -> list[tuple[str, str]]:
         ("tel. 020 7946 0958", [("PHONE_NUMBER", "020 7946 0958")]),
         ("office: 212.555.0199 x204", [("PHONE_NUMBER", "212.555.0199 x204")]),
         ("please call 555 0199", [("PHONE_NUMBER", "555 0199")]),
+        # an IBAN-like word ("FY24") must not swallow what follows it
+        ("In FY24 call me on 415 555 0132", [("PHONE_NUMBER", "415 555 0132")]),
+        ("Pay GB82 WEST 1234 5698 7654 32 or mail jane@example.org", [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32"), ("EMAIL_ADDRESS", "jane@example.org")]),
+        ("IBAN DE89 3704 0044 0532 0130 00 call 415 555 0132", [("IBAN_CODE", "DE89 3704 0044 0532 0130 00"), ("PHONE_NUMBER", "415 555 0132")]),
+        ("so in FY25 we did it at last, write to jane.doe@example.org", [("EMAIL_ADDRESS", "jane.doe@example.org")]),
     ],
 )  # fmt: skip
 def test_finds(text, expected):
@@ -54,6 +61,24 @@ def test_finds(text, expected):
 )
 def test_leaves_alone(text):
     assert found(text) == []
+
+
+ITEMS = [
+    ("PHONE_NUMBER", "+1 (212) 555-0199"),
+    ("EMAIL_ADDRESS", "jane.doe@example.org"),
+    ("CREDIT_CARD", "5425 2334 3010 9903"),
+    ("IBAN_CODE", "DE89 3704 0044 0532 0130 00"),
+    ("IP_ADDRESS", "203.0.113.9"),
+]
+WORDS = ["FY24", "AB12", "Q3", "GB82", "WEST", "1234", "it", "was", "a", "good", "year", "DE89", "x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12), st.sampled_from(ITEMS))
+def test_what_precedes_an_item_never_hides_it(words, item):
+    kind, value = item
+    text = " ".join([*words, "contact:", value, "thanks"])
+    assert (kind, value) in found(text)
 
 
 def test_types_filter():

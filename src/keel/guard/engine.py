@@ -56,6 +56,11 @@ class Regex:
             out.append(span)
             pos = span[1] if span[1] > span[0] else span[1] + 1
 
+    def search(self, data: bytes, pos: int) -> tuple[int, int] | None:
+        """The byte span of the leftmost match starting at or after `pos`, or None."""
+        span = self._match(_UNANCHORED, data, pos, len(data))[0]
+        return span if span[1] >= 0 else None
+
     def groups(self, data: bytes) -> list[tuple[int, int, int]]:
         """(group index, start, end) of every match, for a pattern that is an alternation of
         top-level groups: the group that matched is the one whose span is the whole match."""
@@ -91,6 +96,11 @@ def encode(text: str) -> tuple[bytes, bool]:
     """UTF-8 bytes of `text` and whether byte offsets are character offsets (ASCII text)."""
     data = text.encode()
     return data, len(data) == len(text)
+
+
+def char_len(data: bytes, start: int, end: int) -> int:
+    """How many characters of UTF-8 `data` start in data[start:end]."""
+    return _re2.BytesToCharLen(data, start, end)
 
 
 def to_chars(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

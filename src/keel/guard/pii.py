@@ -53,13 +53,27 @@ def scan(text: str, types: frozenset[str] | None = None) -> list[Finding]:
 
 
 def _scan(text: str, data: bytes, ascii_only: bool) -> list[Finding]:
-    spans = _REGEX.spans(data)
-    if not spans:
-        return []
-    if not ascii_only:
-        spans = engine.to_chars(data, spans)
+    """The findings of one left-to-right walk over the candidates of `_REGEX`.
+
+    A candidate consumes its text, so one that proves too long must give back what it did not
+    use: an IBAN candidate starts at any two letters and two digits ("FY24") and runs on over
+    single-spaced words for up to 40 characters, so when it fails (or the IBAN in it ends early)
+    the search resumes inside it, or a phone number or an address it ran over would be missed.
+    Matches are taken one at a time, so resuming costs one search, never a rescan of the rest.
+    """
+    search = _REGEX.search
     out: list[Finding] = []
-    for start, end in spans:
+    pos = 0
+    byte_at = char_at = 0  # a byte offset and its character offset, at or before the next match
+    while (span := search(data, pos)) is not None:
+        b_start, b_end = span
+        if ascii_only:
+            start, end = span
+        else:
+            char_at += engine.char_len(data, byte_at, b_start)
+            byte_at = b_start
+            start, end = char_at, char_at + engine.char_len(data, b_start, b_end)
+        pos = b_end
         kind = kind_of(text[start:end])
         if kind == "num":
             out.extend(_numbers(text, start, end))
@@ -73,9 +87,11 @@ def _scan(text: str, data: bytes, ascii_only: bool) -> list[Finding]:
             if found:
                 out.append(found)
         else:
-            found = _iban(text, start, end)
+            found, rest = _iban(text, start, end)
             if found:
                 out.append(found)
+            if rest < end:
+                pos = b_start + (rest - start if ascii_only else len(text[start:rest].encode()))
     return out
 
 
@@ -123,7 +139,30 @@ def _ipv6(text: str, start: int, end: int) -> Finding | None:
     return Finding("IP_ADDRESS", start, end, SCANNER)
 
 
-def _iban(text: str, start: int, end: int) -> Finding | None:
+def _iban(text: str, start: int, end: int) -> tuple[Finding | None, int]:
+    """The IBAN at `start` if the candidate holds a valid one, and where the search resumes."""
+    found = _valid_iban(text, start, end)
+    return found, found.end if found else _iban_like_end(text, start, end)
+
+
+def _iban_like_end(text: str, start: int, end: int) -> int:
+    """Where the IBAN-like part of a candidate ends: its first token ("DE89..."), then groups of
+    at most four characters up to the first lower-case word ("FY24 call me on 415 ...") or longer
+    group. What looks like an IBAN with bad check digits is used up, so its digits are not read
+    again as a phone number; the words after it are given back."""
+    pos = last = start
+    while pos < end:
+        stop = pos
+        while stop < end and text[stop] not in " -":
+            stop += 1
+        token = text[pos:stop]
+        if pos > start and (len(token) > 4 or (token.isalpha() and token.islower())):
+            break
+        last, pos = stop, stop + 1
+    return last
+
+
+def _valid_iban(text: str, start: int, end: int) -> Finding | None:
     country = text[start : start + 2].upper()
     length = IBAN_LENGTHS.get(country)
     if length is None:
