@@ -70,7 +70,21 @@ ITEMS = [
     ("IBAN_CODE", "DE89 3704 0044 0532 0130 00"),
     ("IP_ADDRESS", "203.0.113.9"),
 ]
-WORDS = ["FY24", "AB12", "Q3", "GB82", "WEST", "1234", "it", "was", "a", "good", "year", "DE89", "x"]
+WORDS = [
+    "FY24",
+    "AB12",
+    "Q3",
+    "GB82",
+    "WEST",
+    "1234",
+    "it",
+    "was",
+    "a",
+    "good",
+    "year",
+    "DE89",
+    "x",
+]
 
 
 @settings(max_examples=300, deadline=None)

@@ -155,6 +155,26 @@ def test_a_quoted_value_is_never_released_early(quote):
     assert "plain plain" not in out and out == scan(text).text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an IBAN-like word runs over the words after it: a scan from mid-line reads it differently
+        "Sure. In FY24 it was a good year for us and so was FY25 as we grew the team so call me on "
+        "415 555 0132 if you want more detail on any of it. Let me know if anything else would "
+        "help, I am happy to go through the rest of the plan with you.\nThanks!",
+        # a key block runs from its first BEGIN to the first complete END, other BEGINs inside it
+        "Key: -----BEGIN RSA PRIVATE KEY----- MIIEpAIBAAKCAQEA and some words that go on and on "
+        + "then more plain words " * 8
+        + "-----BEGIN RSA PRIVATE KEY----- MIIEpAIB again "
+        + "plain words here " * 8
+        + "-----END RSA PRIVATE KEY----- and the rest of the line is ordinary prose again.",
+    ],
+)
+def test_findings_found_by_review_match_the_whole_text_scan(text):
+    for size in (1, 3, 7, 16, 64):
+        assert stream(text, list(range(0, len(text), size))) == scan(text).text
+
+
 def test_plain_text_is_released_line_by_line():
     flt = StreamFilter()
     first = "hello there, this is a first line of text\n"

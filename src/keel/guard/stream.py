@@ -22,7 +22,7 @@ from keel.guard.scan import GUARD_ERROR, placeholder, scanners
 
 HOLDBACK = 4096
 LOOKAHEAD = 16  # phone context words are read up to 16 characters after a number
-CONTEXT = 64  # characters of already-sent text kept as left context (\b, "SSN:" before a number)
+CONTEXT = 64  # characters before the current line rescanned with it (\b, "SSN:" before a number)
 # A long line is released between two plain words once this much of it follows the break
 # (see `_word_break`), so prose streams in steps of a few words rather than whole paragraphs.
 MIDLINE_LOOKAHEAD = 128
@@ -44,7 +44,7 @@ class StreamFilter:
         self._scanners = [
             (name, fn) for name, fn in scanners(stage, self.rules) if name != "injection"
         ]
-        self._context = ""
+        self._sent_tail = ""  # the last HOLDBACK + CONTEXT characters sent, unredacted
         self._pending = ""
         self._sent = 0  # characters of the filtered stream decided so far
         self._forced_in_line = False  # part of the current line was decided by a forced cut
@@ -109,14 +109,20 @@ class StreamFilter:
         out.append(pending[pos:cut])
         if forced or "\n" in pending[:cut]:
             self._forced_in_line = forced
-        self._context = (self._context + pending[:cut])[-CONTEXT:]
+        self._sent_tail = (self._sent_tail + pending[:cut])[-(self.holdback + CONTEXT) :]
         self._pending = pending[cut:]
         self._sent += cut
         return "".join(out)
 
     def _scan(self) -> list[Finding]:
-        text = self._context + self._pending
-        base = len(self._context)
+        """Findings in `pending`, from a scan that starts where the whole-text scan's candidates
+        line up: at the start of the current line (CONTEXT characters before it), since a
+        candidate may run over plain words (an IBAN-like "FY24 ...") but never over a newline.
+        Starting anywhere else could read the line's candidates differently and miss one."""
+        tail = self._sent_tail
+        context = tail[max(tail.rfind("\n") + 1 - CONTEXT, 0) :]
+        text = context + self._pending
+        base = len(context)
         found: list[Finding] = []
         for name, fn in self._scanners:
             try:
@@ -126,7 +132,7 @@ class StreamFilter:
                 if self.rules.fail_closed:
                     self.blocked_by = GUARD_ERROR
                     return []
-        # A finding that starts in the context was partly sent already (a forced cut, or a
+        # A finding that starts in text already sent was partly sent (a forced cut, or a
         # candidate grown past one): the rest of it is still redacted, never passed.
         return [
             Finding(f.type, max(f.start - base, 0), f.end - base, f.scanner)
@@ -145,11 +151,9 @@ class StreamFilter:
             # decide down to half the hold-back, so a long line is scanned once per HOLDBACK/2
             # characters rather than once per chunk
             cut = len(pending) - self.holdback // 2
+        if not forced:
+            cut = min(cut, _unfinished_block(pending))
         for f in findings:
-            unfinished_key = f.type == "PRIVATE_KEY" and "-----END" not in pending[f.start : f.end]
-            if unfinished_key and not forced and f.start < cut:
-                cut = f.start  # a key block whose END line has not arrived yet
-                break
             if f.start < cut < f.end:
                 # never split a finding: hold it back whole, or, when it is longer than the
                 # hold-back allows, take it (redacted) through its current end
@@ -179,15 +183,16 @@ class StreamFilter:
         if self._forced_in_line and line_start == 0:
             return 0
         line = pending[line_start:]
+        known = len(line) - MIDLINE_LOOKAHEAD // 2  # a closing quote must be this far in
         quotes = [_quote_marks(line, q) for q in _QUOTES]
         pos = len(pending) - MIDLINE_LOOKAHEAD
         while pos >= lowest:
             space = pending.rfind(" ", lowest - 1, pos)
             if space < 0:
                 return 0
-            opened = _open_quote(quotes, space - line_start)
+            opened = _open_quote(line, quotes, space - line_start, known)
             if opened >= 0:
-                pos = line_start + opened  # the whole quotation: no break inside it
+                pos = line_start + opened  # no break inside a quotation that may still go on
                 continue
             left = pending[pending.rfind(" ", line_start, space) + 1 : space]
             right_end = pending.find(" ", space + 1)
@@ -196,6 +201,23 @@ class StreamFilter:
                 return space + 1
             pos = space
         return 0
+
+
+def _unfinished_block(pending: str) -> int:
+    """Where the first `-----BEGIN` whose END line is not complete yet starts, else len(pending).
+
+    A key block runs from BEGIN to the first complete END line after it (BEGINs inside it are
+    part of it), as the whole-text scan reads it; its text is held from BEGIN whether or not a
+    key finding survived the overlap resolution (a longer finding may hide a short, unfinished
+    key's)."""
+    begin = pending.find("-----BEGIN")
+    while begin >= 0:
+        end = pending.find("-----END", begin + 10)
+        close = pending.find("-----", end + 8) if end >= 0 else -1
+        if close < 0:
+            return begin
+        begin = pending.find("-----BEGIN", close + 5)
+    return len(pending)
 
 
 def _plain(word: str) -> bool:
@@ -214,12 +236,25 @@ def _quote_marks(line: str, quote: str) -> list[int]:
     return marks
 
 
-def _open_quote(quotes: list[list[int]], at: int) -> int:
-    """The start of the quotation `at` lies in (the earliest, if several kinds), else -1."""
+def _open_quote(line: str, quotes: list[list[int]], at: int, known: int) -> int:
+    """Where a quotation that `at` may lie in opens, or -1.
+
+    A quoted value opens after a non-alphanumeric character (`= "`, `: '`, a backtick after
+    a space) and, as the scanners read it, closes at the next quote of its kind. So `at` is
+    safe when, for each kind, the last quote before it does not open one (`5"`, `users'`, a
+    closing quote), or the next quote after it is already `known` (the scanners then see the
+    whole value and any `== key`
+    after it). A ' between two letters is an apostrophe and was never counted.
+    """
     opened = -1
     for marks in quotes:
         before = bisect.bisect(marks, at)
-        if before % 2:
-            start = marks[before - 1]
-            opened = start if opened < 0 else min(opened, start)
+        if not before:
+            continue
+        mark = marks[before - 1]
+        if line[mark - 1 : mark].isalnum():
+            continue  # closes, or a stray mark: no value opens here
+        if before < len(marks) and marks[before] < known:
+            continue  # the quotation closes where the scanners can see it
+        opened = mark if opened < 0 else min(opened, mark)
     return opened
