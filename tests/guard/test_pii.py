@@ -31,6 +31,7 @@ def found(text: str) -> list[tuple[str, str]]:
         ("please call 555 0199", [("PHONE_NUMBER", "555 0199")]),
         # an IBAN-like word ("FY24") must not swallow what follows it
         ("In FY24 call me on 415 555 0132", [("PHONE_NUMBER", "415 555 0132")]),
+        ("FY24 CALL ME AT 415 555 0132", [("PHONE_NUMBER", "415 555 0132")]),
         ("Pay GB82 WEST 1234 5698 7654 32 or mail jane@example.org", [("IBAN_CODE", "GB82 WEST 1234 5698 7654 32"), ("EMAIL_ADDRESS", "jane@example.org")]),
         ("IBAN DE89 3704 0044 0532 0130 00 call 415 555 0132", [("IBAN_CODE", "DE89 3704 0044 0532 0130 00"), ("PHONE_NUMBER", "415 555 0132")]),
         ("so in FY25 we did it at last, write to jane.doe@example.org", [("EMAIL_ADDRESS", "jane.doe@example.org")]),
@@ -70,21 +71,8 @@ ITEMS = [
     ("IBAN_CODE", "DE89 3704 0044 0532 0130 00"),
     ("IP_ADDRESS", "203.0.113.9"),
 ]
-WORDS = [
-    "FY24",
-    "AB12",
-    "Q3",
-    "GB82",
-    "WEST",
-    "1234",
-    "it",
-    "was",
-    "a",
-    "good",
-    "year",
-    "DE89",
-    "x",
-]
+WORDS = ["FY24", "AB12", "Q3", "GB82", "WEST", "1234", "it", "was", "a", "good", "year", "DE89"]
+WORDS += ["x", "CALL", "ME", "AT", "THE", "TEAM", "0012", "A1B2"]  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)

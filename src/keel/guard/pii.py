@@ -147,16 +147,19 @@ def _iban(text: str, start: int, end: int) -> tuple[Finding | None, int]:
 
 def _iban_like_end(text: str, start: int, end: int) -> int:
     """Where the IBAN-like part of a candidate ends: its first token ("DE89..."), then groups of
-    at most four characters up to the first lower-case word ("FY24 call me on 415 ...") or longer
-    group. What looks like an IBAN with bad check digits is used up, so its digits are not read
-    again as a phone number; the words after it are given back."""
+    at most four characters, a letters-only one only second (a bank code: "GB82 WEST"), up to
+    the first group that breaks that ("FY24 call me on 415 ...", "FY24 CALL ME AT 415 ...").
+    What looks like an IBAN with bad check digits is used up, so its digits are not read again
+    as a phone number; the words after it are given back."""
     pos = last = start
+    groups = 0
     while pos < end:
         stop = pos
         while stop < end and text[stop] not in " -":
             stop += 1
         token = text[pos:stop]
-        if pos > start and (len(token) > 4 or (token.isalpha() and token.islower())):
+        groups += 1
+        if groups > 1 and (len(token) > 4 or (token.isalpha() and (token.islower() or groups > 2))):
             break
         last, pos = stop, stop + 1
     return last
