@@ -147,12 +147,9 @@ class StreamFilter:
         if len(pending) - cut >= MIDLINE_LOOKAHEAD + MIDLINE_STEP:
             cut = max(cut, self._word_break(pending, newline + 1, cut + MIDLINE_STEP))
         forced = len(pending) - cut > self.holdback
-        if forced:
-            # decide down to half the hold-back, so a long line is scanned once per HOLDBACK/2
-            # characters rather than once per chunk
-            cut = len(pending) - self.holdback // 2
-        if not forced:
-            cut = min(cut, _unfinished_block(pending))
+        # forced: decide down to half the hold-back, so a long line is scanned once per
+        # HOLDBACK/2 characters rather than once per chunk; else never past an unfinished key
+        cut = len(pending) - self.holdback // 2 if forced else min(cut, _unfinished_block(pending))
         for f in findings:
             if f.start < cut < f.end:
                 # never split a finding: hold it back whole, or, when it is longer than the
@@ -169,16 +166,11 @@ class StreamFilter:
         in , . ; ! ?), which no PII or secret candidate spans: digit runs, IBAN groups, keys,
         tokens and addresses hold digits or symbols, and PEM headers start with dashes. Only
         quoted values hold plain words (`password = "..."`, `"..." == password`), and their
-        closing quote or keyword may come beyond any lookahead, so a break must lie outside
-        quotes: after an even number of each kind of quote in its line (a ' between two
-        letters is an apostrophe, not a quote). A stray quote (a 5" screen, the users' files)
-        can pair wrongly; what that could let out early is part of a plain-word quoted value
-        longer than MIDLINE_LOOKAHEAD. Earlier breaks in the line met the same rule, so
-        counting from the line's start in `pending` is enough, unless a forced cut (line over
-        the hold-back) decided part of it: then the line is released whole. Candidates that
-        read context (phone words after a number) look at most LOOKAHEAD characters ahead, well
-        within MIDLINE_LOOKAHEAD; what lies before a break stays as left context for the next
-        scan.
+        closing quote or keyword may come beyond any lookahead: `_open_quote` refuses a break
+        inside a quotation that is not known to close. A forced cut (line over the hold-back)
+        leaves the rest of its line to be released whole. Candidates that read context (phone
+        words after a number) look at most LOOKAHEAD characters ahead, well within
+        MIDLINE_LOOKAHEAD, and every scan starts at the line's start (`_scan`).
         """
         if self._forced_in_line and line_start == 0:
             return 0
