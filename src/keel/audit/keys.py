@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from keel.audit.note import VerifierKey, key_hash
 from keel.audit.tables import KeyRow
+from keel.clock import stamp
 from keel.errors import WorkspaceError
 
 KEY_FILE = "audit-ed25519.pem"
@@ -37,10 +37,6 @@ class Signer:
     @property
     def key_id(self) -> str:
         return key_hash(self.name, self.public_key).hex()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _write_key(path: Path, key: Ed25519PrivateKey) -> None:
@@ -83,7 +79,7 @@ def ensure_key(session: Session, home: Path, name: str) -> Signer:
                 key_id=signer.key_id,
                 name=name,
                 public_key=signer.public_key,
-                created_at=_now(),
+                created_at=stamp(),
                 retired_at=None,
             )
         )
@@ -107,11 +103,11 @@ def rotate(session: Session, home: Path, name: str) -> tuple[Signer, Signer]:
             key_id=new.key_id,
             name=name,
             public_key=new.public_key,
-            created_at=_now(),
+            created_at=stamp(),
             retired_at=None,
         )
     )
-    session.execute(update(KeyRow).where(KeyRow.key_id == old.key_id).values(retired_at=_now()))
+    session.execute(update(KeyRow).where(KeyRow.key_id == old.key_id).values(retired_at=stamp()))
     session.flush()
     return old, new
 

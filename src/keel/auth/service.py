@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from keel import audit
 from keel.auth.tables import TokenRow
 from keel.catalog.service import user_exists
+from keel.clock import stamp
 from keel.errors import NotFoundError, UsageError
 from keel.identity import Actor, user_actor
 
@@ -62,14 +63,6 @@ def role_allows(role: str, needed: str) -> bool:
     return ROLES.index(role) >= ROLES.index(needed)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _digest(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
@@ -99,8 +92,8 @@ def create_token(
         raise UsageError("an expiry must be in the future")
     token_id = secrets.token_hex(8)
     secret = PREFIX[kind] + secrets.token_urlsafe(32)
-    now = _now()
-    expires = _stamp(now + ttl) if ttl else None
+    now = datetime.now(UTC)
+    expires = stamp(now + ttl) if ttl else None
     if parent is not None:  # never outlive the credential it was made from
         parent_row = session.get(TokenRow, parent)
         if parent_row is not None and parent_row.expires_at:
@@ -112,7 +105,7 @@ def create_token(
         user=user_key,
         role=role,
         note=note[:200],
-        created_at=_stamp(now),
+        created_at=stamp(now),
         expires_at=expires,
         revoked_at=None,
         parent=parent,
@@ -158,7 +151,7 @@ def verify(session: Session, presented: str | None, *, kind: str | None = None) 
 
 
 def _live(row: TokenRow) -> bool:
-    return not row.revoked_at and not (row.expires_at and row.expires_at <= _stamp(_now()))
+    return not row.revoked_at and not (row.expires_at and row.expires_at <= stamp())
 
 
 def exchange_login_code(session: Session, code: str) -> tuple[Principal, str] | None:
@@ -171,7 +164,7 @@ def exchange_login_code(session: Session, code: str) -> tuple[Principal, str] | 
     spent = session.execute(
         update(TokenRow)
         .where(TokenRow.id == principal.token_id, TokenRow.revoked_at.is_(None))
-        .values(revoked_at=_stamp(_now()))
+        .values(revoked_at=stamp())
     )
     if spent.rowcount != 1:
         return None
@@ -206,7 +199,7 @@ def revoke_tokens(
     rows = list(session.execute(query).scalars())
     if not rows:
         raise NotFoundError("no live token matches")
-    now = _stamp(_now())
+    now = stamp()
     for row in rows:
         row.revoked_at = now
     session.flush()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel import audit
+from keel.clock import stamp
 from keel.errors import NotFoundError, UsageError
 from keel.gateway.routes import check_environment, endpoint_key
 from keel.gateway.tables import KeyRow
@@ -57,14 +58,6 @@ def digest(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def create_key(
     session: Session,
     actor: Actor,
@@ -94,7 +87,7 @@ def create_key(
     if ttl is not None and ttl <= timedelta(0):
         raise UsageError("an expiry must be in the future")
     secret = PREFIX + secrets.token_urlsafe(32)
-    now = _now()
+    now = datetime.now(UTC)
     row = KeyRow(
         id="gk_" + secrets.token_hex(6),
         digest=digest(secret),
@@ -104,9 +97,9 @@ def create_key(
         operations=json.dumps(ops),
         rpm=rpm,
         tpm=tpm,
-        created_at=_stamp(now),
+        created_at=stamp(now),
         created_by=actor.id,
-        expires_at=_stamp(now + ttl) if ttl else None,
+        expires_at=stamp(now + ttl) if ttl else None,
         revoked_at=None,
     )
     session.add(row)
@@ -136,7 +129,7 @@ def revoke_keys(
     rows = list(session.scalars(query))
     if not rows:
         raise NotFoundError("no live key matches")
-    now = _stamp(_now())
+    now = stamp()
     for row in rows:
         row.revoked_at = now
     session.flush()
@@ -158,7 +151,7 @@ def list_keys(session: Session, *, revoked: bool = False, expired: bool = False)
         query = query.where(KeyRow.revoked_at.is_(None))
     keys = [_key(r) for r in session.scalars(query)]
     if not expired:
-        now = _stamp(_now())
+        now = stamp()
         keys = [k for k in keys if not (k.expires_at and k.expires_at <= now)]
     return keys
 

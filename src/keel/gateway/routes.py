@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from keel import audit
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
+from keel.clock import stamp
 from keel.errors import NotFoundError, UsageError
 from keel.gateway.tables import RouteRow
 from keel.identity import Actor
@@ -62,10 +62,6 @@ def check_guard(guard: dict[str, Any] | bool | None) -> dict[str, Any] | bool | 
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_environment(environment: str) -> str:
@@ -135,7 +131,7 @@ def set_route(
     row.capture = capture
     row.credential_env = credential_env
     row.guard = None if guard is None else json.dumps(guard, sort_keys=True)
-    row.updated_at, row.updated_by = _stamp(), actor.id
+    row.updated_at, row.updated_by = stamp(), actor.id
     session.flush()
     route = _route(row)
     details = {k: v for k, v in route.as_dict().items() if k not in ("updated_at", "updated_by")}
