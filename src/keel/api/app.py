@@ -14,6 +14,7 @@ from keel.api import (
     events,
     gateway,
     map,
+    metrics,
     pipeline,
     pods,
     problems,
@@ -22,6 +23,7 @@ from keel.api import (
     tokens,
     workspace,
 )
+from keel.api.gate import Gate
 from keel.config import Settings
 from keel.workspace import Workspace, open_workspace
 
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     if ws is not None:  # usable without running the lifespan (tests, in-process clients)
         app.state.workspace = ws
     problems.install(app)
+    app.add_middleware(Gate)  # outermost but for errors: before any body is read
     api = APIRouter(prefix=API)
     for module in (
         catalog,
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
         tokens,
         workspace,
         gateway,
+        metrics,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import problem_response
 from keel.auth import Principal
@@ -19,13 +20,11 @@ from keel.workspace import Workspace
 router = APIRouter(prefix="/systems", tags=["readiness"])
 
 
-class AdvanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AdvanceIn(Body):
     to: Literal["design", "build", "validate", "operate"] | None = None
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewIn(Body):
     kind: Literal["privacy", "legal", "security"]
     comment: str = Field("", max_length=reviews.MAX_COMMENT)
 

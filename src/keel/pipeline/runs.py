@@ -22,7 +22,7 @@ from keel.audit.canonical import canonical_bytes
 from keel.audit.events import Change, append
 from keel.catalog.queries import get_entity, kind_of
 from keel.catalog.refs import key_of
-from keel.errors import InputError, NotFoundError, PermissionDenied, UsageError
+from keel.errors import ConflictError, InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import Evidence, first_problem, record_evidence
 from keel.pipeline.tables import RunRow
@@ -155,7 +155,7 @@ def record_facts(session: Session, actor: Actor, run_id: str, facts: Any) -> Run
 def _open_row(session: Session, actor: Actor, run_id: str) -> RunRow:
     row = _row(session, run_id)
     if row.status != "running":
-        raise UsageError(f"run {run_id} already finished ({row.status})")
+        raise ConflictError(f"run {run_id} already finished ({row.status})")
     if row.actor != actor.id:
         raise PermissionDenied(f"run {run_id} is {row.actor}'s; only they report for it")
     return row

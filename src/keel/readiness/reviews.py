@@ -21,7 +21,7 @@ from keel.catalog.graph import CatalogGraph
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
-from keel.errors import NotFoundError, PermissionDenied, UsageError
+from keel.errors import NoStanding, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.readiness.tables import ReviewRow
 
@@ -86,7 +86,8 @@ def review(session: Session, actor: Actor, system: str, kind: str, comment: str 
     allowed, field = reviewers_from(relations, kind)
     if actor.id not in allowed:
         who = ", ".join(allowed) or f"nobody (name one in spec.reviewers.{kind})"
-        raise PermissionDenied(
+        standing = any(t == actor.id for r, t in relations if r.startswith(("pod.", "reviewer.")))
+        raise (PermissionDenied if standing else NoStanding)(
             f"{actor.id} may not clear the {kind} review of {key}: {field} names {who}"
         )
     (event,) = append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -81,10 +82,16 @@ def _snapshot(request: Request) -> views.Snapshot:
 
 def _same_origin(request: Request) -> None:
     """Forms post from our own pages only: a cross-site post could log a browser in as
-    someone else (login CSRF)."""
+    someone else (login CSRF). The Origin header decides, else the Referer; a null or
+    missing origin is refused (our pages send Referrer-Policy: same-origin, so a browser
+    posting one of our forms always names our origin)."""
+    own = f"{request.url.scheme}://{request.url.netloc}"
     origin = request.headers.get("origin")
-    if origin and origin not in (f"{request.url.scheme}://{request.url.netloc}", "null"):
-        raise PageForbidden("cross-site form posts are refused")
+    if origin is None and (referer := request.headers.get("referer")):
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+    if origin != own:
+        raise PageForbidden("form posts are accepted from this site's own pages only")
 
 
 @router.get("/login")
@@ -478,5 +485,5 @@ def install(app: FastAPI) -> None:
         if not request.url.path.startswith("/api/"):
             response.headers.setdefault("Content-Security-Policy", CSP)
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "no-referrer")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
