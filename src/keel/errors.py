@@ -24,6 +24,7 @@ Deliberately outside the hierarchy, each with its own boundary:
 - `keel.gateway.errors.GatewayError`: the gateway's answers to its clients, with OpenAI-
   style codes; the gateway never raises a KeelError to a client.
 - `keel.guard.chat.GuardBlocked`: a guard's verdict inside the gateway, not a mistake.
+- `keel.web.pages.LoginRequired`: a page without a session, answered by a redirect to /login.
 - `keel.cli.remote.Refused` is a KeelError: a 409 from the control plane, exit 1.
 
 Errors from libraries below (SQLAlchemy, PyYAML, pydantic) are translated where they are

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from keel.web import routes as web
+    from keel import web
 
     web.install(app)
     return app

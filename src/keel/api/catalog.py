@@ -15,7 +15,6 @@ from keel.api.problems import Problem
 from keel.auth import Principal
 from keel.catalog import queries, service
 from keel.catalog.parse import parse_documents
-from keel.catalog.refs import parse_ref
 from keel.catalog.source import Document, parse_text
 from keel.workspace import Workspace
 
@@ -40,10 +39,14 @@ def list_entities(
     _: Principal = Depends(viewer),
     ws: Workspace = Depends(workspace),
 ) -> queries.Page:
-    system_key = _system_key(system) if system else None
     with ws.read() as session:
         return queries.list_entities(
-            session, kind=kind, system=system_key, q=q, limit=limit, offset=offset
+            session,
+            kind=kind,
+            system=queries.system_key(session, system) if system else None,
+            q=q,
+            limit=limit,
+            offset=offset,
         )
 
 
@@ -127,10 +130,3 @@ def _parse(content_type: str, body: bytes) -> list:
     raise Problem(
         415, 'send application/yaml (catalog YAML) or application/json ({"documents": [...]})'
     )
-
-
-def _system_key(system: str) -> str:
-    try:
-        return parse_ref(system, default_kind="system").key
-    except ValueError as exc:
-        raise Problem(422, f"system: {exc}") from None

@@ -12,6 +12,7 @@ from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import problem_response
 from keel.auth import Principal
+from keel.catalog.queries import system_key
 from keel.pipeline import refusals
 from keel.readiness import reviews, stages
 from keel.readiness.scorecard import readiness
@@ -83,9 +84,7 @@ def list_reviews(
     system: str, _: Principal = Depends(viewer), ws: Workspace = Depends(workspace)
 ) -> list[dict[str, Any]]:
     with ws.read() as session:
-        return [
-            r.summary() for r in reviews.reviews_of(session, reviews.system_key(session, system))
-        ]
+        return [r.summary() for r in reviews.reviews_of(session, system_key(session, system))]
 
 
 @router.post("/{system}/reviews", status_code=201, summary="Clear a review as its named reviewer")

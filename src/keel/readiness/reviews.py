@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
-from keel.catalog import queries
 from keel.catalog.graph import CatalogGraph
 from keel.catalog.kinds import REVIEW_KINDS
-from keel.catalog.queries import get_entity
+from keel.catalog.queries import get_entity, system_key
 from keel.catalog.refs import key_of
-from keel.errors import NoStanding, NotFoundError, PermissionDenied, UsageError
+from keel.errors import NoStanding, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.readiness.tables import ReviewRow
 
@@ -46,20 +45,6 @@ class Review:
             "createdAt": self.created_at,
             "event": self.event_seq,
         }
-
-
-def system_key(session: Session, system: str) -> str:
-    """The key of an existing System; NotFoundError (exit 2, 404) otherwise."""
-    try:
-        key = key_of(system, default_kind="system")
-    except ValueError as exc:
-        raise NotFoundError(f"{system!r}: {exc}") from None
-    kind = queries.kind_of(session, key)  # one indexed lookup, not the entity and relations
-    if kind is None:
-        raise NotFoundError(f"no such entity {key}")
-    if kind != "System":
-        raise NotFoundError(f"{system!r} is a {kind}, not a System")
-    return key
 
 
 def reviewers_from(relations: list[tuple[str, str]], kind: str) -> tuple[list[str], str]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
 from keel.catalog import pods
+from keel.catalog.queries import system_key
 from keel.errors import NoStanding, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import evidence_for
@@ -26,7 +27,6 @@ from keel.pipeline.policy import EvidenceFact, NamedPolicy, evaluate
 from keel.pipeline.promotion import readiness as promotion_readiness
 from keel.pipeline.releases import get_release, list_releases
 from keel.readiness.facts import SystemFacts, gather
-from keel.readiness.reviews import system_key
 from keel.readiness.scorecard import Scorecard, score
 from keel.readiness.tables import StageRow
 
