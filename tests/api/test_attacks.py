@@ -362,3 +362,16 @@ def test_login_from_our_own_page_works(server):
     assert _login(server, {"Origin": server.url}).status_code == 303
     by_referer = _login(server, {"Referer": f"{server.url}/login"})
     assert by_referer.status_code == 303 and "keel_session" in by_referer.headers["set-cookie"]
+
+
+def test_an_admin_endpoint_refuses_an_editor_before_reading_the_body(server):
+    """The role an endpoint declares (admin) is checked by the gate too: malformed JSON from
+    an editor is a 403, not a 422."""
+    answer = httpx.post(
+        f"{server.url}/api/v1/tokens",
+        content=b"{not json",
+        headers={**server.auth("engineer"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 403 and "admin" in answer.json()["detail"], answer.text
+    listed = httpx.get(f"{server.url}/api/v1/gateway/keys", headers=server.auth("engineer"))
+    assert listed.status_code == 403

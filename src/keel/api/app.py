@@ -23,11 +23,9 @@ from keel.api import (
     tokens,
     workspace,
 )
-from keel.api.gate import Gate
+from keel.api.gate import API, Gate, declared_roles
 from keel.config import Settings
 from keel.workspace import Workspace, open_workspace
-
-API = "/api/v1"
 
 
 def create_app(settings: Settings | None = None, *, ws: Workspace | None = None) -> FastAPI:
@@ -54,23 +52,28 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     if ws is not None:  # usable without running the lifespan (tests, in-process clients)
         app.state.workspace = ws
     problems.install(app)
-    app.add_middleware(Gate)  # outermost but for errors: before any body is read
+    routers = [
+        module.router
+        for module in (
+            catalog,
+            map,
+            pods,
+            events,
+            audit,
+            releases,
+            pipeline,
+            readiness,
+            tokens,
+            workspace,
+            gateway,
+            metrics,
+        )
+    ]
     api = APIRouter(prefix=API)
-    for module in (
-        catalog,
-        map,
-        pods,
-        events,
-        audit,
-        releases,
-        pipeline,
-        readiness,
-        tokens,
-        workspace,
-        gateway,
-        metrics,
-    ):
-        api.include_router(module.router)
+    for router in routers:
+        api.include_router(router)
+    # outermost but for errors: callers and their roles are checked before a body is read
+    app.add_middleware(Gate, roles=declared_roles(routers, API))
     app.include_router(api)
 
     @app.get("/healthz", include_in_schema=False)

@@ -40,6 +40,7 @@ def require(role: str) -> Callable[..., Principal]:
             raise Problem(403, f"this needs the {role} role; the token has {caller.role}")
         return caller
 
+    check.role = role  # type: ignore[attr-defined]  # read by the gate, before the body
     return check
 
 
