@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from keel.api.problems import TITLES
 from keel.auth import Principal, verify
 from keel.errors import KeelError
 from keel.web import views
@@ -86,7 +86,7 @@ def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
         "error.html",
         _session(request),
         status=status,
-        title=TITLES.get(status, "Error"),
+        title=HTTPStatus(status).phrase.capitalize(),  # "Not found", "Forbidden"
         detail=detail,
     )
     response.status_code = status
