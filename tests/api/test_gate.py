@@ -78,3 +78,22 @@ def test_a_body_is_cut_exactly_past_its_cap(chunks, cap):
 )
 def test_only_a_bearer_header_carries_a_token(header, token):
     assert _bearer(header) == token
+
+
+def test_every_json_body_refuses_unknown_fields():
+    """Each JSON request body of the OpenAPI document is closed (`keel.api.bodies.Body`)."""
+    spec = create_app(ws=object()).openapi()
+    schemas = spec["components"]["schemas"]
+    bodies = 0
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            schema = content.get("application/json", {}).get("schema")
+            if schema is None:
+                continue
+            for ref in [schema.get("$ref"), *(s.get("$ref") for s in schema.get("anyOf", []))]:
+                if ref:
+                    body = schemas[ref.rsplit("/", 1)[1]]
+                    assert body.get("additionalProperties") is False, (method, path)
+                    bodies += 1
+    assert bodies >= 10
