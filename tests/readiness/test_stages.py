@@ -123,9 +123,9 @@ def test_from_design_to_operate_refused_at_each_gap(flow, tmp_path):
         ("build", "validate"),
         ("validate", "operate"),
     ]
-    assert len(refusals_) == 6  # outsider, 2 at build, 2 at validate, the last stage
+    assert len(refusals_) == 5  # 2 at build, 2 at validate, the last stage (not the outsider)
     assert all(e.subject == "system:default/flow" for e in refusals_)
-    assert refusals_[1].details["missing"] == [str(c) for c in refused.missing]
+    assert refusals_[0].details["missing"] == [str(c) for c in refused.missing]
 
 
 def test_a_stage_is_never_skipped(flow, tmp_path):

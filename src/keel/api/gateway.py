@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import admin, workspace
 from keel.auth import Principal
 from keel.gateway import keys, routes
@@ -20,7 +21,7 @@ Environment = Literal["staging", "production"]
 Operation = Literal["chat", "embeddings", "predict", "models"]
 
 
-class RouteRequest(BaseModel):
+class RouteRequest(Body):
     endpoint: str = Field(min_length=1, max_length=300, description="An API of the map.")
     environment: Environment
     upstream: str = Field(min_length=1, max_length=1000, description="Base URL, e.g. .../v1")
@@ -41,7 +42,7 @@ class RouteRequest(BaseModel):
     )
 
 
-class KeyRequest(BaseModel):
+class KeyRequest(Body):
     consumer: str = Field(min_length=1, max_length=200)
     endpoints: list[str] = Field(min_length=1, max_length=100)
     environment: Environment

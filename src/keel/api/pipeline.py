@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.auth import Principal
 from keel.pipeline import promotion, runs
@@ -19,20 +20,17 @@ from keel.workspace import Workspace
 router = APIRouter(tags=["pipelines"])
 
 
-class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RunIn(Body):
     system: str = Field(max_length=300)
     pipeline: str = Field(max_length=200)
 
 
-class RunFinish(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RunFinish(Body):
     status: str = Field(description="complete or failed", max_length=16)
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = Field(default_factory=dict)
 
 
-class EvidenceBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EvidenceBody(Body):
     system: str = Field(max_length=300)
     run: str | None = Field(None, max_length=32)
     release: str | None = Field(None, max_length=320)

@@ -85,6 +85,22 @@ def kind_of(session: Session, key: str) -> str | None:
     return session.scalar(select(EntityRow.kind).where(EntityRow.key == key))
 
 
+def system_key(session: Session, system: str) -> str:
+    """The key of the existing System a user-typed reference names (`credit-decisioning`,
+    `system:team/x`). Anything else, malformed, missing or of another kind, is one mistake
+    with one status: NotFoundError (exit 2, HTTP 404)."""
+    try:
+        key = parse_ref(system, default_kind="system").key
+    except ValueError as exc:
+        raise NotFoundError(f"{system!r}: {exc}") from None
+    kind = kind_of(session, key)
+    if kind is None:
+        raise NotFoundError(f"no such entity {key}")
+    if kind != "System":
+        raise NotFoundError(f"{system!r} is a {kind}, not a System")
+    return key
+
+
 def get_entity(session: Session, ref: str) -> dict[str, Any]:
     """One entity with its relations both ways; raises NotFoundError."""
     try:

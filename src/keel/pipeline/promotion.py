@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from keel.audit.events import Change, append, list_events
 from keel.catalog import pods
 from keel.catalog.refs import key_of
-from keel.errors import PermissionDenied, UsageError
+from keel.errors import ConflictError, NoStanding, UsageError
 from keel.identity import Actor
 from keel.pipeline.approvals import Approval, approvals_of
 from keel.pipeline.evidence import Evidence, evidence_for
@@ -158,12 +158,12 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
     release = get_release(session, ref)
     system = release.system or ""
     if not pods.roles_of(session, system, actor.id):
-        raise PermissionDenied(f"{actor.id} is not in the pod of {system}")
+        raise NoStanding(f"{actor.id} is not in the pod of {system}")
     current = session.get(PromotionRow, (release.model, environment))
     if current is not None and current.release == release.name:
-        raise UsageError(f"{release.short_name} already serves {environment}")
+        raise ConflictError(f"{release.short_name} already serves {environment}")
     if current is not None and _version(current.release) > release.version:
-        raise UsageError(
+        raise ConflictError(
             f"{release.short_name} is superseded: {current.release.split('/', 1)[1]} serves "
             f"{environment}"
         )

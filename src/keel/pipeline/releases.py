@@ -26,7 +26,7 @@ from keel.catalog import pods
 from keel.catalog.impact import impact
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
-from keel.errors import NotFoundError, UsageError, WorkspaceError
+from keel.errors import ConflictError, NotFoundError, UsageError, WorkspaceError
 from keel.identity import Actor
 from keel.pipeline.reports import Benchmark, TestReport
 from keel.pipeline.tables import ReleaseRow
@@ -376,7 +376,7 @@ def _check_run(session: Session, run_id: str, system_key: str, digest: str) -> N
         raise UsageError(f"run {run_id} did not log this artifact ({digest}): it did not build it")
     backed = session.scalar(select(ReleaseRow.name).where(ReleaseRow.run == run_id))
     if backed is not None:
-        raise UsageError(f"run {run_id} already backs {backed}")
+        raise ConflictError(f"run {run_id} already backs {backed}")
 
 
 def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from keel.audit.canonical import canonical_bytes
 from keel.audit.events import Change, append
-from keel.catalog.queries import get_entity, kind_of
+from keel.catalog.queries import get_entity, system_key
 from keel.catalog.refs import key_of
-from keel.errors import InputError, NotFoundError, PermissionDenied, UsageError
+from keel.errors import ConflictError, InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import Evidence, first_problem, record_evidence
 from keel.pipeline.tables import RunRow
@@ -65,20 +65,6 @@ class Run:
             "finishedAt": self.finished_at,
             "facts": self.facts,
         }
-
-
-def system_key(session: Session, system: str) -> str:
-    """The key of an existing System, or a usage error naming what is wrong."""
-    try:
-        key = key_of(system, default_kind="system")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    kind = kind_of(session, key)
-    if kind is None:
-        raise NotFoundError(f"no such entity {key}")
-    if kind != "System":
-        raise UsageError(f"{key} is a {kind}, not a System")
-    return key
 
 
 def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run:
@@ -155,7 +141,7 @@ def record_facts(session: Session, actor: Actor, run_id: str, facts: Any) -> Run
 def _open_row(session: Session, actor: Actor, run_id: str) -> RunRow:
     row = _row(session, run_id)
     if row.status != "running":
-        raise UsageError(f"run {run_id} already finished ({row.status})")
+        raise ConflictError(f"run {run_id} already finished ({row.status})")
     if row.actor != actor.id:
         raise PermissionDenied(f"run {run_id} is {row.actor}'s; only they report for it")
     return row

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import typer
 from rich.markup import escape
 
+from keel.catalog.queries import system_key
 from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import UsageError
@@ -110,7 +111,7 @@ def review(
     _format(fmt)
     if kind is None:
         with context.workspace(ctx) as ws, ws.read() as session:
-            found = reviews.reviews_of(session, reviews.system_key(session, system))
+            found = reviews.reviews_of(session, system_key(session, system))
         if fmt == "json":
             print_json([r.summary() for r in found])
             return
