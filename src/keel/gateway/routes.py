@@ -113,7 +113,13 @@ def check_upstream(url: str) -> str:
             f"the upstream URL holds {name} ({odd!r}): only printable ASCII, with no "
             "whitespace or backslash, may be in it"
         )
-    parts = urlsplit(url)
+    authority = url.partition("//")[2].partition("/")[0]
+    if "@" in authority:  # before parsing: a refusal must not echo the credentials
+        raise UsageError(CREDENTIALS_REFUSED)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. a bracketed host that is no IPv6 address
+        raise UsageError(f"upstream {url[:200]!r} is not a valid URL: {exc}") from None
     if "@" in parts.netloc:
         raise UsageError(CREDENTIALS_REFUSED)
     if parts.scheme not in ("http", "https") or not parts.netloc:
