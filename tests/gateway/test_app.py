@@ -57,6 +57,9 @@ class Upstream:
             kind = "ok" if self.healthy else "fail"
         if kind == "ok":
             return web.json_response(ANSWER)
+        if kind == "named":  # an upstream serving two releases says which one answered
+            release = "model:default/support-assistant-model@2"
+            return web.json_response(ANSWER, headers={"x-keel-release": release})
         if kind == "garbage":
             return web.Response(text="<html>oops</html>", content_type="text/html")
         if kind == "fail":
@@ -471,3 +474,34 @@ def test_odd_paths_and_headers_are_refused_cleanly():
     answers = scenario(lambda up: snapshot(up.url("ok")), body)
     assert [a.status_code for a in answers] == [404, 404, 404, 404, 401]
     assert all(a.json()["error"]["message"] for a in answers)
+
+
+def test_the_record_names_the_release_that_answered_when_two_serve():
+    """Two promoted releases serve one route: the one the upstream names is recorded; an
+    answer that does not say is recorded with none, and both listed."""
+    both = (
+        "model:default/support-assistant-model@1",
+        "model:default/support-assistant-model@2",
+    )
+
+    def two(url: str) -> Snapshot:
+        snap = snapshot(url)
+        return Snapshot(
+            snap.version,
+            snap.keys,
+            snap.routes,
+            snap.aliases,
+            snap.names,
+            {(EP, "production"): both},
+        )
+
+    async def body(client, gateway, upstream):
+        named = await chat(client)
+        gateway.snapshot = lambda: two(upstream.url("ok"))
+        silent = await chat(client)
+        return named, silent, gateway.traffic.records
+
+    named, silent, records = scenario(lambda up: two(up.url("named")), body)
+    assert named.status_code == silent.status_code == 200
+    assert records[0]["release"] == both[1] and "releases" in records[0]
+    assert records[1]["release"] is None and records[1]["releases"] == list(both)

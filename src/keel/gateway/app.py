@@ -177,6 +177,7 @@ class Gateway:
             call.route = route
             requests.check(call.operation, call.body)  # before limits, guards or the upstream
             call.releases = snapshot.releases.get((call.endpoint, grant.environment), ())
+            call.release = _only(call.releases)  # several: the answer may tell which
             call.stream = call.body.get("stream") is True
             if route.model is not None and call.operation != "predict":
                 call.body["model"] = route.model

@@ -5,7 +5,7 @@
       await forwarder(call, send)
         circuit breaker -> POST to the upstream (never following a redirect, within the
         route's time-out) -> a complete answer through the output hooks, or an SSE stream
-        relayed as it arrives -> the release that answered
+        relayed as it arrives -> which of the route's releases answered
 
 A redirect is never followed (as Envoy, LiteLLM and httpx do by default): it could point
 anywhere, a cloud metadata address or an internal service, and its answer would reach the
@@ -85,10 +85,12 @@ class Forwarder:
                 allow_redirects=False,
             ) as response:
                 status = response.status
+                named = response.headers.get(RELEASE_HEADER)
+                if named is not None:
+                    call.release = answered_release(call.releases, named) or call.release
                 if status >= 500 or 300 <= status < 400:
                     await response.read()
                     raise errors.UpstreamStatus(status)
-                call.release = answered_release(call.releases, response.headers.get(RELEASE_HEADER))
                 if call.stream and status == 200 and response.content_type == "text/event-stream":
                     self.breaker.success(route.upstream)
                     await self._relay(call, response, send)

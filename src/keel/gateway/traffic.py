@@ -139,8 +139,9 @@ class RequestEvent:
     consumer: str | None
     endpoint: str | None  # api:namespace/name
     environment: str | None
-    # the release that answered: the only one the environment serves, or the one the
-    # upstream named when several do; None when none is promoted or it cannot be told
+    # the release that answered (or failed to, or was refused before reaching it): the
+    # only one the environment serves, or the one the upstream named when several do;
+    # None when none is promoted or it cannot be told
     release: str | None
     status: int  # the HTTP status the client got
     decision: str  # allowed, blocked, rate_limited:<scope>, upstream_error, ... (docs)
