@@ -97,8 +97,6 @@ class Limiter:
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 retry_on_timeout=False,
-                lib_name=None,  # no CLIENT SETINFO round trips on each new connection
-                lib_version=None,
             )
             self._give_back = None
         else:
