@@ -8,7 +8,7 @@ ids, names, figures and decisions, never prompt or completion text. If the store
 unreachable the records wait (up to `capacity`, then the oldest are dropped and counted).
 
 `RequestEvent` is the declared schema of a `gateway.request` event's details (docs/events.md);
-`request_event(call, seconds)` builds one from a finished `Call`, `anomaly_event` the details
+`request_event(call, seconds, used)` builds one from a finished `Call`, `anomaly_event` the details
 of a `gateway.anomaly`.
 """
 
