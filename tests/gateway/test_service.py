@@ -148,7 +148,7 @@ def test_the_release_an_environment_serves_is_in_the_config(demo_ws, admin):
         routes.set_route(session, admin, "credit-decision-api", "production", "http://h/v1")
     with demo_ws.read() as session:
         snapshot = config.load(session)
-    assert snapshot.releases == {("api:default/credit-decision-api", "production"): None}
+    assert snapshot.releases == {("api:default/credit-decision-api", "production"): ()}
     assert snapshot.version == audit.head(demo_ws.read().__enter__())
 
 

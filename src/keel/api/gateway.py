@@ -40,6 +40,11 @@ class RouteRequest(Body):
         description='The guard policy (keel.guard\'s format, e.g. {"output": {"pii": '
         '"block"}}); null: the default policy; false: no guard on this route.',
     )
+    limits_fail: Literal["closed", "open"] = Field(
+        "closed",
+        description="When the rate-limit store is down: closed refuses (503), open serves "
+        "the request unchecked.",
+    )
 
 
 class KeyRequest(Body):
@@ -76,6 +81,7 @@ def set_route(
             capture=body.capture,
             credential_env=body.credential_env,
             guard=body.guard,
+            limits_fail=body.limits_fail,
         )
     return route.as_dict()
 

@@ -6,6 +6,10 @@ when `batch` records wait, the writer thread appends them all in one write trans
 through `keel.audit.append(..., log="traffic")`, the only writer of events. Records hold
 ids, names, figures and decisions, never prompt or completion text. If the store is
 unreachable the records wait (up to `capacity`, then the oldest are dropped and counted).
+
+`RequestEvent` is the declared schema of a `gateway.request` event's details (docs/events.md);
+`request_event(call, seconds, used)` builds one from a finished `Call`, `anomaly_event` the details
+of a `gateway.anomaly`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from keel import audit
@@ -118,3 +123,107 @@ class TrafficLog:
 
     def pending(self) -> int:
         return len(self._queue)
+
+
+# --- the events' schema ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """The details of one `gateway.request` event, field by field (docs/events.md). The
+    optional fields at the end are left out of the event when they are None."""
+
+    request: str  # the request's id, also its answer's x-request-id header
+    operation: str | None  # chat, embeddings, predict, models; None for an unknown path
+    key: str | None  # the key's id (gk_...), never the key or its digest
+    consumer: str | None
+    endpoint: str | None  # api:namespace/name
+    environment: str | None
+    # the release that answered (or failed to, or was refused before reaching it): the
+    # only one the environment serves, or the one the upstream named when several do;
+    # None when none is promoted or it cannot be told
+    release: str | None
+    status: int  # the HTTP status the client got
+    decision: str  # allowed, blocked, rate_limited:<scope>, upstream_error, ... (docs)
+    latency_ms: float  # from the request's arrival until its answer was released
+    releases: tuple[str, ...] | None = None  # all serving, only when more than one does
+    upstream_ms: float | None = None
+    stream: bool | None = None  # True for an SSE answer
+    tokens: dict[str, int | None] | None = None  # reserved, prompt, completion, total
+    limit: str | None = None  # "unchecked": the limit store was down, the route fails open
+    findings: list[dict[str, Any]] | None = None  # by stage, field, type and place: no text
+
+    def details(self) -> dict[str, Any]:
+        out = {
+            "request": self.request,
+            "operation": self.operation,
+            "key": self.key,
+            "consumer": self.consumer,
+            "endpoint": self.endpoint,
+            "environment": self.environment,
+            "release": self.release,
+            "status": self.status,
+            "decision": self.decision,
+            "latency_ms": self.latency_ms,
+        }
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if name == "releases" else value
+        return out
+
+
+_OPTIONAL = ("releases", "upstream_ms", "stream", "tokens", "limit", "findings")
+
+
+def request_event(call, seconds: float, used: int | None) -> RequestEvent:
+    """The event of a finished `keel.gateway.hooks.Call`; `used` is its total tokens."""
+    grant = call.grant
+    tokens = None
+    if call.reserved or call.usage:
+        usage = call.usage or {}
+        tokens = {
+            "reserved": call.reserved,
+            "prompt": usage.get("prompt_tokens"),
+            "completion": usage.get("completion_tokens"),
+            "total": used,
+        }
+    return RequestEvent(
+        request=call.id,
+        operation=call.operation or None,
+        key=grant.id if grant else None,
+        consumer=grant.consumer if grant else None,
+        endpoint=call.endpoint,
+        environment=grant.environment if grant else None,
+        release=call.release,
+        status=call.status,
+        decision=call.decision,
+        latency_ms=round(seconds * 1000, 3),
+        releases=call.releases if len(call.releases) > 1 else None,
+        upstream_ms=None
+        if call.upstream_seconds is None
+        else round(call.upstream_seconds * 1000, 3),
+        stream=True if call.stream else None,
+        tokens=tokens,
+        limit=call.limit,
+        findings=call.findings or None,
+    )
+
+
+def request_payload(call) -> dict[str, Any] | None:
+    """What a capturing route keeps of a request (redacted later, by the writer thread)."""
+    if call.route is None or not call.route.capture or call.body is None:
+        return None
+    answer = "(stream, not captured)" if call.stream else call.answer
+    return {"request": call.body, "response": answer}
+
+
+def anomaly_event(anomaly, consumer: str | None, mode: str) -> dict[str, Any]:
+    """The details of a `gateway.anomaly` event (keel.gateway.anomaly's finding)."""
+    return {
+        "kind": anomaly.kind,
+        "key": anomaly.key,
+        "consumer": consumer,
+        "mode": mode,
+        **anomaly.figures,
+    }
