@@ -23,6 +23,10 @@ Deliberately outside the hierarchy, each with its own boundary:
 - `keel.api.problems.Problem`: an HTTP answer chosen by an endpoint (carries its status).
 - `keel.gateway.errors.GatewayError`: the gateway's answers to its clients, with OpenAI-
   style codes; the gateway never raises a KeelError to a client.
+- `keel.gateway.errors.UpstreamStatus`: an upstream's redirect or 5xx inside the gateway,
+  turned into a 502 by `keel.gateway.errors.translate`.
+- `keel.gateway.ratelimit.Unavailable`: the limit store could not be asked; the route's
+  `limits_fail` setting decides between a 503 and serving the request unchecked.
 - `keel.guard.chat.GuardBlocked`: a guard's verdict inside the gateway, not a mistake.
 - `keel.web.pages.LoginRequired`: a page without a session, answered by a redirect to /login.
 - `keel.cli.remote.Refused` is a KeelError: a 409 from the control plane, exit 1.
