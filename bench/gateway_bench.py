@@ -163,7 +163,7 @@ def token_error() -> dict | None:
     texts = [
         p.read_text() for p in sorted((ROOT / "examples" / "demo" / "knowledge-base").glob("*.md"))
     ]
-    guard = ROOT.parent / "shared" / "testdata" / "guard" / "pii_synth_dev.jsonl"
+    guard = ROOT / "tests" / "vectors" / "guard" / "pii_synth_dev.jsonl"
     if guard.exists():
         texts += [json.loads(line)["text"] for line in guard.read_text().splitlines()[:300] if line]
     texts.append(("Summarise the following text for a governance review. " * 40)[:1024])
