@@ -123,8 +123,8 @@ def traffic_events(home: Path) -> dict[str, int]:
         with ws.read() as session:
             events = audit.list_events(session, log="traffic")
         return {
-            "requests": sum(e.action == "gateway.request" for e in events),
-            "anomalies": sum(e.action == "gateway.anomaly" for e in events),
+            "requests": sum(e.action == "gateway.request.handled" for e in events),
+            "anomalies": sum(e.action == "gateway.anomaly.detected" for e in events),
         }
     finally:
         ws.close()

@@ -126,7 +126,7 @@ def test_bad_input_is_exit_2_one_line_each_and_applies_nothing(home, capsys, tmp
     assert err.startswith("error: ") and "bad.yaml:6: spec.owner:" in err
     assert run(["audit", "log", "--format", "json"]) == 0
     assert [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()] == [
-        "workspace.created"
+        "workspace.store.created"
     ]
 
 

@@ -75,7 +75,7 @@ def test_refused_until_the_policy_is_met_then_staged_then_in_production(
     requirements = [m.requirement for m in refused.missing]
     assert "evidence model.fairness-age" in requirements and "approval mlEngineer" in requirements
     with demo_ws.read() as session:
-        (logged,) = list_events(session, action="release.promote.refused")
+        (logged,) = list_events(session, action="pipeline.promotion.refused")
         assert logged.details["missing"] == [str(m) for m in refused.missing]
         assert promotion.where(session, SYSTEM) == []
 
@@ -151,12 +151,12 @@ def test_refusals_are_logged_and_change_nothing(demo_ws, engineer, credit_artifa
         refusals.logged(
             demo_ws,
             CHEN,
-            "release.approve",
+            "pipeline.approval.refused",
             release.short_name,
             lambda session: approvals.approve(session, CHEN, release.short_name, "riskLead"),
         )
     with demo_ws.read() as session:
-        (refusal,) = list_events(session, action="release.approve.refused")
+        (refusal,) = list_events(session, action="pipeline.approval.refused")
         assert refusal.actor["id"] == CHEN.id and "is not riskLead" in refusal.details["reason"]
         assert approvals.approvals_of(session, release) == []
 
@@ -171,7 +171,7 @@ def test_a_newer_release_replaces_and_keeps_the_rollback_target(
         _approve(demo_ws, IVO, release, "mlEngineer")
     _promote(demo_ws, engineer, first, "staging")
     with demo_ws.read() as session:
-        (first_event,) = list_events(session, action="release.promote")
+        (first_event,) = list_events(session, action="pipeline.release.promoted")
     moved = _promote(demo_ws, engineer, second, "staging")
     assert moved.previous == first.name
     with pytest.raises(UsageError, match="superseded"):

@@ -382,7 +382,7 @@ class Gateway:
                     "mode": self.detector.mode,
                     **anomaly.figures,
                 },
-                action="gateway.anomaly",
+                action="gateway.anomaly.detected",
                 subject=f"consumer:{grant.consumer}" if grant else "gateway",
             )
         details: dict[str, Any] = {

@@ -22,7 +22,7 @@ from keel.identity import Actor
 from keel.workspace import Workspace
 
 LOG = "traffic"
-ACTION = "gateway.request"
+ACTION = "gateway.request.handled"
 GATEWAY = Actor("user:keel/gateway", "system")
 logger = logging.getLogger("keel.gateway")
 

@@ -69,7 +69,7 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
         actor,
         [
             Change(
-                "release.approve",
+                "pipeline.release.approved",
                 release.name,
                 {"release": release.name, "role": role, "comment": comment, "system": system},
             )

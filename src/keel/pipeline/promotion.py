@@ -177,7 +177,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
             actor,
             [
                 Change(
-                    "release.promote.refused",
+                    "pipeline.promotion.refused",
                     release.name,
                     {
                         "release": release.name,
@@ -226,10 +226,10 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
                 }
                 for a in facts.approvals
             ],
-            action="release.attest",
+            action="pipeline.release.attested",
             details={"environment": environment},
         )
-    (event,) = append(session, actor, [Change("release.promote", release.name, details)])
+    (event,) = append(session, actor, [Change("pipeline.release.promoted", release.name, details)])
     if current is None:
         current = PromotionRow(model=release.model, environment=environment)
         session.add(current)
@@ -268,7 +268,7 @@ def where(session: Session, system: str, *, at: str | None = None) -> list[dict[
         ]
     at = _instant(at)
     served: dict[tuple[str, str], dict[str, Any]] = {}
-    for event in list_events(session, action="release.promote"):
+    for event in list_events(session, action="pipeline.release.promoted"):
         if event.details.get("system") != system_key or event.time > at:
             continue
         key = (event.details["model"], event.details["environment"])
@@ -297,7 +297,7 @@ def _instant(text: str) -> str:
 def _was_in(session: Session, release: Release, environment: str) -> bool:
     return any(
         e.details.get("environment") == environment
-        for e in list_events(session, subject=release.name, action="release.promote")
+        for e in list_events(session, subject=release.name, action="pipeline.release.promoted")
     )
 
 

@@ -168,7 +168,7 @@ def create_release(
         actor,
         [
             Change(
-                "release.create",
+                "pipeline.release.created",
                 model_key,
                 {
                     "release": name,

@@ -89,7 +89,7 @@ def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run
     (event,) = append(
         session,
         actor,
-        [Change("run.start", key, {"run": run_id, "pipeline": pipeline})],
+        [Change("pipeline.run.started", key, {"run": run_id, "pipeline": pipeline})],
     )
     row = RunRow(
         id=run_id,
@@ -146,7 +146,11 @@ def record_facts(session: Session, actor: Actor, run_id: str, facts: Any) -> Run
     """Save what a running run has reported so far (a release made inside it rests on them)."""
     row = _open_row(session, actor, run_id)
     checked = _checked_facts(facts)
-    append(session, actor, [Change("run.facts", row.system, {"run": run_id, "facts": checked})])
+    append(
+        session,
+        actor,
+        [Change("pipeline.run.reported", row.system, {"run": run_id, "facts": checked})],
+    )
     row.facts = canonical_bytes(checked)
     session.flush()
     return Run.from_row(row)
@@ -171,7 +175,13 @@ def finish_run(
     (event,) = append(
         session,
         actor,
-        [Change("run.finish", row.system, {"run": run_id, "status": status, "facts": facts})],
+        [
+            Change(
+                "pipeline.run.finished",
+                row.system,
+                {"run": run_id, "status": status, "facts": facts},
+            )
+        ],
     )
     row.status = status
     row.finished_at = event.time
@@ -234,7 +244,7 @@ def use_features(session: Session, actor: Actor, run_id: str, ref: str) -> Evide
         actor,
         [
             Change(
-                "featureset.access",
+                "pipeline.featureset.accessed",
                 key,
                 {"run": run_id, "pipeline": run.pipeline, "system": run.system},
             )

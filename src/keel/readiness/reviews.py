@@ -92,7 +92,11 @@ def review(session: Session, actor: Actor, system: str, kind: str, comment: str 
     (event,) = append(
         session,
         actor,
-        [Change("system.review", key, {"system": key, "kind": kind, "comment": comment})],
+        [
+            Change(
+                "readiness.system.reviewed", key, {"system": key, "kind": kind, "comment": comment}
+            )
+        ],
     )
     row = ReviewRow(
         id=uuid.uuid4().hex,

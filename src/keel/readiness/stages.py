@@ -329,7 +329,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
             actor,
             [
                 Change(
-                    "stage.advance.refused",
+                    "readiness.advance.refused",
                     key,
                     {**details, "missing": [str(c) for c in missing]},
                 )
@@ -337,7 +337,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
         )
         decision.event_seq = event.seq
         return decision
-    (event,) = append(session, actor, [Change("stage.advance", key, details)])
+    (event,) = append(session, actor, [Change("readiness.stage.advanced", key, details)])
     row = session.get(StageRow, key)
     if row is None:
         row = StageRow(system=key)

@@ -133,7 +133,7 @@ def review(
         done = refusals.logged(
             ws,
             who,
-            "system.review",
+            "readiness.review.refused",
             reviews.subject_of(system),
             lambda session: reviews.review(session, who, system, kind, comment),
         )
@@ -192,7 +192,7 @@ def stage_advance(
             shown = refusals.logged(
                 ws,
                 who,
-                "stage.advance",
+                "readiness.advance.refused",
                 reviews.subject_of(system),
                 lambda session: stages.advance(session, who, system, to),
             ).as_dict()

@@ -228,7 +228,7 @@ def approve(
         found = refusals.logged(
             ws,
             who,
-            "release.approve",
+            "pipeline.approval.refused",
             release,
             lambda session: approvals.approve(session, who, release, role, comment),
         )
@@ -258,7 +258,7 @@ def promote(
             decision = refusals.logged(
                 ws,
                 who,
-                "release.promote",
+                "pipeline.promotion.refused",
                 release,
                 lambda session: promotion.promote(session, who, ws.signer(), release, to),
             )
