@@ -7,7 +7,7 @@ import pytest
 from keel.audit import list_events
 from keel.errors import NotFoundError, PermissionDenied, UsageError
 from keel.identity import user_actor
-from keel.pipeline import approvals, promotion, refusals, releases, runs
+from keel.pipeline import approvals, attach, promotion, refusals, releases, runs
 from tests.conftest import GERMAN_CREDIT
 
 SYSTEM = "credit-decisioning"
@@ -47,7 +47,7 @@ def _release(ws, engineer, artifact):
 def _evidence(ws, actor, release, checks=PASSING, result="pass"):
     with ws.write(actor) as session:
         for track, check, figures in checks:
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 actor,
                 SYSTEM,
@@ -192,19 +192,19 @@ def test_evidence_must_name_a_run_or_a_release_of_the_system(demo_ws, engineer, 
     good = {"track": "model", "check": "fairness", "result": "pass"}
     with demo_ws.write(engineer) as session:
         with pytest.raises(UsageError, match="name one"):
-            runs.add_evidence(session, engineer, SYSTEM, good)
+            attach.add_evidence(session, engineer, SYSTEM, good)
         with pytest.raises(UsageError, match="not a release of"):
-            runs.add_evidence(
+            attach.add_evidence(
                 session, engineer, "support-assistant", good, release="credit-scorer@1"
             )
         with pytest.raises(NotFoundError):
-            runs.add_evidence(session, engineer, SYSTEM, good, run_id="nope")
+            attach.add_evidence(session, engineer, SYSTEM, good, run_id="nope")
         with pytest.raises(UsageError, match="evidence track"):
-            runs.add_evidence(
+            attach.add_evidence(
                 session, engineer, SYSTEM, {**good, "track": "ops"}, release="credit-scorer@1"
             )
         with pytest.raises(UsageError, match="not a finite number"):
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 engineer,
                 SYSTEM,
@@ -219,7 +219,7 @@ def _run(ws, actor, artifact, status="complete"):
 
     with ws.write(actor) as session:
         run = runs.start_run(session, actor, SYSTEM, "train-scorer")
-        runs.add_evidence(
+        attach.add_evidence(
             session,
             actor,
             SYSTEM,

@@ -7,7 +7,7 @@ import pytest
 from keel.audit import list_events
 from keel.errors import PermissionDenied, UsageError
 from keel.identity import user_actor
-from keel.pipeline import approvals, promotion, refusals, releases, runs
+from keel.pipeline import approvals, attach, promotion, refusals, releases
 from keel.readiness import reviews, stages
 from tests.readiness.catalogs import apply, people, system
 
@@ -51,7 +51,7 @@ def _evidence(ws, release, *checks):
     """Recorded by the other engineer: the author's own evidence on a release does not count."""
     with ws.write(ENG2) as session:
         for track, check in checks:
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 ENG2,
                 "flow",

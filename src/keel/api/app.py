@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from keel import __version__
 from keel.api import (
     audit,
     catalog,
@@ -23,6 +22,7 @@ from keel.api import (
     workspace,
 )
 from keel.config import Settings
+from keel.version import __version__
 from keel.workspace import Workspace, open_workspace
 
 API = "/api/v1"

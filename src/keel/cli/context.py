@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from keel.config import Settings, load_settings
+from keel.errors import InputError, KeelError
 from keel.identity import Actor, local_actor
 from keel.workspace import Workspace, open_workspace
 
@@ -52,6 +53,20 @@ def workspace(ctx: typer.Context) -> Iterator[Workspace]:
 
 def actor(ctx: typer.Context, as_user: str | None) -> Actor:
     return local_actor(as_user, state(ctx).settings().user)
+
+
+def invoke(command: Callable[..., Any], argv: list[str] | None) -> int:
+    """Run a command group (the `keel` app, or `ctx.find_root().command` from inside a command)
+    and return its exit code; a KeelError prints as `error: ...` lines."""
+    try:
+        command(args=argv, prog_name="keel")
+    except SystemExit as exc:  # Typer ends every run, good or bad, this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeelError as exc:
+        lines = exc.problems if isinstance(exc, InputError) else [str(exc)]
+        sys.stderr.write("".join(f"error: {line}\n" for line in lines))
+        return exc.exit_code
+    return 0
 
 
 def print_json(data: Any) -> None:

@@ -2,8 +2,8 @@
 
 Keel does not orchestrate: a run is opened when a pipeline starts (wherever it runs), its
 facts (datasets by digest with their catalog source, parameters, metrics, artifacts) are
-recorded as it goes, and it is closed as complete or failed. `run.start` and `run.finish`
-events put both ends in the log; evidence recorded during the run names it.
+recorded as it goes, and it is closed as complete or failed. `pipeline.run.started` and `pipeline.run.finished`
+events put both ends in the log; evidence recorded during the run names it (`attach`).
 """
 
 from __future__ import annotations
@@ -199,32 +199,6 @@ def list_runs(session: Session, system: str | None = None, limit: int = 100) -> 
     if system:
         query = query.where(RunRow.system == system_key(session, system))
     return [Run.from_row(r) for r in session.scalars(query)]
-
-
-def add_evidence(
-    session: Session,
-    actor: Actor,
-    system: str,
-    data: Any,
-    *,
-    run_id: str | None = None,
-    release: str | None = None,
-) -> Evidence:
-    """Record evidence for a run or a release of `system` (from the SDK, CLI or API)."""
-    from keel.pipeline.releases import get_release
-
-    key = system_key(session, system)
-    if (run_id is None) == (release is None):
-        raise UsageError("evidence belongs to a run or to a release: name one")
-    if run_id is not None and _row(session, run_id).system != key:
-        raise UsageError(f"run {run_id} is not a run of {key}")
-    release_name = None
-    if release is not None:
-        found = get_release(session, release)
-        if found.system != key:
-            raise UsageError(f"{found.short_name} is not a release of {key}")
-        release_name = found.name
-    return record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
 
 
 def use_features(session: Session, actor: Actor, run_id: str, ref: str) -> Evidence:

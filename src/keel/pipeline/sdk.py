@@ -29,7 +29,7 @@ from keel.audit.events import now
 from keel.config import load_settings
 from keel.errors import UsageError
 from keel.identity import Actor, local_actor
-from keel.pipeline import openlineage, runs
+from keel.pipeline import attach, openlineage, runs
 from keel.pipeline.evidence import Evidence
 from keel.workspace import open_workspace
 
@@ -151,7 +151,7 @@ class PipelineRun:
         if check:
             data["check"] = check
         with self._ws.write(self._actor) as session:
-            found = runs.add_evidence(session, self._actor, self.system, data, run_id=self.id)
+            found = attach.add_evidence(session, self._actor, self.system, data, run_id=self.id)
         self.evidence.append(found)
         _say(f"evidence {found.track}.{found.check}: {found.result}")
         return found

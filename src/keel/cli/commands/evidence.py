@@ -11,7 +11,7 @@ from rich.markup import escape
 from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import InputError, UsageError
-from keel.pipeline import runs
+from keel.pipeline import attach, runs
 from keel.pipeline.evidence import evidence_for
 from keel.pipeline.releases import get_release
 
@@ -75,7 +75,7 @@ def add(
     else:
         who = context.actor(ctx, as_user)
         with context.workspace(ctx) as ws, ws.write(who) as session:
-            shown = runs.add_evidence(
+            shown = attach.add_evidence(
                 session, who, system, data, run_id=run, release=release
             ).summary()
     console.print(
