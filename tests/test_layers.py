@@ -51,7 +51,7 @@ PURE = {"keel.catalog.refs", "keel.catalog.rules"}
 REGISTRIES = [
     (re.compile(r"^keel\.store\.schema$"), re.compile(r"^keel\.\w+\.tables$")),
     (re.compile(r"^keel\.store\.migrations\."), re.compile(r"^keel\.")),
-    (re.compile(r"^keel\.catalog\.kindlist$"), re.compile(r"^keel\.\w+\.(kinds|\w+_kind)$")),
+    (re.compile(r"^keel\.catalog\.registry$"), re.compile(r"^keel\.\w+\.(kinds|\w+_kind)$")),
 ]
 
 

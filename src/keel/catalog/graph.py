@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds
+from keel.catalog import kinds, registry
 from keel.catalog.entity import Relation
 from keel.catalog.refs import parse_ref
 from keel.catalog.tables import EntityRow, RelationRow
@@ -35,7 +35,7 @@ class Node:
 
     @property
     def kind_def(self) -> kinds.KindDef | None:
-        return kinds.lookup(self.kind)
+        return registry.lookup(self.kind)
 
     @property
     def title(self) -> str:

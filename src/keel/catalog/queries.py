@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds
+from keel.catalog import registry
 from keel.catalog.refs import parse_ref
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError
@@ -46,7 +46,7 @@ def list_entities(
         EntityRow.key, EntityRow.kind, EntityRow.namespace, EntityRow.name, EntityRow.body
     )
     if kind:
-        kind_def = kinds.lookup(kind)
+        kind_def = registry.lookup(kind)
         query = query.where(EntityRow.kind == (kind_def.kind if kind_def else kind))
     if system:
         members = select(RelationRow.source).where(
