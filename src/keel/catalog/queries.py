@@ -129,3 +129,32 @@ def _relations(
             continue
         out.setdefault((source, rel_type), target)
     return out
+
+
+@dataclass(frozen=True)
+class Governing:
+    """What decides which entities of a kind govern a system, read in one place: the system's
+    spec (None when it is not in the catalog), the spec of every entity of the kind, and those
+    of them whose references name the system (`governs` relations)."""
+
+    system: str
+    system_spec: dict[str, Any] | None
+    specs: dict[str, dict[str, Any]]
+    naming: frozenset[str]
+
+
+def governing(session: Session, system_key: str, kind: str) -> Governing:
+    """The facts for `kind` (e.g. Policy) entities that may govern `system_key`."""
+    body = session.scalar(select(EntityRow.body).where(EntityRow.key == system_key))
+    rows = session.execute(select(EntityRow.key, EntityRow.body).where(EntityRow.kind == kind))
+    naming = session.scalars(
+        select(RelationRow.source).where(
+            RelationRow.type == "governs", RelationRow.target == system_key
+        )
+    )
+    return Governing(
+        system=system_key,
+        system_spec=json.loads(body).get("spec", {}) if body is not None else None,
+        specs={key: json.loads(b)["spec"] for key, b in rows},
+        naming=frozenset(naming),
+    )

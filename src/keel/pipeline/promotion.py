@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append, list_events
 from keel.catalog import pods
+from keel.catalog.queries import governing
 from keel.catalog.refs import key_of
 from keel.errors import PermissionDenied, UsageError
 from keel.identity import Actor
@@ -76,7 +77,7 @@ class Standing:
 
 
 def standing(session: Session, release: Release) -> Standing:
-    policies = policies_for(session, release.system or "")
+    policies = policies_for(governing(session, release.system or "", "Policy"))
     return Standing(
         policies,
         _counted_evidence(session, release, policies),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from keel.catalog.graph import load_system_scope, system_members
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.pods import PodReport, pod_report
+from keel.catalog.queries import governing
 from keel.catalog.refs import parse_ref
 from keel.catalog.validate import Finding, validate
 from keel.errors import NotFoundError
@@ -84,7 +85,7 @@ def gather(session: Session, system: str) -> SystemFacts:
         members=members,
         findings=[f for f in validate(graph, system=key).findings if f.check != "orphan"],
         pod=pod_report(session, key, graph=graph),
-        policies=policies_for(session, key),
+        policies=policies_for(governing(session, key, "Policy")),
         quality=latest_evidence(session, key, "data", "quality"),
         served=served,
         releases=sorted(newest.values()),
