@@ -13,7 +13,7 @@ from keel.errors import NotFoundError, PermissionDenied, UsageError
 from keel.identity import user_actor
 from keel.pipeline import releases
 from keel.pipeline.bom import release_bom
-from keel.pipeline.reports import Benchmark
+from keel.pipeline.testreports import Benchmark
 from tests.conftest import GERMAN_CREDIT
 
 SYSTEM = "credit-decisioning"

@@ -86,7 +86,7 @@ def standing(session: Session, release: Release) -> Standing:
     )
 
 
-def readiness(
+def missing(
     session: Session,
     release: Release,
     environment: str,
@@ -98,7 +98,7 @@ def readiness(
     _check_environment(environment)
     facts = known or standing(session, release)
     system = release.system or ""
-    missing = evaluate(
+    gaps = evaluate(
         facts.policies,
         environment,
         system=system,
@@ -111,8 +111,8 @@ def readiness(
         now=now or datetime.now(UTC),
     )
     if environment == "production" and not facts.staged:
-        missing.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
-    return missing
+        gaps.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
+    return gaps
 
 
 def _counted_evidence(session: Session, release: Release, policies) -> list[Evidence]:
@@ -147,7 +147,7 @@ def status(session: Session, release: Release) -> dict[str, Any]:
         "approvals": [a.summary() for a in approvals_of(session, release)],
         "serves": sorted(serves),
         "missing": {
-            env: [str(m) for m in readiness(session, release, env, known=facts)]
+            env: [str(m) for m in missing(session, release, env, known=facts)]
             for env in ENVIRONMENTS
         },
     }
@@ -170,7 +170,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
         )
     facts = standing(session, release)
     decision = Decision(
-        release.name, environment, readiness(session, release, environment, known=facts)
+        release.name, environment, missing(session, release, environment, known=facts)
     )
     if not decision.allowed:
         (event,) = append(

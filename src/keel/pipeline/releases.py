@@ -27,9 +27,9 @@ from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
 from keel.errors import NotFoundError, UsageError, WorkspaceError
 from keel.identity import Actor
-from keel.pipeline.reports import Benchmark, TestReport
 from keel.pipeline.runs import get_run
 from keel.pipeline.tables import ReleaseRow
+from keel.pipeline.testreports import Benchmark, TestReport
 from keel.version import __version__
 
 BUILDER = "https://keel.dev/builders/local/v1"

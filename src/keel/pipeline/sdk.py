@@ -160,7 +160,7 @@ class PipelineRun:
         """Release `artifact` as the next version of `model`, resting on this run: its
         datasets (by source), parameters, metrics as benchmark figures, and evidence."""
         from keel.pipeline.releases import Build, create_release
-        from keel.pipeline.reports import Benchmark
+        from keel.pipeline.testreports import Benchmark
 
         facts = {
             "data": {d["source"]: Path(d["path"]) for d in self.datasets},

@@ -16,7 +16,7 @@ from keel.cli.context import AS_OPTION, RELEASE_ARGUMENT, console, print_json
 from keel.errors import InputError, UsageError
 from keel.pipeline import approvals, promotion, refusals, releases
 from keel.pipeline.policy import Missing
-from keel.pipeline.reports import read_benchmarks, read_junit
+from keel.pipeline.testreports import read_benchmarks, read_junit
 
 app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
 
