@@ -14,7 +14,7 @@ from keel.api.problems import Problem
 from keel.auth import Principal
 from keel.catalog import queries, service
 from keel.catalog.parse import parse_documents
-from keel.catalog.refs import parse_ref
+from keel.catalog.refs import system_key_of
 from keel.catalog.source import Document, parse_text
 from keel.workspace import Workspace
 
@@ -135,6 +135,6 @@ def _parse(content_type: str, body: bytes) -> list:
 
 def _system_key(system: str) -> str:
     try:
-        return parse_ref(system, default_kind="system").key
+        return system_key_of(system)
     except ValueError as exc:
         raise Problem(422, f"system: {exc}") from None

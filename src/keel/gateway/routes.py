@@ -22,8 +22,7 @@ from keel.clock import stamp
 from keel.errors import NotFoundError, UsageError
 from keel.gateway.tables import RouteRow
 from keel.identity import Actor
-
-ENVIRONMENTS = ("staging", "production")
+from keel.pipeline.environments import check_environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +61,6 @@ def check_guard(guard: dict[str, Any] | bool | None) -> dict[str, Any] | bool | 
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
-
-
-def check_environment(environment: str) -> str:
-    if environment not in ENVIRONMENTS:
-        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
-    return environment
 
 
 def endpoint_key(session: Session, ref: str) -> str:

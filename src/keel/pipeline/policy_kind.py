@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from keel.catalog import kinds
+from keel.pipeline.environments import Environment
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -41,9 +42,7 @@ if TYPE_CHECKING:
     from keel.catalog.entity import Entity
 
 TRACKS = ("data", "model", "feature", "eval", "deploy")
-ENVIRONMENTS = ("staging", "production")
 Track = Literal["data", "model", "feature", "eval", "deploy"]
-Environment = Literal["staging", "production"]
 _AGE = re.compile(r"^([1-9][0-9]*)([dhm])$")
 _FIGURE = re.compile(r"^(data|model|feature|eval|deploy)\.[a-z][a-z0-9-]*\.[A-Za-z0-9_.\[\]=-]+$")
 

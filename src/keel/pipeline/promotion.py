@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from keel.audit.events import Change, append, list_events
 from keel.catalog import pods
 from keel.catalog.queries import governing
-from keel.catalog.refs import key_of
+from keel.catalog.refs import system_key_of
 from keel.errors import PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.approvals import Approval, approvals_of
+from keel.pipeline.environments import ENVIRONMENTS, check_environment
 from keel.pipeline.evidence import Evidence, evidence_for
 from keel.pipeline.policy import EvidenceFact, Missing, NamedPolicy, evaluate, policies_for
-from keel.pipeline.policy_kind import ENVIRONMENTS
 from keel.pipeline.releases import Release, get_release, reattest
 from keel.pipeline.tables import PromotionRow
 
@@ -60,11 +60,6 @@ class Decision:
         }
 
 
-def _check_environment(environment: str) -> None:
-    if environment not in ENVIRONMENTS:
-        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
-
-
 @dataclass(frozen=True)
 class Standing:
     """What a release has to show, gathered once: the policies of its system, and the
@@ -95,7 +90,7 @@ def missing(
     known: Standing | None = None,
 ) -> list[Missing]:
     """What `release` lacks for `environment` under the policies of its system."""
-    _check_environment(environment)
+    check_environment(environment)
     facts = known or standing(session, release)
     system = release.system or ""
     gaps = evaluate(
@@ -155,7 +150,7 @@ def status(session: Session, release: Release) -> dict[str, Any]:
 
 def promote(session: Session, actor: Actor, signer, ref: str, environment: str) -> Decision:
     """Promote, or record the refusal; the caller commits either way."""
-    _check_environment(environment)
+    check_environment(environment)
     release = get_release(session, ref)
     system = release.system or ""
     if not pods.roles_of(session, system, actor.id):
@@ -248,7 +243,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
 def where(session: Session, system: str, *, at: str | None = None) -> list[dict[str, Any]]:
     """What each environment served for each model of `system` at `at` (default now)."""
     try:
-        system_key = key_of(system, default_kind="system")
+        system_key = system_key_of(system)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if at is None:

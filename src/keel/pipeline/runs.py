@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from keel.audit.canonical import canonical_bytes
 from keel.audit.events import Change, append
 from keel.catalog.queries import get_entity, kind_of
-from keel.catalog.refs import key_of
+from keel.catalog.refs import key_of, system_key_of
 from keel.errors import InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import Evidence, first_problem, record_evidence
@@ -70,7 +70,7 @@ class Run:
 def system_key(session: Session, system: str) -> str:
     """The key of an existing System, or a usage error naming what is wrong."""
     try:
-        key = key_of(system, default_kind="system")
+        key = system_key_of(system)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     kind = kind_of(session, key)

@@ -16,7 +16,7 @@ from keel.catalog.graph import load_system_scope, system_members
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.pods import PodReport, pod_report
 from keel.catalog.queries import governing
-from keel.catalog.refs import parse_ref
+from keel.catalog.refs import system_key_of
 from keel.catalog.validate import Finding, validate
 from keel.errors import NotFoundError
 from keel.pipeline.evidence import Evidence, latest_evidence
@@ -61,7 +61,7 @@ class SystemFacts:
 def gather(session: Session, system: str) -> SystemFacts:
     """The facts about `system` (a name or key); NotFoundError when it is not a System."""
     try:
-        key = parse_ref(system, default_kind="system").key
+        key = system_key_of(system)
     except ValueError as exc:
         raise NotFoundError(str(exc)) from None
     graph = load_system_scope(session, key)  # this system's part of the catalog, not all of it

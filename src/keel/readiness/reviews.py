@@ -20,7 +20,7 @@ from keel.catalog import queries
 from keel.catalog.graph import CatalogGraph
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.queries import get_entity
-from keel.catalog.refs import key_of
+from keel.catalog.refs import system_key_of
 from keel.errors import NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.readiness.tables import ReviewRow
@@ -51,7 +51,7 @@ class Review:
 def system_key(session: Session, system: str) -> str:
     """The key of an existing System; NotFoundError (exit 2, 404) otherwise."""
     try:
-        key = key_of(system, default_kind="system")
+        key = system_key_of(system)
     except ValueError as exc:
         raise NotFoundError(f"{system!r}: {exc}") from None
     kind = queries.kind_of(session, key)  # one indexed lookup, not the entity and relations
@@ -132,6 +132,6 @@ def _from_row(row: ReviewRow) -> Review:
 def subject_of(system: str) -> str:
     """The key a user-typed system reference names, for logging a refusal (as typed if bad)."""
     try:
-        return key_of(system, default_kind="system")
+        return system_key_of(system)
     except ValueError:
         return system

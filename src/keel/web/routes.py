@@ -23,7 +23,7 @@ from keel.auth import Principal, exchange_login_code, revoke_tokens, verify
 from keel.auth.service import create_token
 from keel.catalog import queries
 from keel.catalog.pods import pod_report
-from keel.catalog.refs import parse_ref
+from keel.catalog.refs import system_key_of
 from keel.errors import NotFoundError, UsageError
 from keel.identity import SYSTEM
 from keel.pipeline import promotion, releases
@@ -313,7 +313,7 @@ def catalog_table(
 ) -> HTMLResponse:
     size = 50
     try:
-        system_key = parse_ref(system, default_kind="system").key if system else None
+        system_key = system_key_of(system) if system else None
     except ValueError:
         system_key = system
     with _ws(request).read() as session:
