@@ -242,3 +242,37 @@ def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, 
     assert run(["audit", "log", "--subject", "model:default/fraud", "--format", "json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["actor"] == {"id": "user:default/chen.wu", "via": "token"}
+
+
+def test_tokens_and_the_mode_change_through_the_api_as_the_tokens_user(
+    home, capsys, tmp_path, monkeypatch
+):
+    """`context.change` sends token create/revoke and `workspace mode` to a real server."""
+    from keel.api import create_app
+    from keel.config import load_settings
+
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    assert run(["token", "create", "--user", "ana.lima", "--role", "admin"]) == 0
+    admin_token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert run(["workspace", "mode", "server"]) == 0
+    with serving(create_app(load_settings())) as url:
+        monkeypatch.setenv("KEEL_URL", url)
+        monkeypatch.setenv("KEEL_TOKEN", admin_token)
+        capsys.readouterr()
+        assert run(["token", "create", "--user", "chen.wu", "--role", "viewer"]) == 0
+        out = capsys.readouterr().out
+        token_id = re.search(r"token (\S+) for user:default/chen.wu", out).group(1)
+        assert (
+            run(["token", "create", "--user", "chen.wu", "--role", "viewer", "--expires", "12h"])
+            == 2
+        )
+        assert run(["token", "revoke", token_id]) == 0
+        assert f"revoked {token_id}" in capsys.readouterr().out
+        assert run(["token", "revoke", "--user", "chen.wu"]) == 2  # one ID at a time there
+        assert run(["workspace", "mode", "embedded"]) == 0
+        assert "mode set to embedded" in capsys.readouterr().out
+    monkeypatch.delenv("KEEL_URL")
+    assert run(["audit", "log", "--subject", "workspace", "--format", "json"]) == 0
+    changed = [json.loads(x) for x in capsys.readouterr().out.splitlines()][-1]
+    assert changed["action"] == "workspace.mode.changed"
+    assert changed["actor"] == {"id": "user:default/ana.lima", "via": "token"}
