@@ -67,9 +67,7 @@ def test_bad_requests_create_nothing(people, admin, user, role, ttl, error):
 def test_a_login_code_is_spent_once_and_its_session_dies_with_the_token_it_came_from(people, admin):
     with people.write(admin) as session:
         token, _ = create_token(session, admin, "bo", "viewer")
-        _, code = create_token(
-            session, admin, "bo", "viewer", kind="login", parent=token.id
-        )
+        _, code = create_token(session, admin, "bo", "viewer", kind="login", parent=token.id)
     with people.write(admin) as session:
         principal, session_secret = exchange_login_code(session, code)
         assert principal.kind == "session" and principal.actor.id == "user:default/bo"
