@@ -1,88 +1,91 @@
-"""Credentials: roles in order, only digests stored, expiry, revocation that ends what was
-made from a token, single-use login codes, and kinds that never stand in for each other."""
+"""Tokens, login codes and sessions on each store: who a secret stands for, and for how long."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
-from hypothesis import given
-from hypothesis import strategies as st
 
-from keel.auth import ROLES, create_token, exchange_login_code, revoke_tokens, role_allows, verify
-from keel.auth.tables import TokenRow
+from keel.audit import list_events
+from keel.auth import create_token, exchange_login_code, list_tokens, revoke_tokens, verify
+from keel.catalog import service
 from keel.errors import NotFoundError, UsageError
-from keel.identity import user_actor
-
-ADMIN = user_actor("ana.lima", "local")
+from tests.catalog.helpers import entity
 
 
-@given(st.sampled_from(ROLES), st.sampled_from(ROLES))
-def test_roles_are_ordered(have, need):
-    assert role_allows(have, need) == (ROLES.index(have) >= ROLES.index(need))
+@pytest.fixture
+def people(ws, admin):
+    users = [entity("User", name, {"memberOf": []}) for name in ("ana", "bo")]
+    with ws.write(admin) as session:
+        service.apply(session, admin, service.load_text(_yaml(users)))
+    return ws
 
 
-def test_only_the_digest_is_stored_and_the_secret_verifies(demo_ws):
-    with demo_ws.write(ADMIN) as session:
-        info, secret = create_token(session, ADMIN, "dara.kim", "viewer")
-    with demo_ws.read() as session:
-        stored = session.execute(sa.select(TokenRow.digest)).scalars().all()
-        found = verify(session, secret, kind="api")
+def _yaml(docs):
+    import yaml
+
+    return yaml.safe_dump_all(docs)
+
+
+def test_a_token_stands_for_its_user_and_role_until_revoked(people, admin):
+    with people.write(admin) as session:
+        info, secret = create_token(session, admin, "ana", "editor", note="ci")
+    with people.read() as session:
+        principal = verify(session, secret)
+        assert principal.actor.id == "user:default/ana" and principal.actor.via == "token"
+        assert principal.role == "editor" and principal.token_id == info.id
         assert verify(session, secret + "x") is None
-        assert verify(session, "x" * 201) is None
-    assert secret.startswith("keel_pat_") and all(secret not in d for d in stored)
-    assert found is not None and (found.actor.id, found.role) == ("user:default/dara.kim", "viewer")
-    assert found.token_id == info.id
-
-
-def test_bad_requests_for_credentials(demo_ws):
-    with demo_ws.write(ADMIN) as session:
-        with pytest.raises(UsageError, match="role must be one of"):
-            create_token(session, ADMIN, "dara.kim", "root")
-        with pytest.raises(NotFoundError, match="no such user"):
-            create_token(session, ADMIN, "nobody.here", "viewer")
-        with pytest.raises(UsageError, match="in the future"):
-            create_token(session, ADMIN, "dara.kim", "viewer", ttl=timedelta(0))
-        with pytest.raises(UsageError, match="name a token id or a user"):
-            revoke_tokens(session, ADMIN)
-
-
-def test_an_expired_token_does_not_verify(demo_ws):
-    with demo_ws.write(ADMIN) as session:
-        info, secret = create_token(session, ADMIN, "dara.kim", "editor", ttl=timedelta(days=1))
-        session.get(TokenRow, info.id).expires_at = "2000-01-01T00:00:00Z"
-    with demo_ws.read() as session:
+        assert verify(session, secret, kind="session") is None  # an API token is not a session
+        assert [t.id for t in list_tokens(session)] == [info.id]
+    with people.write(admin) as session:
+        assert revoke_tokens(session, admin, token_id=info.id) == [info.id]
+    with people.read() as session:
         assert verify(session, secret) is None
+        assert [e.action for e in list_events(session, subject="user:default/ana")] == [
+            "catalog.entity.created",
+            "auth.token.created",
+            "auth.token.revoked",
+        ]
+        assert secret not in str([e.details for e in list_events(session)])  # never logged
 
 
-def test_a_session_dies_with_its_token_and_kinds_do_not_mix(demo_ws):
-    with demo_ws.write(ADMIN) as session:
-        token, secret = create_token(session, ADMIN, "dara.kim", "editor")
-        _, cookie = create_token(
-            session, ADMIN, "dara.kim", "editor", kind="session", parent=token.id
-        )
-    with demo_ws.read() as session:
-        assert verify(session, cookie, kind="session") is not None
-        assert verify(session, cookie, kind="api") is None  # a cookie is not an API token
-        assert verify(session, secret, kind="session") is None
-    with demo_ws.write(ADMIN) as session:
-        assert revoke_tokens(session, ADMIN, token_id=token.id) == [token.id]
-    with demo_ws.read() as session:
-        assert verify(session, cookie, kind="session") is None  # its token is revoked
-    with demo_ws.write(ADMIN) as session, pytest.raises(NotFoundError):
-        revoke_tokens(session, ADMIN, token_id=token.id)  # already revoked
+@pytest.mark.parametrize(
+    "user, role, ttl, error",
+    [
+        ("ana", "owner", None, UsageError),
+        ("nobody", "viewer", None, NotFoundError),
+        ("ana", "viewer", timedelta(0), UsageError),
+    ],
+)
+def test_bad_requests_create_nothing(people, admin, user, role, ttl, error):
+    with pytest.raises(error), people.write(admin) as session:
+        create_token(session, admin, user, role, ttl=ttl)
+    with people.read() as session:
+        assert list_tokens(session) == []
 
 
-def test_a_login_code_is_spent_once(demo_ws):
-    with demo_ws.write(ADMIN) as session:
-        _, code = create_token(session, ADMIN, "dara.kim", "viewer", kind="login")
-    with demo_ws.write(ADMIN) as session:
-        first = exchange_login_code(session, code)
-    with demo_ws.write(ADMIN) as session:
-        again = exchange_login_code(session, code)
-    assert first is not None and again is None
-    principal, cookie = first
-    assert principal.kind == "session" and principal.role == "viewer"
-    with demo_ws.read() as session:
-        assert verify(session, cookie, kind="session").actor.id == "user:default/dara.kim"
+def test_a_login_code_is_spent_once_and_its_session_dies_with_the_token_it_came_from(people, admin):
+    with people.write(admin) as session:
+        token, _ = create_token(session, admin, "bo", "viewer")
+        _, code = create_token(session, admin, "bo", "viewer", kind="login", parent=token.id)
+    with people.write(admin) as session:
+        principal, session_secret = exchange_login_code(session, code)
+        assert principal.kind == "session" and principal.actor.id == "user:default/bo"
+    with people.write(admin) as session:
+        assert exchange_login_code(session, code) is None  # spent
+        assert verify(session, session_secret, kind="session") is not None
+        revoke_tokens(session, admin, token_id=token.id)
+    with people.read() as session:
+        assert verify(session, session_secret, kind="session") is None
+
+
+def test_revoking_a_user_revokes_every_live_credential(people, admin):
+    with people.write(admin) as session:
+        ids = {create_token(session, admin, "ana", "viewer")[0].id for _ in range(3)}
+        create_token(session, admin, "bo", "viewer")
+    with people.write(admin) as session:
+        assert set(revoke_tokens(session, admin, user="ana")) == ids
+    with pytest.raises(NotFoundError), people.write(admin) as session:
+        revoke_tokens(session, admin, user="ana")  # nothing live is left
+    with people.read() as session:
+        assert [t.user for t in list_tokens(session)] == ["user:default/bo"]

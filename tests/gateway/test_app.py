@@ -136,9 +136,11 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[dict] = []
 
-    def record(self, details: dict, action="gateway.request", subject=None, payload=None) -> None:
+    def record(
+        self, details: dict, action="gateway.request.handled", subject=None, payload=None
+    ) -> None:
         self.records.append(
-            details if action == "gateway.request" else {"action": action, **details}
+            details if action == "gateway.request.handled" else {"action": action, **details}
         )
 
 
@@ -407,7 +409,7 @@ def test_a_burst_raises_an_anomaly_event_and_throttles_the_key():
     )
     assert statuses[:9] == [200] * 9 and set(statuses[9:]) == {429}
     assert other.status_code == 200
-    [event] = [r for r in records if r.get("action") == "gateway.anomaly"]
+    [event] = [r for r in records if r.get("action") == "gateway.anomaly.detected"]
     assert event["kind"] == "burst" and event["key"] == "gk_one" and event["requests"] == 9
     assert [r["decision"] for r in records if "decision" in r][9:12] == ["throttled"] * 3
     assert b'keel_gateway_anomalies_total{kind="burst"} 1.0' in metrics

@@ -73,9 +73,9 @@ def _post(url: str, key: str, path: str, body: dict) -> httpx.Response:
 
 
 def _traffic(ws) -> list:
-    """The gateway.request events of the traffic log (not the anomalies)."""
+    """The gateway.request.handled events of the traffic log (not the anomalies)."""
     with ws.read() as session:
-        return audit.list_events(session, log="traffic", action="gateway.request")
+        return audit.list_events(session, log="traffic", action="gateway.request.handled")
 
 
 def _until(check, limit: float = 5.0):

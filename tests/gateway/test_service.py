@@ -221,7 +221,8 @@ def test_gateway_page_and_traffic_figures(api, ws, admin):
             }
         )
     log.record(
-        {"kind": "burst", "key": key.id, "requests": 120, "baseline": 3.0}, action="gateway.anomaly"
+        {"kind": "burst", "key": key.id, "requests": 120, "baseline": 3.0},
+        action="gateway.anomaly.detected",
     )
     log.flush()
 

@@ -1,4 +1,4 @@
-"""The traffic record: the declared schema of `gateway.request` (documented field by field
+"""The traffic record: the declared schema of `gateway.request.handled` (documented field by field
 in docs/events.md), the release that answered, and the journal that keeps a record on disk
 until the store holds it."""
 
@@ -30,7 +30,7 @@ def _documented(action: str) -> set[str]:
 
 def test_every_field_of_the_request_event_is_documented_and_nothing_else():
     declared = {f.name for f in dataclasses.fields(RequestEvent)}
-    assert _documented("gateway.request") == declared
+    assert _documented("gateway.request.handled") == declared
 
 
 def _call(**fields) -> Call:
@@ -113,10 +113,10 @@ def test_a_dead_gateways_journal_is_recovered_once(sqlite_ws, tmp_path):
     dead_log.flush()  # these three reached the store (and are still in the journal)...
     for i in range(3, 5):
         dead.record({"request": f"r-{i}"}, subject="api:default/x")  # ...these two did not
-    dead.record({"kind": "burst", "key": "gk_1"}, action="gateway.anomaly", subject="c:x")
+    dead.record({"kind": "burst", "key": "gk_1"}, action="gateway.anomaly.detected", subject="c:x")
     os.close(dead._lock)  # the process dies: its lock goes with it, its files stay
     with (dead.folder / "000000000005.jsonl").open("ab") as torn:
-        torn.write(b'["gateway.request", "api:default/x", {"request": "r-cut')  # cut mid-write
+        torn.write(b'["gateway.request.handled", "api:default/x", {"request": "r-cut')  # cut mid-write
 
     log = TrafficLog(sqlite_ws, on_write=lambda w, d: alive.stored(w, d))
     alive = Journal(root, log)
@@ -126,10 +126,10 @@ def test_a_dead_gateways_journal_is_recovered_once(sqlite_ws, tmp_path):
     log.flush()
     with sqlite_ws.read() as session:
         events = audit.list_events(session, log="traffic")
-    requests = [e.details.get("request") for e in events if e.action == "gateway.request"]
+    requests = [e.details.get("request") for e in events if e.action == "gateway.request.handled"]
     assert requests == ["r-0", "r-1", "r-2", "r-3", "r-4"]
     assert [e.details.get("answered_at") is not None for e in events] == [False] * 3 + [True] * 3
-    assert [e.action for e in events].count("gateway.anomaly") == 1
+    assert [e.action for e in events].count("gateway.anomaly.detected") == 1
     assert not dead.folder.exists()
 
 

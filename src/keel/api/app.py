@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from keel import __version__
 from keel.api import (
     audit,
     catalog,
@@ -25,6 +24,7 @@ from keel.api import (
 )
 from keel.api.gate import API, Gate, declared_roles
 from keel.config import Settings
+from keel.version import __version__
 from keel.workspace import Workspace, open_workspace
 
 

@@ -14,10 +14,10 @@ from keel.api.deps import admin, workspace
 from keel.auth import Principal
 from keel.gateway import keys, routes
 from keel.gateway.figures import traffic_figures
+from keel.pipeline.environments import Environment
 from keel.workspace import Workspace
 
 router = APIRouter(prefix="/gateway", tags=["gateway"])
-Environment = Literal["staging", "production"]
 Operation = Literal["chat", "embeddings", "predict", "models"]
 
 

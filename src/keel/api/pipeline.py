@@ -14,7 +14,7 @@ from pydantic import Field
 from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.auth import Principal
-from keel.pipeline import promotion, runs
+from keel.pipeline import attach, promotion, runs
 from keel.workspace import Workspace
 
 router = APIRouter(tags=["pipelines"])
@@ -72,7 +72,7 @@ def add_evidence(
     body: EvidenceBody, caller: Principal = Depends(editor), ws: Workspace = Depends(workspace)
 ) -> dict[str, Any]:
     with ws.write(caller.actor) as session:
-        found = runs.add_evidence(
+        found = attach.add_evidence(
             session, caller.actor, body.system, body.evidence, run_id=body.run, release=body.release
         )
     return found.summary()

@@ -64,7 +64,7 @@ def advance(
     decision = refusals.logged(
         ws,
         caller.actor,
-        "stage.advance",
+        "readiness.advance.refused",
         reviews.subject_of(system),
         lambda session: stages.advance(session, caller.actor, system, to),
     )
@@ -97,7 +97,7 @@ def post_review(
     done = refusals.logged(
         ws,
         caller.actor,
-        "system.review",
+        "readiness.review.refused",
         reviews.subject_of(system),
         lambda session: reviews.review(session, caller.actor, system, body.kind, body.comment),
     )

@@ -109,7 +109,7 @@ def approve(
     found = refusals.logged(
         ws,
         caller.actor,
-        "release.approve",
+        "pipeline.approval.refused",
         release,
         lambda session: approvals.approve(session, caller.actor, release, body.role, body.comment),
     )
@@ -131,7 +131,7 @@ def promote(
     decision = refusals.logged(
         ws,
         caller.actor,
-        "release.promote",
+        "pipeline.promotion.refused",
         release,
         lambda session: promotion.promote(session, caller.actor, ws.signer(), release, body.to),
     )

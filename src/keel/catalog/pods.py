@@ -48,9 +48,7 @@ class PodReport:
 def pod_report(session: Session, system: str, *, graph: CatalogGraph | None = None) -> PodReport:
     """The pod of `system`; pass `graph` when the caller has loaded the catalog already."""
     graph = graph or load_graph(session)
-    node = graph.resolve(system, default_kind="system")
-    if node.kind != "System":
-        raise NotFoundError(f"{system!r} is a {node.kind}, not a System")
+    node = graph.resolve_system(system)
     roles: dict[str, list[Person]] = {}
     gaps: list[str] = []
     for role in POD_ROLES:

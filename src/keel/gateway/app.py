@@ -311,7 +311,7 @@ class Gateway:
             self.metrics.anomaly(anomaly.kind)
             self.traffic.record(
                 anomaly_event(anomaly, grant.consumer if grant else None, self.detector.mode),
-                action="gateway.anomaly",
+                action="gateway.anomaly.detected",
                 subject=f"consumer:{grant.consumer}" if grant else "gateway",
             )
         event = request_event(call, seconds, used)

@@ -24,8 +24,8 @@ from keel.clock import stamp
 from keel.errors import NotFoundError, UsageError
 from keel.gateway.tables import RouteRow
 from keel.identity import Actor
+from keel.pipeline.environments import check_environment
 
-ENVIRONMENTS = ("staging", "production")
 LIMITS_FAIL = ("closed", "open")  # when the limit store cannot be asked: refuse, or serve
 
 
@@ -68,12 +68,6 @@ def check_guard(guard: dict[str, Any] | bool | None) -> dict[str, Any] | bool | 
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
-
-
-def check_environment(environment: str) -> str:
-    if environment not in ENVIRONMENTS:
-        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
-    return environment
 
 
 def endpoint_key(session: Session, ref: str) -> str:

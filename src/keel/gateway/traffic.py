@@ -1,4 +1,4 @@
-"""The traffic log: one `gateway.request` event per request (and a `gateway.anomaly` event
+"""The traffic log: one `gateway.request.handled` event per request (and a `gateway.anomaly.detected` event
 per anomaly found) in the audit spine's `traffic` log, appended in batches by a background thread, off the hot path.
 
 The hot path only appends a dict to a deque (~0.2 µs). Every `interval` seconds, or sooner
@@ -7,9 +7,9 @@ through `keel.audit.append(..., log="traffic")`, the only writer of events. Reco
 ids, names, figures and decisions, never prompt or completion text. If the store is
 unreachable the records wait (up to `capacity`, then the oldest are dropped and counted).
 
-`RequestEvent` is the declared schema of a `gateway.request` event's details (docs/events.md);
+`RequestEvent` is the declared schema of a `gateway.request.handled` event's details (docs/events.md);
 `request_event(call, seconds, used)` builds one from a finished `Call`, `anomaly_event` the details
-of a `gateway.anomaly`.
+of a `gateway.anomaly.detected`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from keel.identity import Actor
 from keel.workspace import Workspace
 
 LOG = "traffic"
-ACTION = "gateway.request"
+ACTION = "gateway.request.handled"
 GATEWAY = Actor("user:keel/gateway", "system")
 logger = logging.getLogger("keel.gateway")
 
@@ -130,7 +130,7 @@ class TrafficLog:
 
 @dataclass(frozen=True, slots=True)
 class RequestEvent:
-    """The details of one `gateway.request` event, field by field (docs/events.md). The
+    """The details of one `gateway.request.handled` event, field by field (docs/events.md). The
     optional fields at the end are left out of the event when they are None."""
 
     request: str  # the request's id, also its answer's x-request-id header
@@ -219,7 +219,7 @@ def request_payload(call) -> dict[str, Any] | None:
 
 
 def anomaly_event(anomaly, consumer: str | None, mode: str) -> dict[str, Any]:
-    """The details of a `gateway.anomaly` event (keel.gateway.anomaly's finding)."""
+    """The details of a `gateway.anomaly.detected` event (keel.gateway.anomaly's finding)."""
     return {
         "kind": anomaly.kind,
         "key": anomaly.key,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
 from keel.catalog import pods
+from keel.catalog.queries import governing
 from keel.errors import ConflictError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.policy import ApprovalFact, policies_for
@@ -54,7 +55,7 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
     if actor.id == release.created_by:
         strict = [
             p.key
-            for p in policies_for(session, system)
+            for p in policies_for(governing(session, system, "Policy"))
             if p.spec.separationOfDuties.approverIsNotAuthor
         ]
         if strict:
@@ -69,7 +70,7 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
         actor,
         [
             Change(
-                "release.approve",
+                "pipeline.release.approved",
                 release.name,
                 {"release": release.name, "role": role, "comment": comment, "system": system},
             )

@@ -19,7 +19,7 @@ from keel.audit.events import Change, append
 from keel.catalog.graph import CatalogGraph
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.queries import get_entity, system_key
-from keel.catalog.refs import key_of
+from keel.catalog.refs import system_key_of
 from keel.errors import NoStanding, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.readiness.tables import ReviewRow
@@ -78,7 +78,11 @@ def review(session: Session, actor: Actor, system: str, kind: str, comment: str 
     (event,) = append(
         session,
         actor,
-        [Change("system.review", key, {"system": key, "kind": kind, "comment": comment})],
+        [
+            Change(
+                "readiness.system.reviewed", key, {"system": key, "kind": kind, "comment": comment}
+            )
+        ],
     )
     row = ReviewRow(
         id=uuid.uuid4().hex,
@@ -114,6 +118,6 @@ def _from_row(row: ReviewRow) -> Review:
 def subject_of(system: str) -> str:
     """The key a user-typed system reference names, for logging a refusal (as typed if bad)."""
     try:
-        return key_of(system, default_kind="system")
+        return system_key_of(system)
     except ValueError:
         return system

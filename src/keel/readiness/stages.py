@@ -24,7 +24,7 @@ from keel.errors import NoStanding, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import evidence_for
 from keel.pipeline.policy import EvidenceFact, NamedPolicy, evaluate
-from keel.pipeline.promotion import readiness as promotion_readiness
+from keel.pipeline.promotion import missing as promotion_missing
 from keel.pipeline.releases import get_release, list_releases
 from keel.readiness.facts import SystemFacts, gather
 from keel.readiness.scorecard import Scorecard, score
@@ -254,7 +254,7 @@ def stage_facts(session: Session, system: str, *, now: datetime | None = None) -
     staging = []
     for name in facts.served.get("staging", []):
         release = get_release(session, name)
-        lacking = promotion_readiness(session, release, "staging", now=now)
+        lacking = promotion_missing(session, release, "staging", now=now)
         staging.append((name, [m.requirement for m in lacking]))
     return StageFacts(facts, score(facts), build, staging)
 
@@ -329,7 +329,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
             actor,
             [
                 Change(
-                    "stage.advance.refused",
+                    "readiness.advance.refused",
                     key,
                     {**details, "missing": [str(c) for c in missing]},
                 )
@@ -337,7 +337,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
         )
         decision.event_seq = event.seq
         return decision
-    (event,) = append(session, actor, [Change("stage.advance", key, details)])
+    (event,) = append(session, actor, [Change("readiness.stage.advanced", key, details)])
     row = session.get(StageRow, key)
     if row is None:
         row = StageRow(system=key)

@@ -127,7 +127,7 @@ def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
                 actor,
                 [
                     audit.Change(
-                        "workspace.created",
+                        "workspace.store.created",
                         "workspace",
                         {"mode": EMBEDDED, "schema": schema.HEAD},
                     )
@@ -174,7 +174,7 @@ def set_mode(session: Session, actor: Actor, mode: str) -> bool:
         actor,
         [
             audit.Change(
-                "workspace.mode_changed",
+                "workspace.mode.changed",
                 "workspace",
                 {"before": before, "after": mode},
             )
