@@ -116,7 +116,9 @@ def test_a_dead_gateways_journal_is_recovered_once(sqlite_ws, tmp_path):
     dead.record({"kind": "burst", "key": "gk_1"}, action="gateway.anomaly.detected", subject="c:x")
     os.close(dead._lock)  # the process dies: its lock goes with it, its files stay
     with (dead.folder / "000000000005.jsonl").open("ab") as torn:
-        torn.write(b'["gateway.request.handled", "api:default/x", {"request": "r-cut')  # cut mid-write
+        torn.write(
+            b'["gateway.request.handled", "api:default/x", {"request": "r-cut'
+        )  # cut mid-write
 
     log = TrafficLog(sqlite_ws, on_write=lambda w, d: alive.stored(w, d))
     alive = Journal(root, log)
