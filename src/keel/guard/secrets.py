@@ -3,7 +3,7 @@
 RE2 patterns (linear time) propose candidates, leftmost first, in three passes (formats, keyword
 assignments, entropy); a validator per kind decides. A pass runs only when the text holds one of
 its anchors (`prefilter`: one RE2 set scan per text, shared with the PII scanner).
-Known formats (AWS, Google, GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, Twilio, npm, PyPI,
+Known formats (Keel's own `keel_pat_`, `keel_gw_`, `keel_code_`, `keel_ses_` tokens, AWS, Google, GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, Twilio, npm, PyPI,
 Discord, Telegram, Mailchimp, Azure storage, Artifactory) are matched loosely (`prefix[\\w-]+`) and
 their exact lengths checked in Python, which stands in for the lookarounds RE2 does not have.
 A keyword assignment (`password = "..."`, `"..." == api_key`) is reported when its value looks
@@ -38,6 +38,7 @@ _QUOTED = r"(?:\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`)"
 
 # (group name, regex, finding type); the order is the priority at one position
 _KINDS: list[tuple[str, str, str]] = [
+    ("keel", r"\bkeel_(?:pat|code|ses|gw)_[A-Za-z0-9_\-]+", "KEEL_TOKEN"),
     ("pem", r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----", "PRIVATE_KEY"),
     ("aws_id", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]+", "AWS_ACCESS_KEY_ID"),
     ("google", r"\bAIza[0-9A-Za-z_\-]+", "GOOGLE_API_KEY"),
@@ -356,7 +357,15 @@ def _entropy(text: str, start: int, end: int) -> Span:
     return (start, end) if shannon_entropy(token) >= 4.0 else None
 
 
+def _keel(text: str, start: int, end: int) -> Span:
+    """Keel's own tokens: a prefix and token_urlsafe(32), 43 characters (auth/service.py,
+    gateway/keys.py)."""
+    rest = text[start:end].split("_", 2)[2]
+    return (start, end) if len(rest) == 43 and _word_end(text, end) else None
+
+
 _CHECKS: dict[str | None, Callable[[str, int, int], Span]] = {
+    "keel": _keel,
     "pem": _pem,
     "aws_id": _length(20),
     "google": _length(39),
