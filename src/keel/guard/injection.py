@@ -20,6 +20,7 @@ from importlib import resources
 import numpy as np
 import re2
 
+from keel.guard import evasion
 from keel.guard.features import BITS, NGRAMS, hashes, normalize, occurrences
 from keel.guard.findings import Finding
 
@@ -148,10 +149,19 @@ def score(text: str, m: Model | None = None) -> float:
     return m.bias + best + float(np.dot(rule_hits(text), m.rule_weights))
 
 
-def scan(text: str, threshold: float | None = None) -> list[Finding]:
-    """One finding over the whole text when it reads as an injection, else none."""
-    m = model()
+def score_undisguised(text: str, m: Model | None = None) -> float:
+    """The larger of the scores of `text` and of its variant with disguises undone (homoglyphs,
+    leetspeak, base64/hex, rot13: `evasion.variants`), so a disguise never lowers a score."""
+    m = m or model()
     value = score(text, m)
+    return max([value, *(score(v, m) for v in evasion.variants(text))])
+
+
+def scan(text: str, threshold: float | None = None) -> list[Finding]:
+    """One finding over the whole text when it (or its undisguised variant) reads as an
+    injection, else none."""
+    m = model()
+    value = score_undisguised(text, m)
     if value < (m.threshold if threshold is None else threshold):
         return []
     return [Finding(TYPE, 0, len(text), SCANNER, score=round(value, 3))]
