@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the evasion families hold look-alike letters on purpose)
 """Quality figures on the labelled dev sets, shared by the tests (floors) and the bench (report).
 
 PII: per structured type, a labelled span counts as caught when a finding of the same type
@@ -78,7 +79,17 @@ _HOMOGLYPHS = {
     "B": "ВΒ", "E": "ЕΕ", "H": "НΗ", "I": "ІΙ", "K": "КΚ", "M": "МΜ", "N": "Ν", "O": "ОΟ",
     "P": "РΡ", "T": "ТΤ", "X": "ХΧ", "Y": "Υ", "Z": "Ζ", "C": "С",
 }  # fmt: skip
-_LEET = {"a": "4@", "e": "3", "i": "1!", "o": "0", "s": "5$", "t": "7", "l": "1", "g": "9", "b": "8"}
+_LEET = {
+    "a": "4@",
+    "e": "3",
+    "i": "1!",
+    "o": "0",
+    "s": "5$",
+    "t": "7",
+    "l": "1",
+    "g": "9",
+    "b": "8",
+}
 
 
 def _rng(text: str):

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002  (look-alike letters are this module's subject)
 """Undo the obvious disguises of an instruction before the injection model reads it.
 
 `variants(text)` is the text with every disguise found in it undone, or [] when there is
@@ -43,10 +44,33 @@ _B64_RX = r"[A-Za-z0-9+/_\-]{20,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}"
 _B64 = re2.compile(_B64_RX)
 _B64_SUB = re.compile(_B64_RX)
 _MAX_BLOB = 65536  # longer runs are binary payloads, not disguised instructions
-_COMMON = (
-    "the and you your all ignore previous instructions this that with for not what system "
-    "prompt are from now must tell reveal rules forget above".split()
-)
+_COMMON = [
+    "the",
+    "and",
+    "you",
+    "your",
+    "all",
+    "ignore",
+    "previous",
+    "instructions",
+    "this",
+    "that",
+    "with",
+    "for",
+    "not",
+    "what",
+    "system",
+    "prompt",
+    "are",
+    "from",
+    "now",
+    "must",
+    "tell",
+    "reveal",
+    "rules",
+    "forget",
+    "above",
+]
 _ROT13_TRIGGER = re2.compile(
     r"(?i)\b(?:" + "|".join(codecs.encode(w, "rot13") for w in _COMMON) + r")\b"
 )
