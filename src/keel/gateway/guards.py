@@ -129,6 +129,8 @@ class InputGuard:
             return
         main = _texts(call)
         side = _side_texts(call, main)
+        # as given: an instruction is no less one for a redacted e-mail address in it
+        side_texts = [(k if w == "keys" else c[k], w) for c, k, w in side]
         changed = False
         for i, (container, key, where) in enumerate(main + side):
             is_key = where == "keys"
@@ -141,8 +143,8 @@ class InputGuard:
                 else:
                     container[key] = result.text
                 changed = True
-        if side and policy.input.injection != "allow":
-            self._injection(call, policy, side)
+        if side_texts and policy.input.injection != "allow":
+            self._injection(call, policy, side_texts)
         if changed:
             call.raw = None  # re-encode the rewritten body
 
@@ -161,24 +163,17 @@ class InputGuard:
         for e in result.errors:
             _error_finding(call, "input", where, e)
 
-    def _injection(self, call: Call, policy: Policy, side: list) -> None:
-        """The side texts scored as one document (as given: an instruction is no less one for
-        a redacted e-mail address in it); a block names the first field that scores on its own."""
-        texts = [(k if w == "keys" else c[k], w) for c, k, w in side]
+    def _injection(self, call: Call, policy: Policy, texts: list[tuple[str, str]]) -> None:
+        """The side texts scored as one document; a block names the first field that scores on
+        its own (or all of them when only their sum reads as an injection)."""
         result = scan_injection("\n".join(t for t, _ in texts), policy)
+        where = "request"
         if result.blocked and result.blocked_by != GUARD_ERROR:
-            where = next(
-                (w for t, w in texts if scan_injection(t, policy).blocked),
-                ",".join(dict.fromkeys(w for _, w in texts))[:200],
-            )
-            result.findings = [
-                dataclasses.replace(f, end=len(t))
-                for f in result.findings[:1]
-                for t, w in texts
-                if w == where
-            ][:1] or result.findings
-            self._check(call, result, where)
-        self._check(call, result, "request")
+            hit = next(((t, w) for t, w in texts if scan_injection(t, policy).blocked), None)
+            if hit is not None:
+                where = hit[1]
+                result.findings = [dataclasses.replace(f, end=len(hit[0])) for f in result.findings]
+        self._check(call, result, where)
 
 
 class OutputGuard:
