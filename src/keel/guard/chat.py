@@ -95,31 +95,45 @@ def path_label(path: Path) -> str:
 
 
 def put(choice: dict[str, Any], path: Path, text: str) -> None:
-    """Append `text` at `path` inside `choice`, creating what is missing."""
-    node: Any = choice
-    for i, part in enumerate(path):
-        last = i == len(path) - 1
-        nxt = path[i + 1] if not last else None
-        empty: Any = [] if isinstance(nxt, tuple) else {}
-        if isinstance(part, tuple):  # a list item
-            _, n, keyed = part
-            found = None
-            for item in node:
-                if keyed and isinstance(item, dict) and item.get("index") == n:
-                    found = item
-            if found is None:
-                found = {"index": n} if keyed else {}
-                node.append(found)
-            node = found
-            continue
-        if last:
-            current = node.get(part)
-            node[part] = (current if isinstance(current, str) else "") + text
-        else:
-            child = node.get(part)
-            if not isinstance(child, dict | list):
-                child = node[part] = empty
-            node = child
+    """Append `text` at `path` inside `choice`, creating what is missing. Where the chunk holds
+    something of another type at that path (an upstream that changed a field's type between
+    chunks), the held text is dropped rather than sent elsewhere."""
+    _merge(choice, _build(path, text))
+
+
+def _build(path: Path, text: str) -> Any:
+    if not path:
+        return text
+    part, child = path[0], _build(path[1:], text)
+    if isinstance(part, tuple):
+        _, n, keyed = part
+        return [{"index": n, **child} if keyed and isinstance(child, dict) else child]
+    return {part: child}
+
+
+def _merge(into: Any, extra: Any) -> None:
+    if isinstance(extra, list):
+        for item in extra:
+            index = item.get("index") if isinstance(item, dict) else None
+            same = [
+                x
+                for x in into
+                if index is not None and isinstance(x, dict) and x.get("index") == index
+            ]
+            if same:
+                _merge(same[0], item)
+            else:
+                into.append(item)
+        return
+    for key, value in extra.items():
+        current = into.get(key)
+        if isinstance(value, str):
+            if current is None or isinstance(current, str):
+                into[key] = (current or "") + value
+        elif current is None:
+            into[key] = value
+        elif type(current) is type(value):
+            _merge(current, value)
 
 
 class ResponseStreamGuard:

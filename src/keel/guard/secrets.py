@@ -237,7 +237,8 @@ def _basic_auth(text: str, start: int, end: int) -> Span:
 
 def _openai(text: str, start: int, end: int) -> Span:
     token = text[start:end]
-    return (start, end) if len(token) >= 32 and _mixed(token) and _word_end(text, end) else None
+    ok = len(token) >= 32 and _mixed(token) and _word_end(text, end) and not placeholder(token)
+    return (start, end) if ok else None
 
 
 def _kw_quoted(text: str, start: int, end: int) -> Span:
@@ -425,6 +426,16 @@ def _keel(text: str, start: int, end: int) -> Span:
     return (start, end) if len(rest) == 43 and _word_end(text, end) else None
 
 
+def _real(check: Callable[[str, int, int], Span]) -> Callable[[str, int, int], Span]:
+    """A format whose length is open-ended: a placeholder in its shape is not a secret."""
+
+    def run(text: str, start: int, end: int) -> Span:
+        span = check(text, start, end)
+        return None if span is None or placeholder(text[span[0] : span[1]]) else span
+
+    return run
+
+
 _CHECKS: dict[str | None, Callable[[str, int, int], Span]] = {
     "keel": _keel,
     "pem": _pem,
@@ -432,15 +443,15 @@ _CHECKS: dict[str | None, Callable[[str, int, int], Span]] = {
     "google": _length(39),
     "github": _length(40, range(60, 100)),
     "gitlab": _gitlab,
-    "slack": _length(range(15, 300)),
-    "stripe": _length(range(18, 120)),
+    "slack": _real(_length(range(15, 300))),
+    "stripe": _real(_length(range(18, 120))),
     "openai": _openai,
     "sendgrid": _length(69),
     "jwt": _jwt,
     "twilio": _twilio,
     "mailchimp": _mailchimp,
     "telegram": _telegram,
-    "npm": _length(range(36, 200)),
+    "npm": _real(_length(range(36, 200))),
     "pypi": _length(range(70, 300)),
     "azure": _length(range(90, 104)),
     "discord": _discord,
