@@ -305,7 +305,7 @@ def bench_evasions() -> None:
             f"   disguised benign flagged {rate(db, undisguised):4.1f} %"
         )
     c = float(np.load(train.DEFAULT_OUT)["c"])
-    folds, names = train.source_folds(rows)
+    folds, _ = train.source_folds(rows)
     labels = np.array([r["label"] == "injection" for r in rows], dtype=int)
     texts = [r["text"] for r in rows]
     families = ("plain", *EVASIONS)
@@ -318,9 +318,7 @@ def bench_evasions() -> None:
                 scores[f][i] = injection.score_undisguised(t, m)
     neg = np.sort(scores["plain"][labels == 0])[::-1]
     cut = neg[int(0.02 * len(neg))]
-    print(
-        "  source-held-out (each group scored by a model that never saw it; pooled 2 % FPR cut):"
-    )
+    print("  source-held-out (each group scored by a model that never saw it; pooled 2 % FPR cut):")
     print(f"    benign flagged {100 * np.mean(scores['plain'][labels == 0] > cut):.1f} %")
     for f in families:
         print(f"    {f:10} caught {100 * np.mean(scores[f][labels == 1] > cut):5.1f} %")

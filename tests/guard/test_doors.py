@@ -104,7 +104,11 @@ def _guard_request(body: dict) -> tuple[str, dict]:
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(json_values, st.lists(st.integers(0, 50), min_size=2, max_size=2), keys)
+@given(
+    json_values,
+    st.lists(st.integers(0, 50), min_size=2, max_size=2),
+    keys.filter(lambda k: k not in shape.NON_TEXT),  # the structural fields, documented
+)
 def test_any_string_or_key_anywhere_in_a_request_is_scanned(doc, path, key):
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "extra": doc}
     outcome, sent = _guard_request(_plant(body, path, key, f"mail {EMAIL}"))
@@ -219,3 +223,32 @@ def test_undoing_disguises_keeps_false_positives_where_they_were(held_out):
 @given(st.text(max_size=300))
 def test_a_disguise_never_lowers_a_score_and_any_text_is_handled(text):
     assert injection.score_undisguised(text) >= injection.score(text)
+
+
+def _reference_score(text: str) -> float:
+    """The whole-text score through `occurrences`, as `score` computed it for every length."""
+    from keel.guard.features import normalize, occurrences
+
+    m = injection.model()
+    _, buckets, prev = occurrences(normalize(text))
+    first = prev < 0
+    best = float(np.dot(m.weights[buckets], first)) / max(np.count_nonzero(first), 1) ** 0.5
+    return m.bias + best + float(np.dot(injection.rule_hits(text), m.rule_weights))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_the_short_text_path_scores_as_the_general_one(text):
+    if len(text.encode()) <= injection.WINDOW // 2:  # within one window whatever NFKC does
+        assert injection.score(text) == pytest.approx(_reference_score(text), abs=1e-4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=6))
+def test_quiet_is_exact_a_quiet_set_of_texts_has_no_finding(texts):
+    from keel.guard.scan import quiet
+
+    if quiet(texts):
+        assert all(scan(t, "input", injection=False).findings == [] for t in texts)
+    planted = [*texts, f"x {EMAIL}"]
+    assert not quiet(planted)

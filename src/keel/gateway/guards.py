@@ -34,7 +34,7 @@ from keel.guard import shape
 from keel.guard.chat import GuardBlocked, ResponseStreamGuard, guard_response
 from keel.guard.chat import scan_text as _scan_text
 from keel.guard.policy import DEFAULT_POLICY, Policy, parse_policy
-from keel.guard.scan import GUARD_ERROR, scan, scan_injection
+from keel.guard.scan import GUARD_ERROR, quiet, scan, scan_injection
 
 UNCHECKED = "unchecked"
 
@@ -107,15 +107,16 @@ def _texts(call: Call) -> list[tuple[dict | list, Any, str]]:
 
 
 def _side_texts(call: Call, main: list) -> list[tuple[dict | list, Any, str]]:
-    """Every other text of the body by its shape: values, then keys (container None)."""
-    taken = {(id(c), k) for c, k, _ in main}
+    """Every other text of the body by its shape: values, then keys (labelled `keys`)."""
     body = call.body
     if not isinstance(body, dict):
         return []
+    values, names = shape.walk(body)
+    taken = {(id(c), k) for c, k, _ in main}
     slots: list[tuple[Any, Any, str]] = [
-        (c, k, shape.label(p)) for c, k, p in shape.strings(body) if (id(c), k) not in taken
+        (c, k, shape.label(p)) for c, k, p in values if (id(c), k) not in taken
     ]
-    slots.extend((c, k, "keys") for c, k in shape.keys(body))
+    slots.extend((c, k, "keys") for c, k in names)
     return slots
 
 
@@ -131,6 +132,8 @@ class InputGuard:
         side = _side_texts(call, main)
         # as given: an instruction is no less one for a redacted e-mail address in it
         side_texts = [(k if w == "keys" else c[k], w) for c, k, w in side]
+        if side_texts and quiet([t for t, _ in side_texts], "input", policy):
+            side = []  # no PII, secret or invisible character in any of them: one check
         changed = False
         for i, (container, key, where) in enumerate(main + side):
             is_key = where == "keys"

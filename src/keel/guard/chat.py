@@ -18,7 +18,7 @@ from typing import Any
 from keel.guard import shape
 from keel.guard.findings import Finding
 from keel.guard.policy import DEFAULT_POLICY, Policy
-from keel.guard.scan import scan
+from keel.guard.scan import quiet, scan
 from keel.guard.stream import StreamFilter
 
 
@@ -36,11 +36,14 @@ def guard_document(doc: Any, policy: Policy, report: list | None, skip: set | No
     are not API field names; raises GuardBlocked. `skip` holds (id(container), key) of values the
     caller scanned already. `report` gets `(field path, ScanResult)` per text with findings or
     errors (a key's path is `keys`)."""
-    for container, key, path in list(shape.strings(doc)):
-        if skip and (id(container), key) in skip:
-            continue
+    values, names = shape.walk(doc)
+    if skip:
+        values = [s for s in values if (id(s[0]), s[1]) not in skip]
+    if quiet([c[k] for c, k, _ in values] + [k for _, k in names], "output", policy):
+        return  # nothing to find in any of them (one prefilter pass over all)
+    for container, key, path in values:
         container[key] = _scan_one(container[key], shape.label(path), policy, report)
-    for container, key in list(shape.keys(doc)):
+    for container, key in names:
         new = _scan_one(key, "keys", policy, report)
         if new != key:
             shape.rename_key(container, key, new)

@@ -75,6 +75,12 @@ _ROT13_TRIGGER = re2.compile(
     r"(?i)\b(?:" + "|".join(codecs.encode(w, "rot13") for w in _COMMON) + r")\b"
 )
 _WORD = re.compile(r"[^\W\d_]+")
+# One RE2 set scan tells whether any encoding or leet trigger is there at all (most texts:
+# none, and then the cost is this one scan and an ASCII check).
+_GATE = re2.Set.SearchSet(re2.Options())
+for _rx in (_B64_RX, _ROT13_TRIGGER.pattern, _LEET_TRIGGER.pattern):
+    _GATE.Add(_rx)
+_GATE.Compile()
 _PRINTABLE = frozenset(string.printable)
 
 
@@ -159,6 +165,8 @@ def variants(text: str) -> list[str]:
     """`text` with its disguises undone (two readings when leetspeak's 1 may be i or l), or []
     when it shows none."""
     out = fold_lookalikes(text)
+    if not _GATE.Match(out.encode("utf-8", "replace")):
+        return [out] if out != text else []
     if _B64.search(out):
         out = _B64_SUB.sub(_decode, out)
     if len(_ROT13_TRIGGER.findall(out)) >= 2:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
-from keel.guard import injection, limits, pii, secrets, unicode, width
+from keel.guard import injection, limits, pii, prefilter, secrets, unicode, width
 from keel.guard.findings import Finding, ScanResult, resolve_overlaps
 from keel.guard.policy import DEFAULT_POLICY, Policy, Stage, StagePolicy
 
@@ -88,6 +88,18 @@ def scan(
         errors=errors,
         blocked_by=blocked_by,
     )
+
+
+def quiet(texts: list[str], stage: Stage = "output", policy: Policy = DEFAULT_POLICY) -> bool:
+    """True when no text of `texts` can have a finding other than injection: within limits,
+    no invisible character, and none of the anchors any PII or secrets pass needs, checked
+    once over them joined (an anchor in one text is an anchor in the join). Then
+    `scan(t, stage, policy, injection=False)` would pass each of them unchanged."""
+    rules = policy.stage(stage)
+    joined = "\n".join(texts)
+    if limits.check(joined, rules.max_chars, rules.max_tokens) or unicode.scan(joined):
+        return False
+    return not prefilter.compute(width.fold(joined)[0])[3]
 
 
 def scan_injection(text: str, policy: Policy = DEFAULT_POLICY) -> ScanResult:

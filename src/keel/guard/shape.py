@@ -57,41 +57,46 @@ def binary(key: Any, value: str) -> bool:
     return key in BINARY and len(value) >= 64 and _B64.issuperset(value)
 
 
-def strings(document: Any, path: tuple = ()) -> Iterator[Slot]:
-    """(container, key, path) of every text value in `document`, depth first (a node's own
-    strings before those of the containers inside it)."""
+def walk(document: Any, path: tuple = ()) -> tuple[list[Slot], list[tuple[dict, str]]]:
+    """In one pass: (container, key, path) of every text value, and (dict, key) of every key
+    that is not a known API field name; depth first, iterative (no recursion limit)."""
+    values: list[Slot] = []
+    names: list[tuple[dict, str]] = []
     stack: list[tuple[Any, tuple]] = [(document, path)]
     while stack:
         node, at = stack.pop()
-        if isinstance(node, dict):
-            items = list(node.items())
-        elif isinstance(node, list):
-            items = list(enumerate(node))
-        else:
-            continue
-        nested = []
-        for key, value in items:
-            if isinstance(value, str):
-                if not (isinstance(node, dict) and key in NON_TEXT) and not binary(key, value):
-                    yield node, key, (*at, key)
-            elif isinstance(value, dict | list):
-                nested.append((value, (*at, key)))
-        stack.extend(reversed(nested))
+        if type(node) is dict:
+            for key, value in node.items():
+                if type(key) is str and key not in KNOWN_KEYS:
+                    names.append((node, key))
+                kind = type(value)
+                if kind is str:
+                    if key in NON_TEXT or (
+                        (key in BINARY or value[:5] == "data:") and binary(key, value)
+                    ):
+                        continue
+                    values.append((node, key, (*at, key)))
+                elif kind is dict or kind is list:
+                    stack.append((value, (*at, key)))
+        elif type(node) is list:
+            for i, value in enumerate(node):
+                kind = type(value)
+                if kind is str:
+                    if value[:5] != "data:" or not binary(i, value):
+                        values.append((node, i, (*at, i)))
+                elif kind is dict or kind is list:
+                    stack.append((value, (*at, i)))
+    return values, names
+
+
+def strings(document: Any, path: tuple = ()) -> Iterator[Slot]:
+    """(container, key, path) of every text value in `document`."""
+    return iter(walk(document, path)[0])
 
 
 def keys(document: Any) -> Iterator[tuple[dict, str]]:
     """(dict, key) of every key in `document` that is not a known API field name."""
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if isinstance(key, str) and key not in KNOWN_KEYS:
-                    yield node, key
-                if isinstance(value, dict | list):
-                    stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, dict | list))
+    return iter(walk(document)[1])
 
 
 def label(path: tuple) -> str:
