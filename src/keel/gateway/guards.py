@@ -146,7 +146,7 @@ class InputGuard:
                 else:
                     container[key] = result.text
                 changed = True
-        if side_texts and policy.input.injection != "allow":
+        if side_texts:
             self._injection(call, policy, side_texts)
         if changed:
             call.raw = None  # re-encode the rewritten body
@@ -168,7 +168,7 @@ class InputGuard:
 
     def _injection(self, call: Call, policy: Policy, texts: list[tuple[str, str]]) -> None:
         """The side texts scored as one document; a block names the first field that scores on
-        its own (or all of them when only their sum reads as an injection)."""
+        its own, or `request` when only the document as a whole reads as an injection."""
         result = scan_injection("\n".join(t for t, _ in texts), policy)
         where = "request"
         if result.blocked and result.blocked_by != GUARD_ERROR:

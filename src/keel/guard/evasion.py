@@ -11,11 +11,12 @@ score, and benign text without one costs a few cheap checks. Undone:
   Latin but that data pairs with other letters: epsilon, kappa, tau, chi, ka, te, em, ...) is
   read as that letter; a word with no Latin letter is read in Latin only when all its letters
   have a confusables entry (so "іgnоrе" and "ореn" are read, a Russian word stays as it is);
-- leetspeak: when two or more digits or symbols stand between letters (`1gn0r3`, `pr3v10u5`),
+- leetspeak: when digits or symbols stand between letters in two or more different places
+  (`1gn0r3`, `pr3v10u5`; one name such as "Dis0rder", however often, is not leet),
   the words that mix letters and such characters are read with them as letters;
 - base64 and hex: a run of 20+ base64 characters (16+ hex bytes) that decodes to printable
   UTF-8 text is replaced by that text;
-- rot13: when two or more words of the text are rot13 forms of common English words
+- rot13: when two or more different words of the text are rot13 forms of common English words
   (`gur`, `naq`, `lbh`, `vtaber`, ...), the text is read rotated.
 
 Full-width forms are folded already (NFKC in `features.normalize`), zero-width characters are
@@ -42,7 +43,6 @@ _LEET_TRIGGER = re2.compile(r"[A-Za-z][0134578@$!|+9]+[A-Za-z]")
 _LEET_WORD = re.compile(r"[A-Za-z0134578@$!|+9]*[A-Za-z][A-Za-z0134578@$!|+9]*")
 _B64_RX = r"[A-Za-z0-9+/_\-]{20,}={0,2}|(?:[0-9A-Fa-f]{2}){16,}"
 _B64 = re2.compile(_B64_RX)
-_B64_SUB = re.compile(_B64_RX)
 _MAX_BLOB = 65536  # longer runs are binary payloads, not disguised instructions
 _COMMON = [
     "the",
@@ -74,7 +74,6 @@ _COMMON = [
 _ROT13_TRIGGER = re2.compile(
     r"(?i)\b(?:" + "|".join(codecs.encode(w, "rot13") for w in _COMMON) + r")\b"
 )
-_WORD = re.compile(r"[^\W\d_]+")
 # One RE2 set scan tells whether any encoding or leet trigger is there at all (most texts:
 # none, and then the cost is this one scan and an ASCII check).
 _GATE = re2.Set.SearchSet(re2.Options())
@@ -129,8 +128,21 @@ def _fold_word(match: re.Match) -> str:
     return word
 
 
+@lru_cache(maxsize=1)
+def _any_lookalike() -> re2._Regexp:
+    """Any letter with a Latin look-alike (RE2: one linear scan, whatever the class's size)."""
+    chars = "".join(f"\\x{{{c:x}}}" for c in sorted(_mixed_table()))
+    return re2.compile(f"[{chars}]")
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
 def fold_lookalikes(text: str) -> str:
-    return text if text.isascii() else _WORD.sub(_fold_word, text)
+    """`text` with look-alike letters read as Latin (only texts that hold one are walked)."""
+    if text.isascii() or not _any_lookalike().search(text):
+        return text
+    return _WORD.sub(_fold_word, text)
 
 
 def _leet(table: dict[int, str]):
@@ -141,8 +153,7 @@ def _leet(table: dict[int, str]):
     return read
 
 
-def _decode(match: re.Match) -> str:
-    blob = match.group()
+def _decode(blob: str) -> str:
     if len(blob) > _MAX_BLOB:
         return blob
     raw = None
@@ -167,12 +178,17 @@ def variants(text: str) -> list[str]:
     out = fold_lookalikes(text)
     if not _GATE.Match(out.encode("utf-8", "replace")):
         return [out] if out != text else []
-    if _B64.search(out):
-        out = _B64_SUB.sub(_decode, out)
-    if len(_ROT13_TRIGGER.findall(out)) >= 2:
+    blobs = [(m.start(), m.end()) for m in _B64.finditer(out)] if _B64.search(out) else []
+    if blobs:
+        parts, pos = [], 0
+        for start, end in blobs:
+            parts += [out[pos:start], _decode(out[start:end])]
+            pos = end
+        out = "".join([*parts, out[pos:]])
+    if len(set(w.lower() for w in _ROT13_TRIGGER.findall(out))) >= 2:
         out = codecs.encode(out, "rot13")
     found = [out]
-    if len(_LEET_TRIGGER.findall(out)) >= 2:
+    if len(set(_LEET_TRIGGER.findall(out))) >= 2:  # distinct: one name ("Dis0rder") is not leet
         found = [_LEET_WORD.sub(_leet(_LEET), out)]
         if "1" in out:
             found.append(_LEET_WORD.sub(_leet(_LEET_L), out))
