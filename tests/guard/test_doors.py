@@ -252,3 +252,18 @@ def test_quiet_is_exact_a_quiet_set_of_texts_has_no_finding(texts):
         assert all(scan(t, "input", injection=False).findings == [] for t in texts)
     planted = [*texts, f"x {EMAIL}"]
     assert not quiet(planted)
+
+
+def test_a_streamed_tool_name_comes_with_its_first_chunk_and_arguments_are_held():
+    guard = ResponseStreamGuard()
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "mail"}}
+    first = guard.filter({"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    assert first["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "mail"
+    args = {"index": 0, "function": {"arguments": '{"to": "jane.doe@exa'}}
+    guard.filter({"choices": [{"index": 0, "delta": {"tool_calls": [args]}}]})
+    rest = {"index": 0, "function": {"arguments": 'mple.com"}'}}
+    last = guard.filter(
+        {"choices": [{"index": 0, "delta": {"tool_calls": [rest]}, "finish_reason": "tool_calls"}]}
+    )
+    sent = orjson.dumps(last).decode()
+    assert EMAIL not in sent and "[REDACTED:EMAIL_ADDRESS]" in sent

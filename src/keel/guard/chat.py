@@ -75,6 +75,9 @@ def guard_response(
     return out
 
 
+# Streamed values that arrive whole in one chunk (a tool call's name): scanned whole there, so
+# a client gets the name with the call's first chunk instead of at the end of the stream.
+WHOLE = frozenset({"name"})
 Path = tuple  # a path inside a choice: dict keys, and ("#", n, keyed) for list items
 
 
@@ -135,7 +138,7 @@ def _merge(into: Any, extra: Any) -> None:
                 into[key] = (current or "") + value
         elif current is None:
             into[key] = value
-        elif type(current) is type(value):
+        elif isinstance(value, dict | list) and type(current) is type(value):
             _merge(current, value)
 
 
@@ -162,6 +165,8 @@ class ResponseStreamGuard:
             index = choice.get("index", 0)
             index = index if isinstance(index, int) else 0
             for container, key, path in list(shape.strings(choice)):
+                if key in WHOLE:
+                    continue  # arrives whole in one chunk; scanned whole below
                 stable = _stable(choice, path)
                 label = path_label(stable)
                 self._paths[(index, label)] = stable
