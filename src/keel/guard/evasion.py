@@ -80,6 +80,13 @@ _GATE = re2.Set.SearchSet(re2.Options())
 for _rx in (_B64_RX, _ROT13_TRIGGER.pattern, _LEET_TRIGGER.pattern):
     _GATE.Add(_rx)
 _GATE.Compile()
+_B64_AT, _ROT13_AT, _LEET_AT = 0, 1, 2
+
+
+def _gate(text: str) -> set[int]:
+    return set(_GATE.Match(text.encode("utf-8", "replace")) or ())
+
+
 _PRINTABLE = frozenset(string.printable)
 
 
@@ -176,19 +183,24 @@ def variants(text: str) -> list[str]:
     """`text` with its disguises undone (two readings when leetspeak's 1 may be i or l), or []
     when it shows none."""
     out = fold_lookalikes(text)
-    if not _GATE.Match(out.encode("utf-8", "replace")):
+    hits = _gate(out)
+    if not hits:
         return [out] if out != text else []
-    blobs = [(m.start(), m.end()) for m in _B64.finditer(out)] if _B64.search(out) else []
-    if blobs:
+    if _B64_AT in hits:
+        blobs = [(m.start(), m.end()) for m in _B64.finditer(out)]
         parts, pos = [], 0
         for start, end in blobs:
             parts += [out[pos:start], _decode(out[start:end])]
             pos = end
-        out = "".join([*parts, out[pos:]])
-    if len(set(w.lower() for w in _ROT13_TRIGGER.findall(out))) >= 2:
+        decoded = "".join([*parts, out[pos:]])
+        if decoded != out:
+            out, hits = decoded, _gate(decoded)  # what was decoded may be rot13 or leet
+    if _ROT13_AT in hits and len({w.lower() for w in _ROT13_TRIGGER.findall(out)}) >= 2:
         out = codecs.encode(out, "rot13")
+        hits = _gate(out)
     found = [out]
-    if len(set(_LEET_TRIGGER.findall(out))) >= 2:  # distinct: one name ("Dis0rder") is not leet
+    # distinct: one name ("Dis0rder"), however often, is not leetspeak
+    if _LEET_AT in hits and len(set(_LEET_TRIGGER.findall(out))) >= 2:
         found = [_LEET_WORD.sub(_leet(_LEET), out)]
         if "1" in out:
             found.append(_LEET_WORD.sub(_leet(_LEET_L), out))
