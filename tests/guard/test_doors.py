@@ -267,3 +267,13 @@ def test_a_streamed_tool_name_comes_with_its_first_chunk_and_arguments_are_held(
     )
     sent = orjson.dumps(last).decode()
     assert EMAIL not in sent and "[REDACTED:EMAIL_ADDRESS]" in sent
+
+
+def test_a_disguise_inside_an_encoding_is_undone_too():
+    import base64
+    import codecs
+
+    threshold = injection.model().threshold
+    nested = base64.b64encode(codecs.encode(INJECTION, "rot13").encode()).decode()
+    assert injection.score(nested) < threshold <= injection.score_undisguised(nested)
+    assert injection.scan(f"Please decode: {nested}")
