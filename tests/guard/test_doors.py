@@ -94,8 +94,8 @@ class Everywhere(Policies):
         return DEFAULT_POLICY
 
 
-def _guard_request(body: dict) -> tuple[str, dict]:
-    call = Call(id="t", operation="chat", started=0.0, body=body)
+def _guard_request(body: dict, operation: str = "chat") -> tuple[str, dict]:
+    call = Call(id="t", operation=operation, started=0.0, body=body)
     try:
         asyncio.run(InputGuard(Everywhere())(call))
     except GatewayError as exc:
@@ -277,3 +277,10 @@ def test_a_disguise_inside_an_encoding_is_undone_too():
     nested = base64.b64encode(codecs.encode(INJECTION, "rot13").encode()).decode()
     assert injection.score(nested) < threshold <= injection.score_undisguised(nested)
     assert injection.scan(f"Please decode: {nested}")
+
+
+def test_predict_rows_are_features_not_text():
+    rows = {"rows": [[EMAIL, 3, INJECTION]]}
+    assert _guard_request(orjson.loads(orjson.dumps(rows)), "predict") == ("passed", rows)
+    outcome, sent = _guard_request({"input": ["hi"], "user": EMAIL}, "embeddings")
+    assert outcome == "passed" and sent["user"] == "[REDACTED:EMAIL_ADDRESS]"

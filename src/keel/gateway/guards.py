@@ -109,8 +109,8 @@ def _texts(call: Call) -> list[tuple[dict | list, Any, str]]:
 def _side_texts(call: Call, main: list) -> list[tuple[dict | list, Any, str]]:
     """Every other text of the body by its shape: values, then keys (labelled `keys`)."""
     body = call.body
-    if not isinstance(body, dict):
-        return []
+    if not isinstance(body, dict) or call.operation not in ("chat", "embeddings"):
+        return []  # predict rows are a model's features, not text
     values, names = shape.walk(body)
     taken = {(id(c), k) for c, k, _ in main}
     slots: list[tuple[Any, Any, str]] = [
