@@ -284,3 +284,12 @@ def test_predict_rows_are_features_not_text():
     assert _guard_request(orjson.loads(orjson.dumps(rows)), "predict") == ("passed", rows)
     outcome, sent = _guard_request({"input": ["hi"], "user": EMAIL}, "embeddings")
     assert outcome == "passed" and sent["user"] == "[REDACTED:EMAIL_ADDRESS]"
+
+
+def test_a_name_in_the_final_chunk_is_scanned():
+    guard = ResponseStreamGuard()
+    call = {"index": 0, "function": {"name": f"to {EMAIL}", "arguments": "{}"}}
+    last = guard.filter(
+        {"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": "stop"}]}
+    )
+    assert EMAIL not in orjson.dumps(last).decode()

@@ -174,7 +174,8 @@ class ResponseStreamGuard:
                 streamed.add((id(container), key))
             if choice.get("finish_reason") is not None:
                 self._close_choice(index, choice)
-                streamed.update((id(c), k) for c, k, _ in shape.strings(choice))
+                # what was released into it is decided; a name in this chunk is still to scan
+                streamed.update((id(c), k) for c, k, _ in shape.strings(choice) if k not in WHOLE)
         guard_document(out, self.policy, self.report, skip=streamed)
         return out
 
