@@ -6,7 +6,7 @@ Quality (held out = sha256(text)[0] % 10 < 3, never used for training or tuning 
              target >= 90 % at <= 2 %.
   PII:       recall per type (>= 95 %) and false hits, side by side with Presidio's pattern
              recognizers run by shared/anchors/presidio_scan.py on the same texts.
-  secrets:   detect-secrets positives caught (>= 90 %) at false positives on its negatives (<= 10 %).
+  secrets:   detect-secrets positives caught (>= 90 %) at false positives on its negatives (<= 5 %).
 Speed (one core, median of --repeat runs): PII + secrets MB/s (>= 20 MB/s, >= 200x Presidio),
 injection ms per KB (<= 0.3), streaming hold-back delay.
 
@@ -167,7 +167,7 @@ def bench_secrets() -> None:
         neg = [f for f, r in zip(flagged, sel, strict=True) if r["label"] != "secret"]
         print(f"  {part}: {len(pos)} secrets, {len(neg)} non-secrets")
         rate_row("  secrets caught", 100 * sum(pos) / len(pos), "%", 90, True)
-        rate_row("  false positives on negatives", 100 * sum(neg) / len(neg), "%", 10, False)
+        rate_row("  false positives on negatives", 100 * sum(neg) / len(neg), "%", 5, False)
 
 
 def _median_seconds(fn, repeat: int, min_sample: float = 0.2) -> float:
@@ -274,11 +274,124 @@ def bench_speed(repeat: int, presidio_mbs: float | None) -> None:
             )
 
 
+def bench_evasions() -> None:
+    """Detection of each evasion family (held-out injections disguised by transformation) and
+    false positives, with the shipped model and, per source group, with models that never saw
+    the group; `injection.score` (no undoing) beside `score_undisguised` (what `scan` reads)."""
+    from keel.guard.evaluate import EVASIONS, disguise
+
+    print("\nInjection evasions (held-out rows disguised by transformation, issue 13 item 12)")
+    rows = train.load(DATA)
+    held = [r for r in rows if train.held_out(r["text"])]
+    th = injection.model().threshold
+    inj = [r["text"] for r in held if r["label"] == "injection"]
+    ben = [r["text"] for r in held if r["label"] != "injection"]
+    undisguised = injection.score_undisguised
+
+    def rate(texts, fn, cut=th):
+        return 100 * float(np.mean([fn(t) >= cut for t in texts]))
+
+    print(f"  random split, shipped threshold {th:.3f} ({len(inj)} injections, {len(ben)} benign):")
+    print(
+        f"    {'plain':10} caught {rate(inj, injection.score):5.1f} % -> {rate(inj, undisguised):5.1f} %"
+        f"   benign flagged {rate(ben, injection.score):4.1f} % -> {rate(ben, undisguised):4.1f} %"
+    )
+    for family in EVASIONS:
+        d = [disguise(family, t) for t in inj]
+        db = [disguise(family, t) for t in ben]
+        print(
+            f"    {family:10} caught {rate(d, injection.score):5.1f} % -> {rate(d, undisguised):5.1f} %"
+            f"   disguised benign flagged {rate(db, undisguised):4.1f} %"
+        )
+    c = float(np.load(train.DEFAULT_OUT)["c"])
+    folds, _ = train.source_folds(rows)
+    labels = np.array([r["label"] == "injection" for r in rows], dtype=int)
+    texts = [r["text"] for r in rows]
+    families = ("plain", *EVASIONS)
+    scores = {f: np.zeros(len(rows)) for f in families}
+    for train_idx, test_idx in folds:
+        m = train.fit([texts[i] for i in train_idx], labels[train_idx], c)
+        for i in test_idx:
+            for f in families:
+                t = texts[i] if f == "plain" or not labels[i] else disguise(f, texts[i])
+                scores[f][i] = injection.score_undisguised(t, m)
+    neg = np.sort(scores["plain"][labels == 0])[::-1]
+    cut = neg[int(0.02 * len(neg))]
+    print("  source-held-out (each group scored by a model that never saw it; pooled 2 % FPR cut):")
+    print(f"    benign flagged {100 * np.mean(scores['plain'][labels == 0] > cut):.1f} %")
+    for f in families:
+        print(f"    {f:10} caught {100 * np.mean(scores[f][labels == 1] > cut):5.1f} %")
+
+
+def bench_guard_cpu(repeat: int) -> None:
+    """CPU of the gateway's guards per 1 KB request and 1 KB answer (InputGuard + OutputGuard,
+    default policy), in one process: the budget of issue 13 is <= 50 us added."""
+    import asyncio
+
+    import orjson
+
+    from keel.gateway.guards import InputGuard, OutputGuard, Policies
+    from keel.gateway.hooks import Call
+    from keel.guard.policy import DEFAULT_POLICY
+
+    class Everywhere(Policies):
+        def of(self, route):
+            return DEFAULT_POLICY
+
+    benign = [r["text"] for r in read_jsonl(DATA / "benign_prompts_dev.jsonl")]
+    prose = " ".join(benign)
+    prompt, reply = prose[:1024], prose[5000:6024]
+    answer = orjson.dumps(
+        {
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": reply}}],
+            "usage": {"prompt_tokens": 250, "completion_tokens": 250, "total_tokens": 500},
+        }
+    )  # fmt: skip
+    tools = [{"type": "function", "function": {"name": "lookup", "description": "Look up an order by id.",
+              "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}}]  # fmt: skip
+    guard_in, guard_out = InputGuard(Everywhere()), OutputGuard(Everywhere())
+    loop = asyncio.new_event_loop()
+
+    def once(extra: dict) -> None:
+        body = {"model": "m", "messages": [{"role": "user", "content": prompt}], **extra}
+        call = Call(id="b", operation="chat", started=0.0, body=body)
+        loop.run_until_complete(guard_in(call))
+        loop.run_until_complete(guard_out.response(call, answer))
+
+    print(
+        f"\nGateway guards, CPU per request ({len(prompt)}-char prompt, {len(reply)}-char answer)"
+    )
+    for label, extra in (
+        ("chat request + answer", {}),
+        (
+            "the same with a tool, user and metadata",
+            {"tools": tools, "user": "u-1", "metadata": {"ticket": "T-1"}},
+        ),
+    ):
+        samples = []
+        for _ in range(repeat):
+            start = time.process_time()
+            for _ in range(200):
+                once(extra)
+            samples.append((time.process_time() - start) / 200)
+        print(f"  {label:52} {statistics.median(samples) * 1e6:10.1f} us CPU")
+    loop.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-presidio", action="store_true")
+    ap.add_argument("--only", choices=["guards", "evasions"], help="one section only")
     a = ap.parse_args()
+    if a.only == "guards":
+        bench_guard_cpu(a.repeat)
+        return 0
+    if a.only == "evasions":
+        bench_evasions()
+        return 0
     if not DATA.exists():
         print(f"guard bench skipped: {DATA} not found")
         return 0
@@ -287,7 +400,9 @@ def main() -> int:
     bench_injection()
     presidio_mbs = bench_pii(not a.no_presidio)
     bench_secrets()
+    bench_evasions()
     bench_speed(a.repeat, presidio_mbs)
+    bench_guard_cpu(a.repeat)
     return 0
 
 

@@ -215,9 +215,9 @@ def test_every_choice_content_part_and_tool_call_argument_is_redacted():
     arguments = data["choices"][1]["message"]["tool_calls"][0]["function"]["arguments"]
     assert "[REDACTED:EMAIL_ADDRESS]" in arguments and "[REDACTED:AWS_ACCESS_KEY_ID]" in arguments
     fields = {(f["field"], f["type"]) for f in records[0]["findings"]}
-    assert ("choices.0.content", "EMAIL_ADDRESS") in fields
-    assert ("choices.1.content.0", "AWS_ACCESS_KEY_ID") in fields
-    assert ("choices.1.tool_calls.0", "AWS_ACCESS_KEY_ID") in fields
+    assert ("choices.0.message.content", "EMAIL_ADDRESS") in fields
+    assert ("choices.1.message.content.0.text", "AWS_ACCESS_KEY_ID") in fields
+    assert ("choices.1.message.tool_calls.0.function.arguments", "AWS_ACCESS_KEY_ID") in fields
     assert AWS not in orjson.dumps(records).decode()
 
 

@@ -86,5 +86,5 @@ def test_stream_per_choice():
         chunk = {"choices": [{"index": i, "delta": {"content": part}} for i in (0, 1)]}
         out.append(guard.filter(chunk))
     rest = guard.close()
-    assert set(rest) == {(0, "content"), (1, "content")}
+    assert set(rest) == {(0, "delta.content"), (1, "delta.content")}
     assert all(EMAIL not in v for v in rest.values())

@@ -33,7 +33,7 @@ def _jwt() -> str:
 
 
 FORMATS = [
-    ("AWS_ACCESS_KEY_ID", "AKIA" + rand(16, string.ascii_uppercase + string.digits)),
+    ("AWS_ACCESS_KEY_ID", "AKIA" + rand(16, string.ascii_uppercase + "234567")),
     ("GOOGLE_API_KEY", "AIza" + rand(35)),
     ("GITHUB_TOKEN", "ghp_" + rand(36)),
     ("GITLAB_TOKEN", "glpat-" + rand(20)),

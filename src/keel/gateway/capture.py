@@ -3,7 +3,9 @@
 The hot path only keeps references to the parsed request and answer; the traffic log's
 writer thread calls `redact_payload` before anything is appended, so raw text never reaches
 the log. Every string is scanned with the guard's PII and secrets scanners (issue #7) and
-each finding replaced by its placeholder (`[REDACTED:EMAIL_ADDRESS]`); long strings are cut
+each finding replaced by its placeholder (`[REDACTED:EMAIL_ADDRESS]`), read as the guard reads
+text (`keel.guard.scan.sensitive`: invisible characters stripped, full-width forms folded, so a
+card number in full-width digits is a card here too); long strings are cut
 at `MAX_CHARS` and deep or wide structures at `MAX_ITEMS` (marked so).
 """
 
@@ -11,9 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel.guard import pii, secrets
-from keel.guard.findings import resolve_overlaps
-from keel.guard.scan import redact
+from keel.guard.scan import redact, sensitive
 
 MAX_CHARS = 8192
 MAX_ITEMS = 200
@@ -22,8 +22,7 @@ MAX_DEPTH = 8
 
 def redact_text(text: str) -> str:
     cut = text[:MAX_CHARS]
-    found = resolve_overlaps(pii.scan(cut) + secrets.scan(cut))
-    clean = redact(cut, found)
+    clean = redact(cut, sensitive(cut))
     return clean + "[TRUNCATED]" if len(text) > MAX_CHARS else clean
 
 

@@ -1,11 +1,17 @@
 """The guard (keel.guard's scanners) on the gateway's hooks, per route policy.
 
-- `InputGuard`: every user-visible text of a request (chat messages' string content and text
-  parts, embeddings input strings) is scanned with the route's input policy. A block answers
-  400 `guard_violation` (code: the scanner); a redaction rewrites the body before it is
-  forwarded.
-- `OutputGuard`: complete chat answers through `guard_response` (all choices, content parts,
-  tool-call arguments); SSE streams through `ResponseStreamGuard` (hold-back across chunks).
+- `InputGuard`: every text of a request, found by the body's shape (`keel.guard.shape`: every
+  string value but structural fields and binary payloads, and keys that are not API field
+  names), is scanned with the route's input policy: messages' content and text parts and
+  embeddings input one by one as before, and everything else too (`tools[].function.description`,
+  `messages[].name`, tool-call arguments in the history, `user`, `metadata`, `response_format`,
+  the next field): each on its own for PII, secrets and invisible characters, and all of them
+  together as one document for injection (one score, not one per field). A block answers 400
+  `guard_violation` (code: the scanner); a redaction rewrites the forwarded body in place.
+- `OutputGuard`: complete answers through `guard_response` and SSE streams through
+  `ResponseStreamGuard` (hold-back across chunks), both by the same shape rule
+  (`reasoning_content`, `refusal`, `audio.transcript`, ...); SSE comment lines and the values
+  of `event:`/`id:` lines are scanned as text too.
 
 Findings go to `call.findings` by stage, field, type and position, never with the text. A
 scanner that raises fails closed (500 `guard_error`, decision `guard_error`) unless the
@@ -16,6 +22,7 @@ A route's `guard` False turns all of it off; None is `DEFAULT_POLICY`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -23,9 +30,11 @@ import orjson
 from keel.gateway import errors
 from keel.gateway.hooks import Call, Hooks
 from keel.gateway.routes import Route
+from keel.guard import shape
 from keel.guard.chat import GuardBlocked, ResponseStreamGuard, guard_response
+from keel.guard.chat import scan_text as _scan_text
 from keel.guard.policy import DEFAULT_POLICY, Policy, parse_policy
-from keel.guard.scan import GUARD_ERROR, scan
+from keel.guard.scan import GUARD_ERROR, quiet, scan, scan_injection
 
 UNCHECKED = "unchecked"
 
@@ -71,7 +80,8 @@ def _error_finding(call: Call, stage: str, where: str, error: str) -> None:
 
 
 def _texts(call: Call) -> list[tuple[dict | list, Any, str]]:
-    """(container, key, label) of every user-visible text in the request body."""
+    """(container, key, label) of the request's main texts: chat messages' string content and
+    text parts, embeddings input strings (each also scored for injection on its own)."""
     body = call.body or {}
     slots: list[tuple[dict | list, Any, str]] = []
     if call.operation == "chat":
@@ -96,6 +106,20 @@ def _texts(call: Call) -> list[tuple[dict | list, Any, str]]:
     return slots
 
 
+def _side_texts(call: Call, main: list) -> list[tuple[dict | list, Any, str]]:
+    """Every other text of the body by its shape: values, then keys (labelled `keys`)."""
+    body = call.body
+    if not isinstance(body, dict) or call.operation not in ("chat", "embeddings"):
+        return []  # predict rows are a model's features, not text
+    values, names = shape.walk(body)
+    taken = {(id(c), k) for c, k, _ in main}
+    slots: list[tuple[Any, Any, str]] = [
+        (c, k, shape.label(p)) for c, k, p in values if (id(c), k) not in taken
+    ]
+    slots.extend((c, k, "keys") for c, k in names)
+    return slots
+
+
 class InputGuard:
     def __init__(self, policies: Policies):
         self.policies = policies
@@ -104,28 +128,55 @@ class InputGuard:
         policy = self.policies.of(call.route)
         if policy is None:
             return
+        main = _texts(call)
+        side = _side_texts(call, main)
+        # as given: an instruction is no less one for a redacted e-mail address in it
+        side_texts = [(k if w == "keys" else c[k], w) for c, k, w in side]
+        if side_texts and quiet([t for t, _ in side_texts], "input", policy):
+            side = []  # no PII, secret or invisible character in any of them: one check
         changed = False
-        for container, key, where in _texts(call):
-            text = container[key]
-            result = scan(text, "input", policy)
-            for f in result.findings:
-                call.findings.append(_finding("input", where, f))
-            if result.blocked:
-                if result.blocked_by == GUARD_ERROR:
-                    for e in result.errors:
-                        _error_finding(call, "input", where, e)
-                    raise errors.guard_failed("input")
-                raise errors.guard_violation(
-                    result.blocked_by or "guard",
-                    f"the request was blocked by the {result.blocked_by} guard ({where})",
-                )
-            for e in result.errors:
-                _error_finding(call, "input", where, e)
-            if result.text != text:
-                container[key] = result.text
+        for i, (container, key, where) in enumerate(main + side):
+            is_key = where == "keys"
+            text = key if is_key else container[key]
+            result = scan(text, "input", policy, injection=i < len(main))
+            self._check(call, result, where)
+            if result.text is not None and result.text != text:
+                if is_key:
+                    shape.rename_key(container, key, result.text)
+                else:
+                    container[key] = result.text
                 changed = True
+        if side_texts:
+            self._injection(call, policy, side_texts)
         if changed:
             call.raw = None  # re-encode the rewritten body
+
+    def _check(self, call: Call, result, where: str) -> None:
+        for f in result.findings:
+            call.findings.append(_finding("input", where, f))
+        if result.blocked:
+            if result.blocked_by == GUARD_ERROR:
+                for e in result.errors:
+                    _error_finding(call, "input", where, e)
+                raise errors.guard_failed("input")
+            raise errors.guard_violation(
+                result.blocked_by or "guard",
+                f"the request was blocked by the {result.blocked_by} guard ({where})",
+            )
+        for e in result.errors:
+            _error_finding(call, "input", where, e)
+
+    def _injection(self, call: Call, policy: Policy, texts: list[tuple[str, str]]) -> None:
+        """The side texts scored as one document; a block names the first field that scores on
+        its own, or `request` when only the document as a whole reads as an injection."""
+        result = scan_injection("\n".join(t for t, _ in texts), policy)
+        where = "request"
+        if result.blocked and result.blocked_by != GUARD_ERROR:
+            hit = next(((t, w) for t, w in texts if scan_injection(t, policy).blocked), None)
+            if hit is not None:
+                where = hit[1]
+                result.findings = [dataclasses.replace(f, end=len(hit[0])) for f in result.findings]
+        self._check(call, result, where)
 
 
 class OutputGuard:
@@ -160,8 +211,7 @@ class OutputGuard:
 
 
 def _report(call: Call, report: list) -> None:
-    for index, label, result in report:
-        where = f"choices.{index}.{label}"
+    for where, result in report:
         for f in result.findings:
             call.findings.append(_finding("output", where, f))
         for e in result.errors:
@@ -206,8 +256,8 @@ class SSEGuard:
     def _event(self, event: bytes) -> bytes:
         lines = event.splitlines()
         data = [line[5:].strip() for line in lines if line.startswith(b"data:")]
-        if not data:
-            return event + b"\n\n"  # comments, keep-alives, event/id/retry lines
+        if not data:  # comments, keep-alives, event/id/retry lines: their text is text too
+            return self._fields(lines)
         payload = b"\n".join(data)
         if payload == b"[DONE]":
             return self._rest() + b"data: [DONE]\n\n"
@@ -223,6 +273,25 @@ class SSEGuard:
             return b""
         return b"data: " + orjson.dumps(filtered) + b"\n\n"
 
+    def _fields(self, lines: list[bytes]) -> bytes:
+        """An event without data: each line's text (a comment, a field's value) scanned whole."""
+        out = []
+        for line in lines:
+            name, sep, value = line.partition(b":")
+            text = value.decode("utf-8", "replace")
+            body = text.lstrip(" ")
+            report: list = []
+            where = "sse." + (name.decode("utf-8", "replace") or "comment")
+            try:
+                clean = _scan_text(body, self.guard.policy, report)
+            except GuardBlocked as blocked:
+                return self._stop(blocked.code)
+            finally:
+                _report(self.call, [(where, result) for _, result in report])
+            kept = name + sep + (text[: len(text) - len(body)] + clean).encode() if sep else name
+            out.append(kept)
+        return b"\n".join(out) + b"\n\n"
+
     def _rest(self) -> bytes:
         """What is still held when the stream ends without a finish_reason."""
         try:
@@ -230,23 +299,10 @@ class SSEGuard:
         except GuardBlocked as blocked:
             return self._stop(blocked.code)
         out = b""
-        for (index, label), text in rest.items():
-            if not text:
-                continue
-            if label.startswith("tool_calls."):
-                delta: dict[str, Any] = {
-                    "tool_calls": [
-                        {"index": int(label.split(".")[1]), "function": {"arguments": text}}
-                    ]
-                }
-            elif label == "function_call":
-                delta = {"function_call": {"arguments": text}}
-            elif label == "text":
-                delta = {"text": text}
-            else:
-                delta = {"content": text}
-            out += b"data: " + orjson.dumps({"choices": [{"index": index, "delta": delta}]})
-            out += b"\n\n"
+        for key, text in rest.items():
+            if text:
+                chunk = {"choices": [self.guard.rest_choice(key, text)]}
+                out += b"data: " + orjson.dumps(chunk) + b"\n\n"
         return out
 
     def _stop(self, code: str) -> bytes:
@@ -260,6 +316,8 @@ class SSEGuard:
         return b"data: " + err.body() + b"\n\n"
 
     def _record(self) -> None:
+        _report(self.call, self.guard.report)
+        self.guard.report.clear()
         for (index, label), f in self.guard.findings:
             self.call.findings.append(_finding("output", f"choices.{index}.{label}", f))
         for (index, label), e in self.guard.errors:

@@ -20,6 +20,7 @@ from importlib import resources
 import numpy as np
 import re2
 
+from keel.guard import evasion
 from keel.guard.features import BITS, NGRAMS, hashes, normalize, occurrences
 from keel.guard.findings import Finding
 
@@ -122,7 +123,15 @@ def score(text: str, m: Model | None = None) -> float:
     m = m or model()
     data = normalize(text)
     blocks = ((len(data) - 1) >> _HALF) + 1
-    if blocks <= _CHUNK:
+    if len(data) <= WINDOW:  # one window: only the whole text's distinct buckets matter
+        ids = hashes(data)
+        best, parts = 0.0, []
+        if ids:
+            found = np.concatenate(ids)
+            found.sort()  # distinct buckets: np.unique's work without its overhead
+            distinct = found[np.concatenate(([True], found[1:] != found[:-1]))]
+            best = float(m.weights[distinct].sum()) / len(distinct) ** ALPHA
+    elif blocks <= _CHUNK:
         starts, buckets, prev = occurrences(data)
         w = m.weights[buckets]
         first = prev < 0
@@ -148,10 +157,19 @@ def score(text: str, m: Model | None = None) -> float:
     return m.bias + best + float(np.dot(rule_hits(text), m.rule_weights))
 
 
-def scan(text: str, threshold: float | None = None) -> list[Finding]:
-    """One finding over the whole text when it reads as an injection, else none."""
-    m = model()
+def score_undisguised(text: str, m: Model | None = None) -> float:
+    """The larger of the scores of `text` and of its variant with disguises undone (homoglyphs,
+    leetspeak, base64/hex, rot13: `evasion.variants`), so a disguise never lowers a score."""
+    m = m or model()
     value = score(text, m)
+    return max([value, *(score(v, m) for v in evasion.variants(text))])
+
+
+def scan(text: str, threshold: float | None = None) -> list[Finding]:
+    """One finding over the whole text when it (or its undisguised variant) reads as an
+    injection, else none."""
+    m = model()
+    value = score_undisguised(text, m)
     if value < (m.threshold if threshold is None else threshold):
         return []
     return [Finding(TYPE, 0, len(text), SCANNER, score=round(value, 3))]

@@ -32,6 +32,7 @@ _ANCHORS: list[tuple[str, str]] = [
     ("pii", r"\d\.\d{1,3}\.\d{1,3}\.\d"),  # IPv4: four dotted numbers
     # secrets formats (secrets._KINDS): prefix plus the shortest length the check accepts
     ("formats", r"-----BEGIN"),
+    ("formats", r"keel_(?:pat|code|ses|gw)_"),
     ("formats", r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}"),
     ("formats", r"AIza|gh[pousr]_|github_pat_|GR1348941|xox[abposre]-|hooks\.slack\.com/services/"),
     ("formats", r"(?:glpat|gldt|glrt|glptt|glcbt|glft|glsoat|glffct|glimt|glagent|gloas)-"),

@@ -3,7 +3,7 @@
 RE2 patterns (linear time) propose candidates, leftmost first, in three passes (formats, keyword
 assignments, entropy); a validator per kind decides. A pass runs only when the text holds one of
 its anchors (`prefilter`: one RE2 set scan per text, shared with the PII scanner).
-Known formats (AWS, Google, GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, Twilio, npm, PyPI,
+Known formats (Keel's own `keel_pat_`, `keel_gw_`, `keel_code_`, `keel_ses_` tokens, AWS, Google, GitHub, GitLab, Slack, Stripe, OpenAI, SendGrid, Twilio, npm, PyPI,
 Discord, Telegram, Mailchimp, Azure storage, Artifactory) are matched loosely (`prefix[\\w-]+`) and
 their exact lengths checked in Python, which stands in for the lookarounds RE2 does not have.
 A keyword assignment (`password = "..."`, `"..." == api_key`) is reported when its value looks
@@ -12,6 +12,7 @@ like a real value: not empty, not a template (`${X}`, `{{x}}`), not a UUID, not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import re2
@@ -38,6 +39,7 @@ _QUOTED = r"(?:\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`)"
 
 # (group name, regex, finding type); the order is the priority at one position
 _KINDS: list[tuple[str, str, str]] = [
+    ("keel", r"\bkeel_(?:pat|code|ses|gw)_[A-Za-z0-9_\-]+", "KEEL_TOKEN"),
     ("pem", r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----", "PRIVATE_KEY"),
     ("aws_id", r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]+", "AWS_ACCESS_KEY_ID"),
     ("google", r"\bAIza[0-9A-Za-z_\-]+", "GOOGLE_API_KEY"),
@@ -166,6 +168,15 @@ def _pem(text: str, start: int, end: int) -> Span:
     return start, pos
 
 
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def _aws_id(text: str, start: int, end: int) -> Span:
+    """AWS access key ids: a 4-letter prefix and 16 base32 characters (A-Z, 2-7)."""
+    ok = end - start == 20 and _BASE32.issuperset(text[start + 4 : end]) and _word_end(text, end)
+    return (start, end) if ok else None
+
+
 def _twilio(text: str, start: int, end: int) -> Span:
     return (start, end) if end - start == 34 and _word_end(text, end) else None
 
@@ -220,12 +231,14 @@ def _artifactory(text: str, start: int, end: int) -> Span:
 
 def _basic_auth(text: str, start: int, end: int) -> Span:
     password = text[start:end].rsplit(":", 1)[1][:-1]
-    return (start, end) if _value_ok(password, quoted=False) else None
+    ok = _value_ok(password, quoted=False) and not placeholder(password)
+    return (start, end) if ok else None
 
 
 def _openai(text: str, start: int, end: int) -> Span:
     token = text[start:end]
-    return (start, end) if len(token) >= 32 and _mixed(token) and _word_end(text, end) else None
+    ok = len(token) >= 32 and _mixed(token) and _word_end(text, end) and not placeholder(token)
+    return (start, end) if ok else None
 
 
 def _kw_quoted(text: str, start: int, end: int) -> Span:
@@ -245,7 +258,10 @@ def _kw_quoted(text: str, start: int, end: int) -> Span:
     if not _FULL_IDENT.search(ident):
         return None
     value = text[v_start:v_end]
-    if not _value_ok(value, quoted=True) or not _aws_ok(ident, value):
+    known = _provider(_whole_ident(text, start, ident), value)
+    if known is not None:
+        return (v_start, v_end) if known else None
+    if not _value_ok(value, quoted=True) or placeholder(value):
         return None
     return v_start, v_end
 
@@ -261,11 +277,14 @@ def _kw_bare(text: str, start: int, end: int) -> Span:
     v_start = end - len(value)
     value = value.rstrip(",;")
     v_start = start + len(candidate) - len(candidate[op:].lstrip(":=> \t"))
+    known = _provider(_whole_ident(text, start, ident), value)
+    if known is not None:
+        return (v_start, v_start + len(value)) if known else None
     if operator in ("=", "=>") and any(c in value for c in "(){}[]$"):
         return None  # `password = compute(x)` in code
     if len(value) < 6 or not any(not c.isalpha() for c in value) or _IDENTIFIER.match(value):
         return None
-    if not _value_ok(value, quoted=False) or not _aws_ok(ident, value):
+    if not _value_ok(value, quoted=False) or placeholder(value):
         return None
     return v_start, v_start + len(value)
 
@@ -287,7 +306,7 @@ def _kw_prose(text: str, start: int, end: int) -> Span:
     v_start = start + value_at + raw.index(value) if value else end
     if len(value) < 6 or not any(c.isdigit() or c in _PROSE_SYMBOLS for c in value):
         return None
-    if not _value_ok(value, quoted=False):
+    if not _value_ok(value, quoted=False) or placeholder(value):
         return None
     return v_start, v_start + len(value)
 
@@ -314,11 +333,53 @@ def _value_ok(value: str, quoted: bool) -> bool:
     return not (_KEYWORD_RE.search(stripped) and _FULL_IDENT.search(stripped))
 
 
+# Providers whose keyword names a documented format. A value in the format's alphabet must
+# have exactly its length (a 41-character "AWS secret" or a 50-character IBM IAM key is no
+# such key), and one that has it is a secret even where it would read as a word (Cloudant
+# keys are 24 lower-case letters). Values outside the alphabet are judged as any other value.
+_PROVIDER_FORMATS: list[tuple[tuple[str, ...], re.Pattern, re.Pattern]] = [
+    (("aws",), re.compile(r"[A-Za-z0-9/+]+"), re.compile(r"[A-Za-z0-9/+]{40}")),
+    (("iam",), re.compile(r"[A-Za-z0-9_\-]+"), re.compile(r"[A-Za-z0-9_\-]{44}")),
+    (("cloudant",), re.compile(r"[a-z0-9]+"), re.compile(r"[a-z]{24}|[0-9a-f]{64}")),
+]
+
+
+def _whole_ident(text: str, start: int, ident: str) -> str:
+    """`ident` with the identifier characters before the match (which starts at its keyword:
+    `ibm_iam_key` matches from `_key`)."""
+    pos = start
+    while pos > 0 and start - pos < 40 and (text[pos - 1].isalnum() or text[pos - 1] in "_.-"):
+        pos -= 1
+    return text[pos:start] + ident
+
+
+def _provider(ident: str, value: str) -> bool | None:
+    """True or False when `ident` names a provider with a documented format and `value` is in
+    its alphabet, else None."""
+    lowered = ident.lower()
+    for words, alphabet, exact in _PROVIDER_FORMATS:
+        if all(w in lowered for w in words) and alphabet.fullmatch(value):
+            return exact.fullmatch(value) is not None
+    return None
+
+
 def _aws_ok(ident: str, value: str) -> bool:
-    # AWS secret access keys are exactly 40 base64 characters; other lengths are something else
-    if "aws" in ident.lower() and value.replace("/", "").replace("+", "").isalnum():
-        return len(value) == 40
-    return True
+    return _provider(ident, value) is not False
+
+
+# Marks of a placeholder or documentation value anywhere in it ("sk-your-key-here",
+# "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" where no provider format vouches for it, runs of
+# x or *): real credentials are random and hold none of these.
+# Python's re: RE2 has no back-references; values are short and no part of it backtracks
+_PLACEHOLDER_RE = re.compile(
+    r"(?i)example|your[-_ ]?(?:own[-_ ]?)?(?:api[-_ ]?)?(?:key|token|secret|pass|password)|"
+    r"[-_ ](?:goes[-_ ])?here\b|<[^>]*>|changeme|change[-_]me|replace[-_]?me|placeholder|"
+    r"dummy|redacted|x{4,}|\*{3,}|\.{3,}|(.)\1{5,}"
+)
+
+
+def placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER_RE.search(value))
 
 
 def _is_uuid(value: str) -> bool:
@@ -353,24 +414,44 @@ def _entropy(text: str, start: int, end: int) -> Span:
         return None
     if all(c in "0123456789abcdefABCDEF" for c in token):
         return None  # hashes and ids print as hex all the time
+    if placeholder(token):
+        return None
     return (start, end) if shannon_entropy(token) >= 4.0 else None
 
 
+def _keel(text: str, start: int, end: int) -> Span:
+    """Keel's own tokens: a prefix and token_urlsafe(32), 43 characters (auth/service.py,
+    gateway/keys.py)."""
+    rest = text[start:end].split("_", 2)[2]
+    return (start, end) if len(rest) == 43 and _word_end(text, end) else None
+
+
+def _real(check: Callable[[str, int, int], Span]) -> Callable[[str, int, int], Span]:
+    """A format whose length is open-ended: a placeholder in its shape is not a secret."""
+
+    def run(text: str, start: int, end: int) -> Span:
+        span = check(text, start, end)
+        return None if span is None or placeholder(text[span[0] : span[1]]) else span
+
+    return run
+
+
 _CHECKS: dict[str | None, Callable[[str, int, int], Span]] = {
+    "keel": _keel,
     "pem": _pem,
-    "aws_id": _length(20),
+    "aws_id": _aws_id,
     "google": _length(39),
     "github": _length(40, range(60, 100)),
     "gitlab": _gitlab,
-    "slack": _length(range(15, 300)),
-    "stripe": _length(range(18, 120)),
+    "slack": _real(_length(range(15, 300))),
+    "stripe": _real(_length(range(18, 120))),
     "openai": _openai,
     "sendgrid": _length(69),
     "jwt": _jwt,
     "twilio": _twilio,
     "mailchimp": _mailchimp,
     "telegram": _telegram,
-    "npm": _length(range(36, 200)),
+    "npm": _real(_length(range(36, 200))),
     "pypi": _length(range(70, 300)),
     "azure": _length(range(90, 104)),
     "discord": _discord,
