@@ -386,3 +386,31 @@ def test_keys_stay_apart_per_log():
     grants = trust.roots([note.VerifierKey("keel.dev/x/traffic", b"\x01" * 32)], "keel.dev/x")
     assert grants[0].log == "traffic" and not grants[0].allows("governance", 1)
     assert keys.TRAFFIC_KEY_FILE != keys.KEY_FILE
+
+
+def test_a_long_running_process_signs_its_tail_within_a_second_and_at_shutdown(settings, admin):
+    from keel.workspace import init_workspace
+
+    ws, _ = init_workspace(settings, admin)
+    ws.start_sealing(every=0.2)
+    append(ws, admin, [audit.Change("test.tick", "s", {"i": 1})])
+    append(ws, admin, [audit.Change("test.tick", "s", {"i": 2})])  # within the write's second
+
+    def tail():
+        with ws.read() as session:
+            return audit.head(session) - checkpoints.latest(session).size
+
+    deadline = time.monotonic() + 3
+    while tail() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tail() == 0
+    ws._sealer.stop()  # sealing paused: what the process appends now waits for shutdown
+    ws._sealer = None
+    append(ws, admin, [audit.Change("test.tick", "s", {"i": 3})])
+    append(ws, admin, [audit.Change("test.tick", "s", {"i": 4})])
+    ws.close()
+    ws, _ = init_workspace(settings, admin)
+    try:
+        assert tail() == 0
+    finally:
+        ws.close()
