@@ -183,7 +183,7 @@ def verify(
             events,
             checkpoints.notes(session, log),
             roots,
-            stored_nodes=nodes,
+            stored_nodes=iter(lambda: nodes.fetchmany(20_000), []),
             inherited=inherited,
             since=since,
             columns=columns,

@@ -16,6 +16,7 @@ also checks the index columns (time, actor, action, subject, op) against the sig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time as _time
@@ -102,10 +103,10 @@ def column_problem(seq: int, body: bytes, columns: dict[str, str]) -> str | None
 def verify_log(
     log: str,
     origin: str,
-    events: Iterable[tuple],
+    events: Iterable[tuple[int, bytes, bool]],
     notes: list[str],
     keys: list[VerifierKey],
-    stored_nodes: Iterable[tuple[int, int, bytes]] | None = None,
+    stored_nodes: Iterable[list[tuple[int, int, bytes]]] | None = None,
     expected_events: int | None = None,
     *,
     inherited: list[trust.Grant] = (),
@@ -114,12 +115,14 @@ def verify_log(
     max_tail_age: float | None = MAX_TAIL_AGE,
     now: float | None = None,
 ) -> Result:
-    """Check a log; `events` are (stored position, canonical bytes[, columns agree]) in order.
+    """Check a log; `events` are (stored position, canonical bytes, columns agree) in order.
 
     `keys` are the pinned keys; `inherited` the grants the governance log gave (for another
-    log). `stored_nodes` (every level, in (level, index) order) lets the store check its own
-    tree too. `since` are checkpoints seen before, which the log must still extend. An event
-    whose third field is false has its index columns checked with `columns(seq, body)`.
+    log). `stored_nodes` (chunks of every level's rows, in (level, index) order) lets the store check its own
+    tree too. `since` are checkpoints seen before, which the log must still extend. "Columns
+    agree" is the store's own check that the row's index columns and seq are what its bytes
+    say (always false for an export); where it is false, the seq is read from the bytes and
+    the columns are checked with `columns(seq, body)`.
     """
     result = Result(log)
     workspace = origin.rpartition("/")[0]
@@ -143,25 +146,28 @@ def verify_log(
     first_unsigned: bytes | None = None
     expected = 1
     events = iter(events)
-    for row in events:
-        position, body = row[0], row[1]
+    keep, sha256, tail_at = leaves.append, hashlib.sha256, signed_size + 1  # the hot loop
+    for position, body, agree in events:
         if position != expected:
             kind = "deleted" if position > expected else "inserted"
             result.problems.append(
                 f"event {expected} is {kind}: the next stored event is at {position}"
             )
             return result
-        seq = _seq_of(body)
-        if seq != position:
-            result.problems.append(_misplaced(position, seq, events))
-            return result
-        if len(row) > 2 and not row[2]:
-            suspects.append((position, body))
+        # Where the columns agree with the bytes, the bytes end in `,"seq":<position>,...`
+        # (no string value can hold `,"seq":`): the seq is checked already.
+        if not agree:
+            seq = _seq_of(body)
+            if seq != position:
+                result.problems.append(_misplaced(position, seq, events))
+                return result
+            if columns is not None:
+                suspects.append((position, body))
         if body.startswith(_KEY_EVENTS):
             key_events.append((position, body))
-        if position == signed_size + 1:
+        if position == tail_at:
             first_unsigned = body
-        leaves.append(merkle.leaf_hash(body))
+        keep(sha256(b"\x00" + body).digest())  # merkle.leaf_hash, without the call
         expected += 1
     result.events = len(leaves)
     if expected_events is not None and expected_events != len(leaves):
@@ -343,11 +349,12 @@ def _age(body: bytes, now: float | None) -> float | None:
 def _levels(leaves: list[bytes]) -> list[list[bytes]]:
     """Every complete subtree's hash, level by level (level 0 = the leaves)."""
     levels = [leaves]
+    sha256 = hashlib.sha256
     while len(levels[-1]) > 1:
         below = levels[-1]
-        levels.append(
-            [merkle.node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
-        )
+        # merkle.node_hash, without the call
+        pairs = zip(below[0::2], below[1::2], strict=False)
+        levels.append([sha256(b"\x01" + left + right).digest() for left, right in pairs])
     return levels
 
 
@@ -365,22 +372,35 @@ def _root(levels: list[list[bytes]], size: int) -> bytes:
 
 
 def _compare_nodes(
-    levels: list[list[bytes]], stored: Iterable[tuple[int, int, bytes]]
+    levels: list[list[bytes]], chunks: Iterable[list[tuple[int, int, bytes]]]
 ) -> str | None:
-    """The first stored node that differs from the one the events give, as one line."""
+    """The first stored node that differs from the one the events give, as one line.
+
+    `chunks` are lists of (level, index, hash) rows in (level, index) order. A chunk that
+    holds the next run of one level is compared as one list (C speed); any other is
+    walked row by row, which also names the first problem.
+    """
     seen = [0] * len(levels)
-    for level, index, value in stored:
-        if level >= len(levels) or index >= len(levels[level]):
-            if level == 0:
-                return f"the stored tree has leaves no event accounts for (leaf {index + 1}): events were deleted"
-            return (
-                f"the stored tree has a node (level {level}, index {index}) no event accounts for"
-            )
-        if levels[level][index] != value:
-            if level == 0:
-                return f"event {index + 1} is changed: its bytes no longer match its leaf"
-            return f"the stored tree node (level {level}, index {index}) is changed"
-        seen[level] += 1
+    for chunk in chunks:
+        level, start, n = chunk[0][0], chunk[0][1], len(chunk)
+        if (
+            chunk[-1][0] == level < len(levels)
+            and start == seen[level]
+            and chunk[-1][1] == start + n - 1  # increasing and unique: contiguous
+            and [h for _, _, h in chunk] == levels[level][start : start + n]
+        ):
+            seen[level] += n
+            continue
+        for level, index, value in chunk:
+            if level >= len(levels) or index >= len(levels[level]):
+                if level == 0:
+                    return f"the stored tree has leaves no event accounts for (leaf {index + 1}): events were deleted"
+                return f"the stored tree has a node (level {level}, index {index}) no event accounts for"
+            if levels[level][index] != value:
+                if level == 0:
+                    return f"event {index + 1} is changed: its bytes no longer match its leaf"
+                return f"the stored tree node (level {level}, index {index}) is changed"
+            seen[level] += 1
     for level in range(len(levels)):
         if seen[level] != len(levels[level]):
             return f"the stored tree lacks nodes at level {level}"
@@ -419,12 +439,12 @@ def verify_export(
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return Result("?", problems=[f"{folder}: malformed export: {exc}"])
 
-    def events() -> Iterable[tuple[int, bytes]]:
+    def events() -> Iterable[tuple[int, bytes, bool]]:
         with (folder / "events.jsonl").open("rb") as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.endswith(b"\n"):
                     raise _Truncated(number)
-                yield number, line[:-1]
+                yield number, line[:-1], False
 
     try:
         result = verify_log(

@@ -14,7 +14,7 @@ from keel.audit import log as audit_log
 from keel.audit.verify import parse_vkey
 from keel.catalog.refs import parse_ref
 from keel.cli import context
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.context import AS_OPTION, console, print_json, warn
 from keel.errors import UsageError
 
 app = typer.Typer(help="The audit record of every change and decision.", no_args_is_help=True)
@@ -113,7 +113,8 @@ def checkpoint(ctx: typer.Context, which: str = LOG_OPTION) -> None:
     """Sign a checkpoint of each log now, and print them (C2SP signed notes).
 
     The governance log is signed with the workspace's key, the traffic log with the
-    traffic key; a log whose key this host does not hold is refused.
+    traffic key; a log whose key this host does not hold is refused (skipped, with a
+    warning, under --log all).
     """
     logs = _logs(which)
     notes = []
@@ -122,7 +123,13 @@ def checkpoint(ctx: typer.Context, which: str = LOG_OPTION) -> None:
             with ws.read() as session:
                 if which == "all" and log != "governance" and not audit_pkg.head(session, log):
                     continue  # nothing to sign in a log that never had an event
-            signer = _signer(ws, log)
+            try:
+                signer = _signer(ws, log)
+            except UsageError as exc:
+                if which != "all" or log == "governance":
+                    raise
+                warn(f"{exc}; not signed here")  # the gateway's host signs it
+                continue
             with ws.write(context.actor(ctx, None)) as session:
                 signed = checkpoints.checkpoint(session, signer, log, force=True)
             if signed is None:
