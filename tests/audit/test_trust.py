@@ -414,3 +414,44 @@ def test_a_long_running_process_signs_its_tail_within_a_second_and_at_shutdown(s
         assert tail() == 0
     finally:
         ws.close()
+
+
+def test_a_retired_key_signs_nothing_after_its_rotation_even_when_pinned(ws, admin):
+    """The old key leaks after a rotation: its holder signs a checkpoint over a forged
+    event, and introduces a key of theirs with the old key's endorsement. A verifier that
+    pinned the old key trusts neither."""
+    old = ws.signer()
+    with ws.write(admin) as session:
+        audit_log.rotate_key(session, admin, ws.settings.home, ws.name)
+    ws._signer = None
+    forger = Ed25519PrivateKey.generate()
+    public = forger.public_key().public_bytes_raw()
+    with transaction(ws.engine, write=True) as session:
+        audit.append(
+            session,
+            admin,
+            [
+                audit.Change(
+                    trust.INTRODUCED,
+                    "workspace",
+                    {
+                        "log": "traffic",
+                        "key": {"key_id": "x", "public_key": public.hex()},
+                        "endorsement": trust.endorse(
+                            old.private_key, ws.name, "traffic", trust.INTRODUCED, public
+                        ),
+                    },
+                )
+            ],
+        )
+        checkpoints.checkpoint(session, old)  # signed by the retired key only
+    with ws.read() as session:
+        result = audit_log.verify(session, ws.name, pinned=old.public_key)
+    assert not result.ok and "not signed by a trusted key" in result.problems[0]
+    ws.seal()  # the current key signs the head too: the endorsement still does not count
+    with ws.read() as session:
+        result = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
+    assert not result.ok
+    assert any(p in result.problems[0] for p in ("not signed by a trusted key", "a forged key")), (
+        result.problems
+    )

@@ -133,7 +133,16 @@ def derive(
                 continue
             if new_grants is None:
                 continue
-            trust.grants.extend(new_grants)
+            if event.action == ROTATED:  # the retired key, even a pinned one, stops here
+                retired, end = new_grants.pop()
+                trust.grants = [
+                    Grant(g.key, g.log, g.start, min(end, g.end if g.end is not None else end))
+                    if g.key == retired.key and g.log == retired.log
+                    else g
+                    for g in trust.grants
+                ]
+                new_grants.append(retired)
+            trust.grants.extend(g for g in new_grants if g not in trust.grants)
             accepted.add(event.seq)
             changed = True
     for event in events:
@@ -182,14 +191,14 @@ def _endorsed(workspace: str, event: KeyEvent, log: str, new: bytes, old: bytes 
     return public
 
 
-def _grants(
-    workspace: str, event: KeyEvent, trust: Trust, covering: list[int]
-) -> list[Grant] | None:
-    """The grants an event adds, or None while nothing trusted vouches for it (yet)."""
+def _grants(workspace: str, event: KeyEvent, trust: Trust, covering: list[int]) -> list | None:
+    """The grants an event adds, or None while nothing trusted vouches for it (yet); for a
+    rotation the last entry is (the retired key's grant, the size it ends at)."""
     details = event.details
     log = details.get("log", GOVERNANCE)
     name = key_name(workspace, log)
-    trusted = {g.key.public_key for g in trust.grants if g.log == GOVERNANCE}
+    # the governance keys trusted at this point of the log (not a retired one past its end)
+    trusted = {g.key.public_key for g in trust.grants if g.allows(GOVERNANCE, event.seq)}
     if event.action == INTRODUCED:
         new = _key(details["key"], name)
         if _endorsed(workspace, event, log, new.public_key, None) not in trusted:
@@ -199,14 +208,16 @@ def _grants(
     endorser = _endorsed(workspace, event, log, new.public_key, old.public_key)
     # the first checkpoint covering the rotation is the last the retired key may sign
     end = next(size for size in covering if size >= event.seq)
+    # the last entry is the retired key's grant, with the size it ends at
+    retired = (Grant(old, log, end=end), end)
     if log == GOVERNANCE:
         if endorser != old.public_key:
             raise ValueError("a rotation is endorsed by the key it retires")
         if old.public_key in trusted:
-            return [Grant(new, log, start=event.seq)]
+            return [Grant(new, log, start=event.seq), retired]
         if new.public_key in trusted:  # the new key vouches for its predecessor
-            return [Grant(old, log, end=end)]
+            return [retired]
         return None
     if endorser not in trusted:
         return None
-    return [Grant(new, log, start=event.seq), Grant(old, log, end=end)]
+    return [Grant(new, log, start=event.seq), retired]

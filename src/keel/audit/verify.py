@@ -17,6 +17,7 @@ also checks the index columns (time, actor, action, subject, op) against the sig
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 import time as _time
@@ -138,6 +139,10 @@ def verify_log(
             return result
         parsed.append((cp.size, cp.root, note))
     parsed.sort(key=lambda c: c[0])
+    for (size, root, _), (after, other, _) in itertools.pairwise(parsed):
+        if size == after and root != other:  # two views of one log: a fork
+            result.problems.append(f"two checkpoints at size {size} have different roots")
+            return result
     signed_size = parsed[-1][0] if parsed else 0
     result.checkpoints = len(parsed)
     leaves: list[bytes] = []
