@@ -11,6 +11,8 @@ import json
 import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from keel import audit
@@ -454,4 +456,69 @@ def test_a_retired_key_signs_nothing_after_its_rotation_even_when_pinned(ws, adm
     assert not result.ok
     assert any(p in result.problems[0] for p in ("not signed by a trusted key", "a forged key")), (
         result.problems
+    )
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(subject=_TEXT, action=_TEXT, other=_TEXT)
+def test_any_column_value_verifies_as_written_and_fails_when_edited(
+    ws, admin, subject, action, other
+):
+    """Columns holding quotes, backslashes, control or non-ASCII characters agree with
+    their bodies (the SQL fast path falls back to the exact check), and any edit fails."""
+    (event,) = append(ws, admin, [audit.Change(action, subject, {"x": other})])
+    ws.seal()
+    assert verify(ws).ok
+    if other != subject:
+        with ws.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE audit_events SET subject = :v WHERE seq = :s"),
+                {"v": other, "s": event.seq},
+            )
+        result = verify(ws)
+        assert not result.ok and f"event {event.seq}'s subject column" in result.problems[0]
+        with ws.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE audit_events SET subject = :v WHERE seq = :s"),
+                {"v": subject, "s": event.seq},
+            )
+
+
+@given(
+    n=st.integers(min_value=3, max_value=40),
+    data=st.data(),
+)
+def test_the_offline_verifier_names_a_deleted_inserted_or_reordered_line(n, data):
+    from keel.audit.verify import verify_log
+
+    shared = Shared(b'{"id":"u","via":"local"}', b'"op"', b'"2026-12-01T00:00:00.000000Z"')
+    bodies = [event_bytes(shared, i, audit.Change("t.x", "s", {"i": i})) for i in range(1, n + 1)]
+    at = data.draw(st.integers(min_value=0, max_value=n - 2))
+    kind = data.draw(st.sampled_from(["deleted", "reordered", "inserted"]))
+    lines = list(bodies)
+    if kind == "deleted":
+        del lines[at]
+    elif kind == "reordered":
+        lines[at], lines[at + 1] = lines[at + 1], lines[at]
+    else:
+        lines.insert(at + 1, lines[at])
+    result = verify_log(
+        "governance",
+        "keel.dev/x/governance",
+        [(i, b, False) for i, b in enumerate(lines, start=1)],
+        [],
+        [],
+    )
+    assert not result.ok
+    assert result.problems[0].startswith(
+        f"event {at + 1 if kind != 'inserted' else at + 2} is {kind}"
     )
