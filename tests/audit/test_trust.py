@@ -522,3 +522,23 @@ def test_the_offline_verifier_names_a_deleted_inserted_or_reordered_line(n, data
     assert result.problems[0].startswith(
         f"event {at + 1 if kind != 'inserted' else at + 2} is {kind}"
     )
+
+
+def test_a_process_that_appended_twice_within_a_second_signs_both_before_it_exits(settings, admin):
+    """What every CLI command does (`keel.cli.context.workspace` closes the workspace): the
+    second write falls inside the once-a-second window, and is signed at close anyway."""
+    from keel.workspace import init_workspace, open_workspace
+
+    init_workspace(settings, admin)[0].close()
+    ws = open_workspace(settings)
+    append(ws, admin, [audit.Change("test.tick", "s", {"i": 1})])
+    append(ws, admin, [audit.Change("test.tick", "s", {"i": 2})])
+    with ws.read() as session:
+        assert checkpoints.latest(session).size < audit.head(session)  # the window
+    ws.close()
+    ws = open_workspace(settings)
+    try:
+        with ws.read() as session:
+            assert checkpoints.latest(session).size == audit.head(session)
+    finally:
+        ws.close()
