@@ -166,6 +166,7 @@ def pubkey(
     with context.workspace(ctx) as ws, ws.read() as session:
         names = {trust.key_name(ws.name, log) for log in logs}
         entries = [e for e in keys.history(session) if e["name"] in names]
+    entries.sort(key=lambda e: e["name"])  # governance first, each in the order made
     if json_out:
         print_json(entries)
         return
@@ -254,7 +255,10 @@ def verify(
                     )
                 pinned = [audit_log.VerifierKey(signer.name, signer.public_key)]
             present = set(audit_log.logs(session))
-            wanted = [log for log in logs if log == "governance" or log in present]
+            # under --log all, a log that never had an event is left out
+            wanted = [
+                log for log in logs if which != "all" or log == "governance" or log in present
+            ]
             results = audit_log.verify_logs(
                 session, name, wanted, pinned=pinned, since=seen, max_tail_age=max_tail_age
             )
