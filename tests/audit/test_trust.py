@@ -293,6 +293,33 @@ def test_a_stale_unsigned_tail_fails_and_an_edited_one_is_named(ws, admin):
     assert "past the 1 s bound" in stale.problems[0]
 
 
+def test_a_forged_tail_dated_in_the_future_to_look_fresh_fails(ws, admin):
+    from keel.audit.events import COLUMNS, EventRow, NodeRow
+    from keel.store.bulk import insert_together
+
+    ws.seal()
+    with transaction(ws.engine, write=True) as session:  # appended by hand, with store access
+        conn = session.connection()
+        size = audit.head(session)
+        shared = Shared(
+            canonical.canonical_bytes(admin.record()),
+            canonical.canonical_bytes("0" * 32),
+            canonical.canonical_bytes("2099-01-01T00:00:00.000000Z"),
+        )
+        body = event_bytes(shared, size + 1, audit.Change("test.tick", "s", {"i": 1}))
+        row = ("governance", size + 1, "2099-01-01T00:00:00.000000Z", admin.id, "test.tick", "s")
+        nodes = tree.extension(conn, "governance", size, [merkle.leaf_hash(body)])
+        insert_together(
+            conn,
+            [
+                (EventRow.__table__, COLUMNS, [(*row, "0" * 32, body)]),
+                (NodeRow.__table__, tree.NODE_COLUMNS, nodes),
+            ],
+        )
+    result = verify(ws)
+    assert not result.ok and "dated" in result.problems[0] and "in the future" in result.problems[0]
+
+
 def test_a_log_cut_back_to_an_older_checkpoint_fails_against_the_remembered_one(ws, admin):
     append(ws, admin, [audit.Change("test.tick", "s", {"i": 1})])
     ws.seal()

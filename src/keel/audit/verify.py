@@ -42,6 +42,7 @@ class Result:
     problems: list[str] = field(default_factory=list)
     unsigned: int = 0  # events after the last signed checkpoint
     tail_age: float | None = None  # seconds since the oldest unsigned event, as it says
+    # (negative when it says a time to come)
     latest: str | None = None  # the newest checkpoint that verified (its signed note)
     trust: trust.Trust | None = None
     notes: list[str] = field(default_factory=list)  # what was checked beyond the basics
@@ -55,7 +56,8 @@ class Result:
             return f"{self.log}: FAILED: {self.problems[0]}"
         tail = "no unsigned tail"
         if self.unsigned:
-            tail = f"unsigned tail of {self.unsigned} events, the oldest {self.tail_age:.0f} s old"
+            age = max(0.0, self.tail_age or 0.0)
+            tail = f"unsigned tail of {self.unsigned} events, the oldest {age:.0f} s old"
         extra = "".join(f"; {n}" for n in self.notes)
         return (
             f"{self.log}: verified {self.events} events and {self.checkpoints} signed "
@@ -252,8 +254,15 @@ def verify_log(
     result.unsigned = len(leaves) - good
     if result.unsigned and first_unsigned is not None:
         result.tail_age = _age(first_unsigned, now)
-        if max_tail_age is not None and (result.tail_age is None or result.tail_age > max_tail_age):
-            age = "of unknown age" if result.tail_age is None else f"{result.tail_age:.0f} s old"
+        too_old = result.tail_age is None or abs(result.tail_age) > (max_tail_age or 0)
+        if max_tail_age is not None and too_old:
+            age = (
+                "of unknown age"
+                if result.tail_age is None
+                else f"{result.tail_age:.0f} s old"
+                if result.tail_age >= 0
+                else f"dated {-result.tail_age:.0f} s in the future"
+            )
             result.problems.append(
                 f"events {good + 1}..{len(leaves)} are unsigned and the oldest is {age}, "
                 f"past the {max_tail_age:.0f} s bound: sign them (`keel audit checkpoint`) "
@@ -348,7 +357,7 @@ def _age(body: bytes, now: float | None) -> float | None:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return max(0.0, (_time.time() if now is None else now) - moment)
+    return (_time.time() if now is None else now) - moment  # negative: dated in the future
 
 
 def _levels(leaves: list[bytes]) -> list[list[bytes]]:
