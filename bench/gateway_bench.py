@@ -123,8 +123,8 @@ def traffic_events(home: Path) -> dict[str, int]:
         with ws.read() as session:
             events = audit.list_events(session, log="traffic")
         return {
-            "requests": sum(e.action == "gateway.request" for e in events),
-            "anomalies": sum(e.action == "gateway.anomaly" for e in events),
+            "requests": sum(e.action == "gateway.request.handled" for e in events),
+            "anomalies": sum(e.action == "gateway.anomaly.detected" for e in events),
         }
     finally:
         ws.close()
@@ -163,7 +163,7 @@ def token_error() -> dict | None:
     texts = [
         p.read_text() for p in sorted((ROOT / "examples" / "demo" / "knowledge-base").glob("*.md"))
     ]
-    guard = ROOT.parent / "shared" / "testdata" / "guard" / "pii_synth_dev.jsonl"
+    guard = ROOT / "tests" / "vectors" / "guard" / "pii_synth_dev.jsonl"
     if guard.exists():
         texts += [json.loads(line)["text"] for line in guard.read_text().splitlines()[:300] if line]
     texts.append(("Summarise the following text for a governance review. " * 40)[:1024])

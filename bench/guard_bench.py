@@ -33,9 +33,8 @@ from keel.guard import StreamFilter, injection, pii, secrets, train
 from keel.guard.evaluate import PII_FILES, PII_TYPES, pii_figures, pii_rows, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DATA = SHARED / "testdata" / "guard"
-ANCHORS = SHARED / "anchors"
+DATA = ROOT / "tests" / "vectors" / "guard"
+ANCHORS = ROOT.parent / "shared" / "anchors"
 PRESIDIO_PY = Path(os.environ.get("ANCHORS_VENV", "/tmp/anchors-venv")) / "bin" / "python"
 
 

@@ -25,7 +25,7 @@ from benchlib import postgres_settings, rate_row
 from keel.catalog import service
 from keel.config import DB_FILE, Settings
 from keel.identity import user_actor
-from keel.pipeline import promotion, releases, runs
+from keel.pipeline import attach, promotion, releases
 from keel.workspace import init_workspace
 
 ENGINEER = "user:default/eng"
@@ -80,7 +80,7 @@ def bench(name: str, settings: Settings, systems: int, evidence: int) -> None:
                 per = evidence // systems
                 for j in range(per):
                     track, check = TRACKS[j % len(TRACKS)]
-                    runs.add_evidence(
+                    attach.add_evidence(
                         session,
                         actor,
                         f"s{i}",
@@ -98,7 +98,7 @@ def bench(name: str, settings: Settings, systems: int, evidence: int) -> None:
         for j in range(200):
             start = time.perf_counter()
             with ws.write(actor) as session:
-                runs.add_evidence(
+                attach.add_evidence(
                     session,
                     actor,
                     target.system,

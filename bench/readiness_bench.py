@@ -35,7 +35,7 @@ from keel.catalog import service
 from keel.config import DB_FILE, Settings
 from keel.errors import PermissionDenied
 from keel.identity import user_actor
-from keel.pipeline import approvals, promotion, releases, runs
+from keel.pipeline import approvals, attach, promotion, releases, runs
 from keel.readiness import reviews, stages
 from keel.readiness.scorecard import readiness
 from keel.workspace import init_workspace
@@ -167,7 +167,7 @@ def build(ws, home: Path, systems: int, evidence: int) -> dict[str, float]:
             for i in range(per_system):
                 track, check = CHECKS[i % len(CHECKS)]
                 result = "pass" if rng.random() < 0.9 else "fail"
-                runs.add_evidence(
+                attach.add_evidence(
                     session,
                     engineer,
                     f"sys-{s}",
@@ -194,7 +194,7 @@ def build(ws, home: Path, systems: int, evidence: int) -> dict[str, float]:
                 releases.Build(artifact=artifact, data=sources),
             )
             for track, check in (("data", "quality"), ("model", "fairness")):
-                runs.add_evidence(
+                attach.add_evidence(
                     session,
                     author,
                     f"sys-{s}",

@@ -33,4 +33,4 @@ def test_server_mode_refuses_local_changes(ws, admin):
         assert set_mode(session, token_user, SERVER) is False
     with ws.read() as session:
         actions = [(e.action, e.details) for e in audit.list_events(session)]
-    assert actions[-1] == ("workspace.mode_changed", {"before": "embedded", "after": "server"})
+    assert actions[-1] == ("workspace.mode.changed", {"before": "embedded", "after": "server"})

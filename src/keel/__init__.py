@@ -4,8 +4,7 @@ The public Python surface is re-exported here; everything else is internal.
 """
 
 from keel.errors import KeelError
-
-__version__ = "0.1.0"
+from keel.version import __version__
 
 __all__ = ["KeelError", "__version__", "run"]
 

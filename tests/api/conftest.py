@@ -13,6 +13,8 @@ from keel.catalog import service
 from keel.identity import user_actor
 from tests.conftest import EXAMPLES
 
+SAME_SITE = {"Origin": "http://testserver"}  # what a browser sends posting our own forms
+
 
 @dataclass
 class Api:

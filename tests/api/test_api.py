@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from keel import audit
+from tests.api.conftest import SAME_SITE
 from tests.catalog.helpers import entity
 
 PROBLEM = "application/problem+json"
@@ -167,7 +168,9 @@ def test_sessions_are_not_api_tokens_and_die_with_their_token(api, ws):
 
     with ws.write(user_actor_of("ana.lima")) as session:
         info, token = create_token(session, user_actor_of("ana.lima"), "dara.kim", "viewer")
-    login = api.client.post("/login", data={"token": token}, follow_redirects=False)
+    login = api.client.post(
+        "/login", data={"token": token}, follow_redirects=False, headers=SAME_SITE
+    )
     assert login.status_code == 303
     cookie = api.client.cookies.get("keel_session")
     assert cookie and api.client.get("/").status_code == 200
@@ -189,9 +192,13 @@ def test_a_get_never_spends_a_login_code(api, ws):
         )
     for _ in range(2):
         assert "Log in" in api.client.get("/login/code", params={"c": code}).text
-    spent = api.client.post("/login/code", data={"c": code}, follow_redirects=False)
+    spent = api.client.post(
+        "/login/code", data={"c": code}, follow_redirects=False, headers=SAME_SITE
+    )
     assert spent.status_code == 303
-    again = api.client.post("/login/code", data={"c": code}, follow_redirects=False)
+    again = api.client.post(
+        "/login/code", data={"c": code}, follow_redirects=False, headers=SAME_SITE
+    )
     assert "already used" in again.text
     cross = api.client.post(
         "/login", data={"token": "x"}, headers={"Origin": "https://evil.example"}

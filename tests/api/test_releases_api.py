@@ -67,7 +67,7 @@ def test_a_ci_job_reports_over_http_and_the_pod_promotes(api, ws, credit_artifac
     admin = user_actor("user:default/ana.lima", "local")
     with ws.write(admin) as session:
         tokens = {
-            who: create_token(session, admin, who, "viewer")[1]
+            who: create_token(session, admin, who, "editor")[1]
             for who in ("ivo.costa", "dara.kim", "chen.wu", "ana.lima")
         }
 

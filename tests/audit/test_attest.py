@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from keel.audit import attest, dsse, intoto, keys, merkle, note
 from keel.audit.artifacts import artifact_digest
 from keel.audit.canonical import canonical_bytes
-from tests.conftest import SHARED
+from tests.conftest import VECTORS
 
-INTOTO = SHARED / "testdata" / "intoto"
+INTOTO = VECTORS / "intoto"
 ORIGIN = "keel.dev/test/governance"
 
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keel.audit import dsse, intoto
-from tests.conftest import SHARED
+from tests.conftest import VECTORS
 
-INTOTO = SHARED / "testdata" / "intoto"
+INTOTO = VECTORS / "intoto"
 
 
 def vectors():

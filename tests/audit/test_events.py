@@ -61,7 +61,7 @@ def test_events_roll_back_with_the_change(ws, admin):
         audit.append(session, admin, [audit.Change("test.thing", "x", {})])
         raise RuntimeError("the change fails after its event was appended")
     with ws.read() as session:
-        assert [e.action for e in audit.list_events(session)] == ["workspace.created"]
+        assert [e.action for e in audit.list_events(session)] == ["workspace.store.created"]
 
 
 def test_appending_outside_a_write_transaction_is_refused(sqlite_ws, admin):

@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.audit import merkle
-from tests.conftest import SHARED
+from tests.conftest import VECTORS
 
-VECTORS = SHARED / "testdata" / "merkle"
+MERKLE = VECTORS / "merkle"
 
 
 def load(name):
-    return json.loads((VECTORS / name).read_text())
+    return json.loads((MERKLE / name).read_text())
 
 
 def unhex(values):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel.catalog import kinds, service
+from keel.catalog import kinds, registry, service
 from keel.errors import InputError
 from tests.catalog.helpers import complete_system, entity, team, write
 from tests.conftest import BACKSTAGE_EXAMPLES
@@ -148,7 +148,7 @@ def test_kinds_can_be_registered_without_touching_the_parser(tmp_path):
         owner: str
         rules: list[str]
 
-    kinds.register(
+    registry.register(
         kinds.KindDef(
             "TestPolicy",
             kinds.KEEL,
@@ -169,7 +169,7 @@ def test_kinds_can_be_registered_without_touching_the_parser(tmp_path):
         (parsed,) = service.load([path]).entities
         assert parsed.relations[0].target == "group:default/t"
     finally:
-        kinds._REGISTRY.pop("testpolicy")
+        registry.unregister("testpolicy")
 
 
 @given(

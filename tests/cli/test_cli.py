@@ -126,7 +126,7 @@ def test_bad_input_is_exit_2_one_line_each_and_applies_nothing(home, capsys, tmp
     assert err.startswith("error: ") and "bad.yaml:6: spec.owner:" in err
     assert run(["audit", "log", "--format", "json"]) == 0
     assert [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()] == [
-        "workspace.created"
+        "workspace.store.created"
     ]
 
 
@@ -183,38 +183,6 @@ def test_pod_show(home, capsys):
     assert json.loads(capsys.readouterr().out)["complete"] is True
 
 
-def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
-    target = tmp_path / "demo"
-    proc = subprocess.run(
-        [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "28 entities." in proc.stdout
-    assert "businessoutcome:default/approval-rate" in proc.stdout
-    assert re.search(
-        r"credit-scorer: AUC 0\.[6-9]\d\d", proc.stdout
-    )  # a real model, really trained
-    assert "/login/code?c=keel_code_" in proc.stdout
-    assert (target / "artifacts" / "credit-scorer.skops").stat().st_size > 1000
-    assert "credit-scorer@1 (every column): refused staging" in proc.stdout
-    assert "evidence model.fairness-age: the newest fairness-age check" in proc.stdout
-    assert re.search(r"production +credit-scorer@2", proc.stdout)
-    assert re.search(r"verified: \d+ checks passed", proc.stdout)  # the tour checks it
-    assert (target / "attestations" / "credit-scorer@2.intoto.jsonl").exists()
-    again = subprocess.run(
-        [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
-    )
-    assert again.returncode == 0  # a demo workspace is rebuilt
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "notes.txt").write_text("keep me")
-    refused = subprocess.run(
-        [KEEL, "demo", "--no-serve", "--home", str(foreign)], capture_output=True, text=True
-    )
-    assert refused.returncode == 2 and "not a Keel demo workspace" in refused.stderr
-    assert (foreign / "notes.txt").read_text() == "keep me"
-
-
 def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, monkeypatch):
     """A real server on a free port; `keel apply` with KEEL_URL + KEEL_TOKEN goes through it."""
 
@@ -242,3 +210,37 @@ def test_in_server_mode_the_cli_applies_through_the_api(home, capsys, tmp_path, 
     assert run(["audit", "log", "--subject", "model:default/fraud", "--format", "json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["actor"] == {"id": "user:default/chen.wu", "via": "token"}
+
+
+def test_tokens_and_the_mode_change_through_the_api_as_the_tokens_user(
+    home, capsys, tmp_path, monkeypatch
+):
+    """`context.change` sends token create/revoke and `workspace mode` to a real server."""
+    from keel.api import create_app
+    from keel.config import load_settings
+
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    assert run(["token", "create", "--user", "ana.lima", "--role", "admin"]) == 0
+    admin_token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert run(["workspace", "mode", "server"]) == 0
+    with serving(create_app(load_settings())) as url:
+        monkeypatch.setenv("KEEL_URL", url)
+        monkeypatch.setenv("KEEL_TOKEN", admin_token)
+        capsys.readouterr()
+        assert run(["token", "create", "--user", "chen.wu", "--role", "viewer"]) == 0
+        out = capsys.readouterr().out
+        token_id = re.search(r"token (\S+) for user:default/chen.wu", out).group(1)
+        assert (
+            run(["token", "create", "--user", "chen.wu", "--role", "viewer", "--expires", "12h"])
+            == 2
+        )
+        assert run(["token", "revoke", token_id]) == 0
+        assert f"revoked {token_id}" in capsys.readouterr().out
+        assert run(["token", "revoke", "--user", "chen.wu"]) == 2  # one ID at a time there
+        assert run(["workspace", "mode", "embedded"]) == 0
+        assert "mode set to embedded" in capsys.readouterr().out
+    monkeypatch.delenv("KEEL_URL")
+    assert run(["audit", "log", "--subject", "workspace", "--format", "json"]) == 0
+    changed = [json.loads(x) for x in capsys.readouterr().out.splitlines()][-1]
+    assert changed["action"] == "workspace.mode.changed"
+    assert changed["actor"] == {"id": "user:default/ana.lima", "via": "token"}

@@ -125,8 +125,8 @@ def test_stage_show_and_advance(home, capsys):
     assert run(["stage", "advance", "support-assistant", "--as", "dara.kim"]) == 3
     assert run(["audit", "log", "--format", "json"]) == 0
     actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
-    assert actions.count("stage.advance") == 1
-    assert actions.count("stage.advance.refused") == 4
+    assert actions.count("readiness.stage.advanced") == 1
+    assert actions.count("readiness.advance.refused") == 3  # not dara.kim: outside the pod
 
 
 def test_keel_ready_imports_nothing_heavy(home):

@@ -210,7 +210,7 @@ def test_evidence_approve_promote_where(home, capsys, credit_artifacts):
     assert "nothing promoted" in capsys.readouterr().out
     assert run(["audit", "log", "--format", "json"]) == 0
     actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
-    assert "release.promote.refused" in actions and "release.approve.refused" in actions
+    assert "pipeline.promotion.refused" in actions and "pipeline.approval.refused" in actions
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,9 @@ class Upstream:
             kind = "ok" if self.healthy else "fail"
         if kind == "ok":
             return web.json_response(ANSWER)
+        if kind == "named":  # an upstream serving two releases says which one answered
+            release = "model:default/support-assistant-model@2"
+            return web.json_response(ANSWER, headers={"x-keel-release": release})
         if kind == "garbage":
             return web.Response(text="<html>oops</html>", content_type="text/html")
         if kind == "fail":
@@ -101,6 +104,7 @@ def snapshot(
     timeout=None,
     capture=False,
     credential_env=None,
+    limits_fail="closed",
 ) -> Snapshot:
     grants = {
         digest(secret): Grant(
@@ -116,6 +120,7 @@ def snapshot(
         timeout=timeout,
         capture=capture,
         credential_env=credential_env,
+        limits_fail=limits_fail,
     )
     return Snapshot(
         1,
@@ -123,7 +128,7 @@ def snapshot(
         {(EP, "production"): route},
         config._aliases([EP]),
         config._names([EP]),
-        {(EP, "production"): "model:default/support-assistant-model@1"},
+        {(EP, "production"): ("model:default/support-assistant-model@1",)},
     )
 
 
@@ -131,9 +136,11 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[dict] = []
 
-    def record(self, details: dict, action="gateway.request", subject=None, payload=None) -> None:
+    def record(
+        self, details: dict, action="gateway.request.handled", subject=None, payload=None
+    ) -> None:
         self.records.append(
-            details if action == "gateway.request" else {"action": action, **details}
+            details if action == "gateway.request.handled" else {"action": action, **details}
         )
 
 
@@ -360,20 +367,32 @@ def test_guard_hooks_can_block_record_findings_and_rewrite_answers():
     assert b'"HEL"' in streamed.content
 
 
-def test_a_dead_limit_store_fails_open_and_says_so():
-    """Redis down: requests are served (auth still holds), counted and marked."""
+def test_a_dead_limit_store_fails_closed_unless_the_route_fails_open():
+    """Redis down: a route refuses (503, the default) or serves unchecked, as it says; then
+    the breaker stops asking the dead store at all."""
     from keel.gateway.ratelimit import Limiter
 
     async def body(client, gateway, upstream):
-        return await chat(client), gateway.traffic.records, gateway.metrics.render()
+        closed = [await chat(client) for _ in range(4)]
+        gateway.snapshot = lambda: snapshot(upstream.url("ok"), rpm=5, limits_fail="open")
+        opened = await chat(client)
+        return closed, opened, gateway.traffic.records, gateway.metrics.render()
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    answer, records, metrics = scenario(
-        lambda up: snapshot(up.url("ok"), rpm=5), body, limiter=Limiter(dead)
+    limiter = Limiter(dead)
+    closed, opened, records, metrics = scenario(
+        lambda up: snapshot(up.url("ok"), rpm=5), body, limiter=limiter
     )
-    assert answer.status_code == 200
-    assert records[0]["findings"] == [{"type": "limits_unavailable"}]
-    assert b"keel_gateway_limiter_errors_total 1.0" in metrics
+    assert [r.status_code for r in closed] == [503] * 4
+    assert closed[0].json()["error"]["code"] == "limits_unavailable"
+    assert "fails closed" in closed[0].json()["error"]["message"]
+    assert int(closed[0].headers["retry-after"]) >= 1
+    assert [r["decision"] for r in records[:4]] == ["limits_unavailable"] * 4
+    assert opened.status_code == 200
+    assert records[4]["limit"] == "unchecked" and records[4]["decision"] == "allowed"
+    assert "limit" not in records[0]
+    assert limiter.breaker.is_open("limits")  # 3 failures in a row: not asked any more
+    assert b"keel_gateway_limiter_errors_total 5.0" in metrics
 
 
 def test_a_burst_raises_an_anomaly_event_and_throttles_the_key():
@@ -390,7 +409,7 @@ def test_a_burst_raises_an_anomaly_event_and_throttles_the_key():
     )
     assert statuses[:9] == [200] * 9 and set(statuses[9:]) == {429}
     assert other.status_code == 200
-    [event] = [r for r in records if r.get("action") == "gateway.anomaly"]
+    [event] = [r for r in records if r.get("action") == "gateway.anomaly.detected"]
     assert event["kind"] == "burst" and event["key"] == "gk_one" and event["requests"] == 9
     assert [r["decision"] for r in records if "decision" in r][9:12] == ["throttled"] * 3
     assert b'keel_gateway_anomalies_total{kind="burst"} 1.0' in metrics
@@ -457,3 +476,34 @@ def test_odd_paths_and_headers_are_refused_cleanly():
     answers = scenario(lambda up: snapshot(up.url("ok")), body)
     assert [a.status_code for a in answers] == [404, 404, 404, 404, 401]
     assert all(a.json()["error"]["message"] for a in answers)
+
+
+def test_the_record_names_the_release_that_answered_when_two_serve():
+    """Two promoted releases serve one route: the one the upstream names is recorded; an
+    answer that does not say is recorded with none, and both listed."""
+    both = (
+        "model:default/support-assistant-model@1",
+        "model:default/support-assistant-model@2",
+    )
+
+    def two(url: str) -> Snapshot:
+        snap = snapshot(url)
+        return Snapshot(
+            snap.version,
+            snap.keys,
+            snap.routes,
+            snap.aliases,
+            snap.names,
+            {(EP, "production"): both},
+        )
+
+    async def body(client, gateway, upstream):
+        named = await chat(client)
+        gateway.snapshot = lambda: two(upstream.url("ok"))
+        silent = await chat(client)
+        return named, silent, gateway.traffic.records
+
+    named, silent, records = scenario(lambda up: two(up.url("named")), body)
+    assert named.status_code == silent.status_code == 200
+    assert records[0]["release"] == both[1] and "releases" in records[0]
+    assert records[1]["release"] is None and records[1]["releases"] == list(both)

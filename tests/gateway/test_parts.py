@@ -131,13 +131,15 @@ def test_the_traffic_log_appends_batches_to_the_audit_spine(ws):
     log = TrafficLog(ws, batch=3, on_write=lambda w, d: written.append(w))
     for i in range(7):
         log.record({"request": f"r{i}", "endpoint": "api:default/x", "status": 200})
-    log.record({"kind": "burst", "key": "gk_1"}, action="gateway.anomaly", subject="consumer:c")
+    log.record(
+        {"kind": "burst", "key": "gk_1"}, action="gateway.anomaly.detected", subject="consumer:c"
+    )
     assert log.pending() == 8
     assert log.flush() == 8 and written == [8] and log.pending() == 0
     with ws.read() as session:
         events = audit.list_events(session, log="traffic")
-        assert audit.list_events(session, action="gateway.request") == []  # not governance
+        assert audit.list_events(session, action="gateway.request.handled") == []  # not governance
     assert [e.seq for e in events] == list(range(1, 9))
     assert events[0].subject == "api:default/x" and events[0].details["request"] == "r0"
-    assert (events[-1].action, events[-1].subject) == ("gateway.anomaly", "consumer:c")
+    assert (events[-1].action, events[-1].subject) == ("gateway.anomaly.detected", "consumer:c")
     assert events[-1].actor == {"id": "user:keel/gateway", "via": "system"}

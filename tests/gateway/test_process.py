@@ -273,7 +273,7 @@ def test_traffic_log_and_metrics(sqlite_served, run_gateway, admin):
     assert decisions.count("rate_limited:key-rpm") == 2
     assert decisions.count("unauthenticated") == 1
     allowed = next(e for e in events if e.details["decision"] == "allowed")
-    assert allowed.action == "gateway.request"
+    assert allowed.action == "gateway.request.handled"
     assert allowed.subject == "api:default/support-chat-api"
     assert allowed.actor == {"id": "user:keel/gateway", "via": "system"}
     details = allowed.details

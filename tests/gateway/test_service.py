@@ -11,6 +11,7 @@ from keel import audit
 from keel.cli.main import run
 from keel.errors import NotFoundError, UsageError
 from keel.gateway import config, keys, routes
+from tests.api.conftest import SAME_SITE
 from tests.conftest import EXAMPLES
 from tests.servers import serving
 
@@ -147,7 +148,7 @@ def test_the_release_an_environment_serves_is_in_the_config(demo_ws, admin):
         routes.set_route(session, admin, "credit-decision-api", "production", "http://h/v1")
     with demo_ws.read() as session:
         snapshot = config.load(session)
-    assert snapshot.releases == {("api:default/credit-decision-api", "production"): None}
+    assert snapshot.releases == {("api:default/credit-decision-api", "production"): ()}
     assert snapshot.version == audit.head(demo_ws.read().__enter__())
 
 
@@ -220,7 +221,8 @@ def test_gateway_page_and_traffic_figures(api, ws, admin):
             }
         )
     log.record(
-        {"kind": "burst", "key": key.id, "requests": 120, "baseline": 3.0}, action="gateway.anomaly"
+        {"kind": "burst", "key": key.id, "requests": 120, "baseline": 3.0},
+        action="gateway.anomaly.detected",
     )
     log.flush()
 
@@ -229,9 +231,13 @@ def test_gateway_page_and_traffic_figures(api, ws, admin):
     assert figures["keys"] == [{"key": key.id, "requests": 4, "limited": 1, "errors": 1}]
     assert figures["anomalies"][0]["kind"] == "burst"
 
-    api.client.post("/login", data={"token": api.tokens["viewer"]}, follow_redirects=False)
+    api.client.post(
+        "/login", data={"token": api.tokens["viewer"]}, follow_redirects=False, headers=SAME_SITE
+    )
     assert api.client.get("/gateway").status_code == 403
-    api.client.post("/login", data={"token": api.tokens["admin"]}, follow_redirects=False)
+    api.client.post(
+        "/login", data={"token": api.tokens["admin"]}, follow_redirects=False, headers=SAME_SITE
+    )
     page = api.client.get("/gateway")
     assert page.status_code == 200
     for text in (key.id, "widget", "http://h/v1", "9 rpm", "rate_limited:key-rpm", "burst"):

@@ -1,4 +1,4 @@
-"""Quality floors on the held-out ~30 % of each labelled dev set in shared/testdata/guard.
+"""Quality floors on the held-out ~30 % of each labelled dev set in tests/vectors/guard.
 
 Held out = rows whose sha256(text) first byte mod 10 is 0-2 (`keel.guard.train.held_out`): never
 used to train the injection model, pick its C or its threshold.
@@ -12,13 +12,9 @@ import pytest
 from keel.guard import injection, secrets
 from keel.guard.evaluate import PII_FILES, PII_TYPES, pii_figures, pii_rows, read_jsonl
 from keel.guard.train import held_out, load, tpr_at
-from tests.conftest import ON_CI, SHARED
+from tests.conftest import VECTORS
 
-DATA = SHARED / "testdata" / "guard"
-# off CI a checkout without ../shared skips; on CI the data must be there, so these fail instead
-pytestmark = pytest.mark.skipif(
-    not DATA.exists() and not ON_CI, reason="shared/testdata/guard is not here"
-)
+DATA = VECTORS / "guard"
 
 
 def test_injection_detection_at_two_percent_false_positives():

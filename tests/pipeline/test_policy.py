@@ -169,3 +169,54 @@ def test_allowed_exactly_when_every_rule_holds(evidence, approvals):
     people_ok = len({a.approver for a in counted}) >= 2
     allowed = evidence_ok and roles_ok and people_ok
     assert (_missing(evidence=facts, approvals=aps) == []) == allowed
+
+
+def _governing(naming=(), tier=None, **specs):
+    from keel.catalog.queries import Governing
+
+    return Governing(
+        system="system:default/s",
+        system_spec=None if tier is False else ({"riskTier": tier} if tier else {}),
+        specs=specs,
+        naming=frozenset(naming),
+    )
+
+
+def test_policies_for_picks_those_naming_the_system_or_its_tier():
+    from keel.pipeline.policy import policies_for
+
+    named = {"appliesTo": {"systems": ["s"]}}
+    tiered = {"appliesTo": {"riskTiers": ["High"]}}
+    other = {"appliesTo": {"riskTiers": ["low"]}}
+    facts = _governing(["policy:default/a"], "high", **{"policy:default/a": named})
+    facts.specs.update({"policy:default/b": tiered, "policy:default/c": other})
+    assert [p.key for p in policies_for(facts)] == ["policy:default/a", "policy:default/b"]
+    # a system not in the catalog has no tier: only the policies naming it
+    facts = _governing(["policy:default/a"], False, **facts.specs)
+    assert [p.key for p in policies_for(facts)] == ["policy:default/a"]
+
+
+def test_the_policy_module_reads_no_store():
+    import ast
+
+    from tests.conftest import REPO
+
+    tree = ast.parse((REPO / "src" / "keel" / "pipeline" / "policy.py").read_text())
+    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    assert not {m for m in modules if m.startswith("sqlalchemy") or m.endswith(".tables")}
+
+
+def test_the_catalog_reads_what_decides_governance(demo_ws):
+    from keel.catalog.queries import governing
+    from keel.pipeline.policy import policies_for
+
+    with demo_ws.read() as session:
+        facts = governing(session, "system:default/credit-decisioning", "Policy")
+        unknown = governing(session, "system:default/nope", "Policy")
+    assert facts.naming == {"policy:default/credit-decisioning-release"}
+    assert set(facts.specs) == {"policy:default/credit-decisioning-release"}
+    assert facts.system_spec["owner"]
+    assert [p.key for p in policies_for(facts)] == ["policy:default/credit-decisioning-release"]
+    assert unknown.system_spec is None and policies_for(unknown) == []

@@ -7,7 +7,7 @@ import pytest
 from keel.audit import list_events
 from keel.errors import NotFoundError, PermissionDenied, UsageError
 from keel.identity import user_actor
-from keel.pipeline import approvals, promotion, refusals, releases, runs
+from keel.pipeline import approvals, attach, promotion, refusals, releases, runs
 from tests.conftest import GERMAN_CREDIT
 
 SYSTEM = "credit-decisioning"
@@ -47,7 +47,7 @@ def _release(ws, engineer, artifact):
 def _evidence(ws, actor, release, checks=PASSING, result="pass"):
     with ws.write(actor) as session:
         for track, check, figures in checks:
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 actor,
                 SYSTEM,
@@ -75,7 +75,7 @@ def test_refused_until_the_policy_is_met_then_staged_then_in_production(
     requirements = [m.requirement for m in refused.missing]
     assert "evidence model.fairness-age" in requirements and "approval mlEngineer" in requirements
     with demo_ws.read() as session:
-        (logged,) = list_events(session, action="release.promote.refused")
+        (logged,) = list_events(session, action="pipeline.promotion.refused")
         assert logged.details["missing"] == [str(m) for m in refused.missing]
         assert promotion.where(session, SYSTEM) == []
 
@@ -151,12 +151,12 @@ def test_refusals_are_logged_and_change_nothing(demo_ws, engineer, credit_artifa
         refusals.logged(
             demo_ws,
             CHEN,
-            "release.approve",
+            "pipeline.approval.refused",
             release.short_name,
             lambda session: approvals.approve(session, CHEN, release.short_name, "riskLead"),
         )
     with demo_ws.read() as session:
-        (refusal,) = list_events(session, action="release.approve.refused")
+        (refusal,) = list_events(session, action="pipeline.approval.refused")
         assert refusal.actor["id"] == CHEN.id and "is not riskLead" in refusal.details["reason"]
         assert approvals.approvals_of(session, release) == []
 
@@ -171,7 +171,7 @@ def test_a_newer_release_replaces_and_keeps_the_rollback_target(
         _approve(demo_ws, IVO, release, "mlEngineer")
     _promote(demo_ws, engineer, first, "staging")
     with demo_ws.read() as session:
-        (first_event,) = list_events(session, action="release.promote")
+        (first_event,) = list_events(session, action="pipeline.release.promoted")
     moved = _promote(demo_ws, engineer, second, "staging")
     assert moved.previous == first.name
     with pytest.raises(UsageError, match="superseded"):
@@ -192,19 +192,19 @@ def test_evidence_must_name_a_run_or_a_release_of_the_system(demo_ws, engineer, 
     good = {"track": "model", "check": "fairness", "result": "pass"}
     with demo_ws.write(engineer) as session:
         with pytest.raises(UsageError, match="name one"):
-            runs.add_evidence(session, engineer, SYSTEM, good)
+            attach.add_evidence(session, engineer, SYSTEM, good)
         with pytest.raises(UsageError, match="not a release of"):
-            runs.add_evidence(
+            attach.add_evidence(
                 session, engineer, "support-assistant", good, release="credit-scorer@1"
             )
         with pytest.raises(NotFoundError):
-            runs.add_evidence(session, engineer, SYSTEM, good, run_id="nope")
+            attach.add_evidence(session, engineer, SYSTEM, good, run_id="nope")
         with pytest.raises(UsageError, match="evidence track"):
-            runs.add_evidence(
+            attach.add_evidence(
                 session, engineer, SYSTEM, {**good, "track": "ops"}, release="credit-scorer@1"
             )
         with pytest.raises(UsageError, match="not a finite number"):
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 engineer,
                 SYSTEM,
@@ -219,7 +219,7 @@ def _run(ws, actor, artifact, status="complete"):
 
     with ws.write(actor) as session:
         run = runs.start_run(session, actor, SYSTEM, "train-scorer")
-        runs.add_evidence(
+        attach.add_evidence(
             session,
             actor,
             SYSTEM,

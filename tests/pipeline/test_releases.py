@@ -13,7 +13,7 @@ from keel.errors import NotFoundError, PermissionDenied, UsageError
 from keel.identity import user_actor
 from keel.pipeline import releases
 from keel.pipeline.bom import release_bom
-from keel.pipeline.reports import Benchmark
+from keel.pipeline.testreports import Benchmark
 from tests.conftest import GERMAN_CREDIT
 
 SYSTEM = "credit-decisioning"
@@ -61,7 +61,7 @@ def test_a_release_is_signed_recorded_and_verifies(demo_ws, engineer, credit_art
     }
     with demo_ws.read() as session:
         result = releases.verify_file(session, release.bundle, artifact=artifact)
-        (event,) = list_events(session, action="release.create")
+        (event,) = list_events(session, action="pipeline.release.created")
     assert result.ok, result.problems
     assert event.details["statements"] == result.payload_digests
     assert any("extends the attested one" in c for c in result.checks)

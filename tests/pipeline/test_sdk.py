@@ -151,7 +151,9 @@ def test_feature_access_is_logged_with_ownership_evidence(home):
     try:
         with ws.read() as session:
             (access,) = list_events(
-                session, subject="featureset:default/credit-features", action="featureset.access"
+                session,
+                subject="featureset:default/credit-features",
+                action="pipeline.featureset.accessed",
             )
     finally:
         ws.close()

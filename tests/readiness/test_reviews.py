@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keel.audit import list_events
-from keel.errors import NotFoundError, PermissionDenied, UsageError
+from keel.errors import NoStanding, NotFoundError, PermissionDenied, UsageError
 from keel.identity import user_actor
 from keel.pipeline import refusals
 from keel.readiness import reviews
@@ -28,7 +28,7 @@ def _review(ws, actor, kind, comment=""):
     return refusals.logged(
         ws,
         actor,
-        "system.review",
+        "readiness.review.refused",
         reviews.subject_of("sys"),
         lambda session: reviews.review(session, actor, "sys", kind, comment),
     )
@@ -40,17 +40,18 @@ def test_the_named_reviewer_or_else_the_risk_lead(catalog):
     _review(catalog, RISK, "legal")
     with pytest.raises(PermissionDenied, match=r"spec\.reviewers\.privacy names"):
         _review(catalog, RISK, "privacy")  # a named reviewer replaces the risk lead
-    with pytest.raises(PermissionDenied, match=r"spec\.pod\.riskLead names user:default/risk"):
+    with pytest.raises(NoStanding, match=r"spec\.pod\.riskLead names user:default/risk"):
         _review(catalog, OUTSIDER, "security")
     with catalog.read() as session:
         listed = reviews.reviews_of(session, "system:default/sys")
-        events = list_events(session, action="system.review")
-        refused = list_events(session, action="system.review.refused")
+        events = list_events(session, action="readiness.system.reviewed")
+        refused = list_events(session, action="readiness.review.refused")
     assert [(r.kind, r.reviewer) for r in listed] == [("privacy", OFFICER.id), ("legal", RISK.id)]
     assert [e.details["kind"] for e in events] == ["privacy", "legal"]
-    assert [e.subject for e in refused] == ["system:default/sys"] * 2
-    assert "may not clear the security review" in refused[-1].details["reason"]
-    assert refused[-1].actor["id"] == OUTSIDER.id
+    # the risk lead's refusal is a decision and logged; the outsider's (no role) is not
+    assert [e.subject for e in refused] == ["system:default/sys"]
+    assert "may not clear the privacy review" in refused[-1].details["reason"]
+    assert refused[-1].actor["id"] == RISK.id
 
 
 def test_bad_reviews_are_refused(catalog):
@@ -62,13 +63,13 @@ def test_bad_reviews_are_refused(catalog):
         refusals.logged(
             catalog,
             RISK,
-            "system.review",
+            "readiness.review.refused",
             "nope",
             lambda session: reviews.review(session, RISK, "nope", "legal"),
         )
     with catalog.read() as session:
         assert reviews.reviews_of(session, "system:default/sys") == []
-        assert len(list_events(session, action="system.review.refused")) == 3
+        assert len(list_events(session, action="readiness.review.refused")) == 3
 
 
 def test_nobody_may_clear_a_review_without_a_reviewer_or_risk_lead(ws, admin):

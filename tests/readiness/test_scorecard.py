@@ -8,7 +8,7 @@ import pytest
 
 from keel.errors import NotFoundError
 from keel.identity import user_actor
-from keel.pipeline import runs
+from keel.pipeline import attach, runs
 from keel.readiness import reviews
 from keel.readiness.checks import CHECKS, DIMENSIONS
 from keel.readiness.scorecard import readiness
@@ -83,7 +83,7 @@ def test_data_quality_reads_the_newest_check_of_any_run(ws, admin):
     def record(result: str) -> None:
         with ws.write(ENG) as session:
             run = runs.start_run(session, ENG, "sys", "nightly")
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 ENG,
                 "sys",

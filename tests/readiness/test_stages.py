@@ -7,7 +7,7 @@ import pytest
 from keel.audit import list_events
 from keel.errors import PermissionDenied, UsageError
 from keel.identity import user_actor
-from keel.pipeline import approvals, promotion, refusals, releases, runs
+from keel.pipeline import approvals, attach, promotion, refusals, releases
 from keel.readiness import reviews, stages
 from tests.readiness.catalogs import apply, people, system
 
@@ -27,7 +27,7 @@ def _advance(ws, actor=ENG1, to=None):
     return refusals.logged(
         ws,
         actor,
-        "stage.advance",
+        "readiness.advance.refused",
         reviews.subject_of("flow"),
         lambda session: stages.advance(session, actor, "flow", to),
     )
@@ -51,7 +51,7 @@ def _evidence(ws, release, *checks):
     """Recorded by the other engineer: the author's own evidence on a release does not count."""
     with ws.write(ENG2) as session:
         for track, check in checks:
-            runs.add_evidence(
+            attach.add_evidence(
                 session,
                 ENG2,
                 "flow",
@@ -114,8 +114,8 @@ def test_from_design_to_operate_refused_at_each_gap(flow, tmp_path):
         _advance(flow)
     with flow.read() as session:
         shown = stages.show(session, "flow")
-        moves = list_events(session, action="stage.advance")
-        refusals_ = list_events(session, action="stage.advance.refused")
+        moves = list_events(session, action="readiness.stage.advanced")
+        refusals_ = list_events(session, action="readiness.advance.refused")
     assert shown["stage"] == "operate" and shown["next"] is None and shown["met"]
     assert [c["id"] for c in shown["criteria"]] == ["production", "readiness"]
     assert [(e.details["from"], e.details["to"]) for e in moves] == [
@@ -123,9 +123,9 @@ def test_from_design_to_operate_refused_at_each_gap(flow, tmp_path):
         ("build", "validate"),
         ("validate", "operate"),
     ]
-    assert len(refusals_) == 6  # outsider, 2 at build, 2 at validate, the last stage
+    assert len(refusals_) == 5  # 2 at build, 2 at validate, the last stage (not the outsider)
     assert all(e.subject == "system:default/flow" for e in refusals_)
-    assert refusals_[1].details["missing"] == [str(c) for c in refused.missing]
+    assert refusals_[0].details["missing"] == [str(c) for c in refused.missing]
 
 
 def test_a_stage_is_never_skipped(flow, tmp_path):
@@ -144,7 +144,7 @@ def test_a_stage_is_never_skipped(flow, tmp_path):
     visited = [_advance(flow, to=None).to for _ in range(3)]
     assert visited == ["build", "validate", "operate"]
     with flow.read() as session:
-        refused = list_events(session, action="stage.advance.refused")
+        refused = list_events(session, action="readiness.advance.refused")
     assert [e.details["reason"] for e in refused] == [
         "system:default/flow is in design: its next stage is build, not operate "
         "(stages are never skipped)",

@@ -30,7 +30,7 @@ def test_init_twice_changes_nothing(ws, settings, admin):
     assert created is False
     with ws.read() as session:
         events = audit.list_events(session)
-    assert [e.action for e in events] == ["workspace.created"]
+    assert [e.action for e in events] == ["workspace.store.created"]
     assert schema.current_revision(ws.engine) == schema.HEAD
 
 

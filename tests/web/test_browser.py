@@ -212,3 +212,50 @@ def test_readiness_scorecard(server, browser):
     assert "riskLead: nobody named" in page.locator("ul.criteria").inner_text()
     context.close()
     assert errors == [], errors
+
+
+def test_forbidden_and_not_found_pages_keep_the_navigation(server, browser):
+    """A viewer on the admins' gateway page: 403, titled Forbidden, with the navigation bar;
+    an unknown node: 404, titled Not found, the same page. (Chromium logs each 4xx load on
+    the console, so this test does not use the `page` fixture's no-errors check.)"""
+    base, demo = server
+    context = browser.new_context()
+    page = context.new_page()
+    scripts: list[str] = []
+    page.on("pageerror", lambda e: scripts.append(str(e)))
+    page.goto(f"{base}/login/code?c={_fresh_login_code(demo)}")  # a viewer's login link
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+    answer = page.goto(f"{base}/gateway")
+    assert answer.status == 403
+    assert page.title() == "Forbidden · Keel"
+    assert page.locator("h1").inner_text() == "Forbidden"
+    assert "for admins" in page.locator("main").inner_text()
+    assert page.locator("header nav a", has_text="Catalog").count() == 1
+    assert "viewer" in page.locator("header .who").inner_text()
+    missing = page.goto(f"{base}/entities/model/default/nothing-here")
+    assert missing.status == 404 and page.title() == "Not found · Keel"
+    assert page.locator("header nav").count() == 1
+    page.locator("header nav a", has_text="Systems").click()  # the bar works from there
+    page.wait_for_url(f"{base}/")
+    context.close()
+    assert scripts == []
+
+
+def test_a_login_form_posted_from_our_page_logs_in(server, browser):
+    """The real browser's own form post names our origin (Referrer-Policy: same-origin), so
+    refusing null and missing origins does not lock people out."""
+    base, demo = server
+    context = browser.new_context()
+    page = context.new_page()
+    seen: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: seen.append(r.headers.get("origin")) if r.method == "POST" else None,
+    )
+    page.goto(f"{base}/login")
+    page.fill("#token", demo.api_token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    assert seen == [base]
+    context.close()

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from keel import __version__
 from keel.api import (
     audit,
     catalog,
     events,
     gateway,
     map,
+    metrics,
     pipeline,
     pods,
     problems,
@@ -22,10 +22,10 @@ from keel.api import (
     tokens,
     workspace,
 )
+from keel.api.gate import API, Gate, declared_roles
 from keel.config import Settings
+from keel.version import __version__
 from keel.workspace import Workspace, open_workspace
-
-API = "/api/v1"
 
 
 def create_app(settings: Settings | None = None, *, ws: Workspace | None = None) -> FastAPI:
@@ -54,28 +54,35 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     if ws is not None:  # usable without running the lifespan (tests, in-process clients)
         app.state.workspace = ws
     problems.install(app)
+    routers = [
+        module.router
+        for module in (
+            catalog,
+            map,
+            pods,
+            events,
+            audit,
+            releases,
+            pipeline,
+            readiness,
+            tokens,
+            workspace,
+            gateway,
+            metrics,
+        )
+    ]
     api = APIRouter(prefix=API)
-    for module in (
-        catalog,
-        map,
-        pods,
-        events,
-        audit,
-        releases,
-        pipeline,
-        readiness,
-        tokens,
-        workspace,
-        gateway,
-    ):
-        api.include_router(module.router)
+    for router in routers:
+        api.include_router(router)
+    # outermost but for errors: callers and their roles are checked before a body is read
+    app.add_middleware(Gate, roles=declared_roles(routers, API))
     app.include_router(api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from keel.web import routes as web
+    from keel import web
 
     web.install(app)
     return app

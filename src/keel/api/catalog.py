@@ -9,17 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from keel.api.bodies import unknown_field
 from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import Problem
 from keel.auth import Principal
 from keel.catalog import queries, service
 from keel.catalog.parse import parse_documents
-from keel.catalog.refs import parse_ref
 from keel.catalog.source import Document, parse_text
 from keel.workspace import Workspace
 
 router = APIRouter(tags=["catalog"])
-MAX_BODY = 32 * 1024 * 1024
 
 
 class ApplyResult(BaseModel):
@@ -40,10 +39,14 @@ def list_entities(
     _: Principal = Depends(viewer),
     ws: Workspace = Depends(workspace),
 ) -> queries.Page:
-    system_key = _system_key(system) if system else None
     with ws.read() as session:
         return queries.list_entities(
-            session, kind=kind, system=system_key, q=q, limit=limit, offset=offset
+            session,
+            kind=kind,
+            system=queries.system_key(session, system) if system else None,
+            q=q,
+            limit=limit,
+            offset=offset,
         )
 
 
@@ -84,13 +87,7 @@ async def apply(
     caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
-    declared = request.headers.get("content-length", "")
-    too_big = Problem(413, f"the body is over {MAX_BODY // (1024 * 1024)} MiB")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise too_big
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise too_big
+    body = await request.body()  # capped by the gate (32 MiB)
     entities, result = await run_in_threadpool(
         _apply, ws, caller, request.headers.get("content-type", ""), body
     )
@@ -124,6 +121,8 @@ def _parse(content_type: str, body: bytes) -> list:
             raise Problem(400, f"malformed JSON: {exc}") from None
         except RecursionError:
             raise Problem(400, "malformed JSON: nested too deeply") from None
+        if isinstance(data, dict) and (unknown := unknown_field(data, ["documents"])):
+            raise Problem(422, unknown)
         docs = data.get("documents") if isinstance(data, dict) else None
         if not isinstance(docs, list):
             raise Problem(422, 'a JSON body is {"documents": [entity, ...]}')
@@ -131,10 +130,3 @@ def _parse(content_type: str, body: bytes) -> list:
     raise Problem(
         415, 'send application/yaml (catalog YAML) or application/json ({"documents": [...]})'
     )
-
-
-def _system_key(system: str) -> str:
-    try:
-        return parse_ref(system, default_kind="system").key
-    except ValueError as exc:
-        raise Problem(422, f"system: {exc}") from None

@@ -7,20 +7,21 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import admin, workspace
 from keel.auth import Principal
 from keel.gateway import keys, routes
 from keel.gateway.figures import traffic_figures
+from keel.pipeline.environments import Environment
 from keel.workspace import Workspace
 
 router = APIRouter(prefix="/gateway", tags=["gateway"])
-Environment = Literal["staging", "production"]
 Operation = Literal["chat", "embeddings", "predict", "models"]
 
 
-class RouteRequest(BaseModel):
+class RouteRequest(Body):
     endpoint: str = Field(min_length=1, max_length=300, description="An API of the map.")
     environment: Environment
     upstream: str = Field(min_length=1, max_length=1000, description="Base URL, e.g. .../v1")
@@ -39,9 +40,14 @@ class RouteRequest(BaseModel):
         description='The guard policy (keel.guard\'s format, e.g. {"output": {"pii": '
         '"block"}}); null: the default policy; false: no guard on this route.',
     )
+    limits_fail: Literal["closed", "open"] = Field(
+        "closed",
+        description="When the rate-limit store is down: closed refuses (503), open serves "
+        "the request unchecked.",
+    )
 
 
-class KeyRequest(BaseModel):
+class KeyRequest(Body):
     consumer: str = Field(min_length=1, max_length=200)
     endpoints: list[str] = Field(min_length=1, max_length=100)
     environment: Environment
@@ -75,6 +81,7 @@ def set_route(
             capture=body.capture,
             credential_env=body.credential_env,
             guard=body.guard,
+            limits_fail=body.limits_fail,
         )
     return route.as_dict()
 

@@ -9,30 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.auth import Principal
-from keel.pipeline import promotion, runs
+from keel.pipeline import attach, promotion, runs
 from keel.workspace import Workspace
 
 router = APIRouter(tags=["pipelines"])
 
 
-class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RunIn(Body):
     system: str = Field(max_length=300)
     pipeline: str = Field(max_length=200)
 
 
-class RunFinish(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RunFinish(Body):
     status: str = Field(description="complete or failed", max_length=16)
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = Field(default_factory=dict)
 
 
-class EvidenceBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EvidenceBody(Body):
     system: str = Field(max_length=300)
     run: str | None = Field(None, max_length=32)
     release: str | None = Field(None, max_length=320)
@@ -74,7 +72,7 @@ def add_evidence(
     body: EvidenceBody, caller: Principal = Depends(editor), ws: Workspace = Depends(workspace)
 ) -> dict[str, Any]:
     with ws.write(caller.actor) as session:
-        found = runs.add_evidence(
+        found = attach.add_evidence(
             session, caller.actor, body.system, body.evidence, run_id=body.run, release=body.release
         )
     return found.summary()

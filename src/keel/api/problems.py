@@ -1,7 +1,9 @@
 """RFC 9457 problem details: every error the API returns, in one place.
 
-KeelError subclasses map to statuses here; FastAPI's validation errors and Starlette's
-HTTP errors are translated to the same shape; anything else is a 500 with no internals.
+A KeelError answers with the status it carries (`http_status`, beside its exit code);
+FastAPI's validation errors and Starlette's HTTP errors are translated to the same shape;
+anything else is a 500 with no internals. Refusals are counted here, by status, and those
+of callers with no standing (`NoStanding`, never logged) by route: `/api/v1/metrics`.
 """
 
 from __future__ import annotations
@@ -11,20 +13,27 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from keel.errors import (
-    IdentityError,
-    InputError,
-    KeelError,
-    NotFoundError,
-    PermissionDenied,
-    UsageError,
-    WorkspaceError,
-)
+from keel.errors import InputError, KeelError, NoStanding
 
 log = logging.getLogger("keel.api")
 MEDIA_TYPE = "application/problem+json"
+COUNTED = (401, 403, 413)
+registry = CollectorRegistry()
+refused = Counter(
+    "keel_api_refused",
+    "Requests the API refused: 401, 403 and 413 answers, by status.",
+    ["status"],
+    registry=registry,
+)
+unrecorded = Counter(
+    "keel_api_refusals_unrecorded",
+    "Refusals of callers with no standing (outside the pod): counted, not logged.",
+    ["route"],
+    registry=registry,
+)
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -49,6 +58,29 @@ class Problem(Exception):
         self.headers = headers
 
 
+def problem(
+    status: int,
+    detail: str,
+    instance: str,
+    *,
+    errors: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The problem document for `status`; the one place every error answer is built."""
+    body: dict = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = errors
+    if status in COUNTED:
+        refused.labels(str(status)).inc()
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -57,28 +89,12 @@ def problem_response(
     errors: list[str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict = {
-        "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-    }
-    if errors:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return problem(status, detail, request.url.path, errors=errors, headers=headers)
 
 
-def status_of(exc: KeelError) -> int:
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, PermissionDenied):
-        return 403
-    if isinstance(exc, WorkspaceError):
-        return 409
-    if isinstance(exc, (InputError, IdentityError, UsageError)):
-        return 422 if isinstance(exc, InputError) else 400
-    return 500
+def _line(err: dict) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{where}: {err.get('msg', 'invalid')}"
 
 
 def install(app: FastAPI) -> None:
@@ -88,16 +104,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(KeelError)
     async def _keel(request: Request, exc: KeelError) -> JSONResponse:
+        if isinstance(exc, NoStanding):
+            route = request.scope.get("route")
+            unrecorded.labels(getattr(route, "path", request.url.path)).inc()
         if isinstance(exc, InputError):
-            return problem_response(request, 422, exc.problems[0], errors=exc.problems)
-        return problem_response(request, status_of(exc), str(exc))
+            return problem_response(request, exc.http_status, exc.problems[0], errors=exc.problems)
+        return problem_response(request, exc.http_status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        lines = [
-            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
-            for err in exc.errors()
-        ]
+        lines = [_line(err) for err in exc.errors()]
         return problem_response(
             request, 422, lines[0] if lines else "invalid request", errors=lines
         )

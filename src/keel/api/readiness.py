@@ -6,11 +6,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import problem_response
 from keel.auth import Principal
+from keel.catalog.queries import system_key
 from keel.pipeline import refusals
 from keel.readiness import reviews, stages
 from keel.readiness.scorecard import readiness
@@ -19,13 +21,11 @@ from keel.workspace import Workspace
 router = APIRouter(prefix="/systems", tags=["readiness"])
 
 
-class AdvanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AdvanceIn(Body):
     to: Literal["design", "build", "validate", "operate"] | None = None
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewIn(Body):
     kind: Literal["privacy", "legal", "security"]
     comment: str = Field("", max_length=reviews.MAX_COMMENT)
 
@@ -64,7 +64,7 @@ def advance(
     decision = refusals.logged(
         ws,
         caller.actor,
-        "stage.advance",
+        "readiness.advance.refused",
         reviews.subject_of(system),
         lambda session: stages.advance(session, caller.actor, system, to),
     )
@@ -84,9 +84,7 @@ def list_reviews(
     system: str, _: Principal = Depends(viewer), ws: Workspace = Depends(workspace)
 ) -> list[dict[str, Any]]:
     with ws.read() as session:
-        return [
-            r.summary() for r in reviews.reviews_of(session, reviews.system_key(session, system))
-        ]
+        return [r.summary() for r in reviews.reviews_of(session, system_key(session, system))]
 
 
 @router.post("/{system}/reviews", status_code=201, summary="Clear a review as its named reviewer")
@@ -99,7 +97,7 @@ def post_review(
     done = refusals.logged(
         ws,
         caller.actor,
-        "system.review",
+        "readiness.review.refused",
         reviews.subject_of(system),
         lambda session: reviews.review(session, caller.actor, system, body.kind, body.comment),
     )

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from keel.api.deps import viewer, workspace
+from keel.api.bodies import Body
+from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import Problem, problem_response
-from keel.audit.attest import MAX_BUNDLE
 from keel.auth import Principal
 from keel.pipeline import approvals, promotion, refusals, releases
 from keel.pipeline.bom import release_bom
@@ -42,9 +42,7 @@ async def verify(
 ) -> dict[str, Any]:
     if artifact_digest is not None and not DIGEST.match(artifact_digest):
         raise Problem(422, "artifact_digest is written sha256:<64 hex digits>")
-    body = await request.body()
-    if len(body) > MAX_BUNDLE:
-        raise Problem(413, f"a bundle is at most {MAX_BUNDLE // 2**20} MiB")
+    body = await request.body()  # capped by the gate (MAX_BUNDLE)
     with ws.read() as session:
         result = releases.verify_file(session, body, artifact_digest=artifact_digest)
     return {
@@ -77,14 +75,12 @@ def bom(release: str, _: Principal = Depends(viewer), ws: Workspace = Depends(wo
     return JSONResponse(document, media_type="application/vnd.cyclonedx+json; version=1.6")
 
 
-class ApprovalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApprovalIn(Body):
     role: str = Field(max_length=32)
     comment: str = Field("", max_length=2000)
 
 
-class PromotionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PromotionIn(Body):
     to: str = Field(max_length=16, description="staging or production")
 
 
@@ -107,13 +103,13 @@ def status(
 def approve(
     release: str,
     body: ApprovalIn,
-    caller: Principal = Depends(viewer),
+    caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
     found = refusals.logged(
         ws,
         caller.actor,
-        "release.approve",
+        "pipeline.approval.refused",
         release,
         lambda session: approvals.approve(session, caller.actor, release, body.role, body.comment),
     )
@@ -129,13 +125,13 @@ def promote(
     release: str,
     body: PromotionIn,
     request: Request,
-    caller: Principal = Depends(viewer),
+    caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ):
     decision = refusals.logged(
         ws,
         caller.actor,
-        "release.promote",
+        "pipeline.promotion.refused",
         release,
         lambda session: promotion.promote(session, caller.actor, ws.signer(), release, body.to),
     )

@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from keel.api.bodies import Body
 from keel.api.deps import admin, workspace
 from keel.auth import Principal, create_token, list_tokens, revoke_tokens
 from keel.workspace import Workspace
@@ -15,7 +16,7 @@ from keel.workspace import Workspace
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Body):
     user: str = Field(min_length=1, max_length=300, description="A User entity, e.g. user:alice")
     role: Literal["viewer", "editor", "admin"]
     expires_in_days: int | None = Field(None, ge=1, le=3650)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
+from keel.api.bodies import Body
 from keel.api.deps import admin, viewer, workspace
 from keel.auth import Principal
 from keel.store import schema
@@ -16,7 +16,7 @@ from keel.workspace.core import get_mode, set_mode
 router = APIRouter(prefix="/workspace", tags=["workspace"])
 
 
-class ModeRequest(BaseModel):
+class ModeRequest(Body):
     mode: Literal["embedded", "server"]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit import merkle, tree
+from keel.audit.actions import current, stored_names
 from keel.audit.canonical import canonical_bytes
 from keel.audit.tables import EventRow, NodeRow
 from keel.identity import Actor
@@ -53,7 +54,7 @@ class Event:
     subject: str
     op: str
     details: dict[str, Any]
-    body: bytes  # the canonical bytes, as stored
+    body: bytes  # the canonical bytes, as stored (an old event keeps its old action name here)
 
     @classmethod
     def from_row(cls, log: str, body: bytes) -> Event:
@@ -68,7 +69,7 @@ class Event:
             seq=data["seq"],
             time=data["time"],
             actor=data["actor"],
-            action=data["action"],
+            action=current(data["action"]),  # an old stored name reads as its current one
             subject=data["subject"],
             op=data["op"],
             details=data["details"],
@@ -186,7 +187,7 @@ def list_events(
     if actor:
         query = query.where(EventRow.actor == actor)
     if action:
-        query = query.where(EventRow.action == action)
+        query = query.where(EventRow.action.in_(stored_names(action)))
     if op:
         query = query.where(EventRow.op == op)
     if since:
@@ -206,7 +207,7 @@ def list_events(
         for e in events
         if (not subject or e.subject == subject)
         and (not actor or e.actor.get("id") == actor)
-        and (not action or e.action == action)
+        and (not action or e.action == current(action))
         and (not op or e.op == op)
         and (not since or e.time >= since)
         and (seq is None or e.seq == seq)

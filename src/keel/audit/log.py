@@ -346,7 +346,7 @@ def rotate_key(session: Session, actor: Actor, home: Path, name: str) -> keys.Si
 def introduction(governance: keys.Signer, key: keys.Signer, log: str) -> dict:
     """The details of an event that introduces the key that signs `log` (the traffic
     log's, say), endorsed by the governance key: `audit.key.introduced`, or the
-    `introduces` of `workspace.created`. The key is trusted once a governance checkpoint
+    `introduces` of `workspace.store.created`. The key is trusted once a governance checkpoint
     covers the event."""
     return {
         "log": log,
@@ -361,7 +361,9 @@ def introduced(session: Session, key_id: str) -> bool:
     """Whether a key event names `key_id` (found through the subject index)."""
     for event in list_events(session, subject="workspace"):
         details = event.details.get("introduces", event.details)
-        if event.action in (*trust.KEY_ACTIONS, "workspace.created") and isinstance(details, dict):
+        if event.action in (*trust.KEY_ACTIONS, "workspace.store.created") and isinstance(
+            details, dict
+        ):
             named = [details.get(k) for k in ("key", "new")]
             if key_id in {d.get("key_id") for d in named if isinstance(d, dict)}:
                 return True

@@ -31,7 +31,10 @@ from keel.audit.note import NoteError, VerifierKey, parse_checkpoint, signed_by
 
 EXPORT_FILES = ("events.jsonl", "checkpoints.json", "keys.json", "log.json")
 MAX_TAIL_AGE = 60.0  # seconds an event may stay unsigned (the maximum merge delay)
-_KEY_EVENTS = (b'{"action":"audit.key.', b'{"action":"workspace.created"')
+# the events that can introduce a key: key events, and the workspace's first event (which
+# introduces the traffic key), stored under its current name or the one it had before
+_CREATED = ("workspace.store.created", "workspace.created")
+_KEY_EVENTS = (b'{"action":"audit.key.', *(b'{"action":"%s"' % a.encode() for a in _CREATED))
 
 
 @dataclass
@@ -307,7 +310,7 @@ def _key_events(found: list[tuple[int, bytes]]) -> list[trust.KeyEvent]:
             continue
         if record.get("action") in trust.KEY_ACTIONS:
             out.append(trust.KeyEvent(seq, record["action"], details))
-        elif record.get("action") == "workspace.created" and "introduces" in details:
+        elif record.get("action") in _CREATED and "introduces" in details:
             out.append(trust.KeyEvent(seq, trust.INTRODUCED, details["introduces"]))
     return out
 

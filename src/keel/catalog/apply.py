@@ -2,7 +2,9 @@
 
 An entity whose canonical body is unchanged is left alone and writes no event, so applying
 the same files twice changes nothing. Created and updated entities get their relations
-rewritten; the events of one apply share one op id.
+rewritten; the events of one apply share one op id. Then each created or updated entity
+whose kind has a `check` is checked against the catalog as applied; a refusal raises
+InputError (`FILE:LINE: spec.path: reason`), and the caller's transaction keeps nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from keel import audit
+from keel.catalog import registry
 from keel.catalog.entity import Entity
+from keel.catalog.source import dotted
 from keel.catalog.tables import EntityRow, RelationRow
+from keel.errors import InputError
 from keel.identity import Actor
 from keel.store.bulk import insert_rows
 
@@ -122,10 +127,25 @@ def apply_entities(session: Session, actor: Actor, entities: Iterable[Entity]) -
         for e, _, digest, _, old_digest, old_body in updated
     ]
     events = audit.append(session, actor, changes)
+    check_kinds(session, [c[0] for c in created] + [u[0] for u in updated])
     result.created = [e.key for e, _, _ in created]
     result.updated = [u[0].key for u in updated]
     result.op = events[0].op
     return result
+
+
+def check_kinds(session: Session, entities: list[Entity]) -> None:
+    """Run each entity's kind check; every refusal as one `FILE:LINE: spec.path: reason`."""
+    problems = []
+    for entity in entities:
+        kind_def = registry.lookup(entity.kind)
+        if kind_def is None or kind_def.check is None:
+            continue
+        for path, reason in kind_def.check(session, entity):
+            full = ("spec", *path)
+            problems.append(f"{entity.where(full)}: {dotted(full)}: {reason}")
+    if problems:
+        raise InputError(problems)
 
 
 def _details(

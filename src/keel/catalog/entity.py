@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ class Entity:
     body: dict[str, Any]  # apiVersion, kind, metadata (namespace filled in), spec
     relations: list[Relation] = field(default_factory=list)
     origin: str = ""  # file:line it was read from
+    # file:line of a path inside the entity, e.g. ("spec", "owner"), when read from a file
+    locate: Callable[[tuple], str] | None = field(default=None, compare=False, repr=False)
+
+    def where(self, path: tuple) -> str:
+        return self.locate(path) if self.locate else self.origin
 
     @property
     def key(self) -> str:

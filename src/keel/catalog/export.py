@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds
+from keel.catalog import registry
 from keel.catalog.parse import METADATA_FIELDS
 from keel.catalog.tables import EntityRow
 
@@ -62,5 +62,5 @@ def export_yaml(session: Session) -> str:
 
 
 def _order(kind: str) -> int:
-    kind_def = kinds.lookup(kind)
+    kind_def = registry.lookup(kind)
     return kind_def.order if kind_def else 1000

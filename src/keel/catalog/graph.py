@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds
+from keel.catalog import kinds, registry
 from keel.catalog.entity import Relation
-from keel.catalog.refs import parse_ref
+from keel.catalog.refs import parse_ref, system_key_of
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError
 
@@ -35,7 +35,7 @@ class Node:
 
     @property
     def kind_def(self) -> kinds.KindDef | None:
-        return kinds.lookup(self.kind)
+        return registry.lookup(self.kind)
 
     @property
     def title(self) -> str:
@@ -80,7 +80,13 @@ class CatalogGraph:
 
     def resolve_system(self, text: str) -> Node:
         """The System a user-typed reference names; NotFoundError for anything else."""
-        node = self.resolve(text, default_kind="system")
+        try:
+            key = system_key_of(text)
+        except ValueError as exc:
+            raise NotFoundError(str(exc)) from None
+        if key not in self.nodes:
+            raise NotFoundError(f"{text!r}: no such entity ({key})")
+        node = self.nodes[key]
         if node.kind != "System":
             raise NotFoundError(f"{text!r} is a {node.kind}, not a System")
         return node

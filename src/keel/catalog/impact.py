@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds
+from keel.catalog import kinds, registry
 from keel.catalog.refs import parse_ref
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError, UsageError
@@ -178,7 +178,7 @@ def _info(session: Session, keys: list[str]) -> dict[str, tuple[str, str | None]
 
 
 def _kind_of(key: str) -> str:
-    kind_def = kinds.lookup(key.split(":", 1)[0])
+    kind_def = registry.lookup(key.split(":", 1)[0])
     return kind_def.kind if kind_def else key.split(":", 1)[0]
 
 

@@ -2,16 +2,28 @@
 
 Backstage's kinds (`backstage.io/v1alpha1`) keep Backstage's own rules: their required
 fields are required and unknown spec fields are allowed, as Backstage allows them. Keel's
-kinds (`keel.dev/v1`) are strict: an unknown field is an error. Later packages add kinds
-(`Policy`, `Rollout`, ...) with `register()` without touching the parser.
+kinds (`keel.dev/v1`) are strict: an unknown field is an error. The catalog's own kinds are
+defined here (`CATALOG_KINDS`); every package's kinds are listed in `keel.catalog.registry`,
+which looks them up (a new kind is one line there; the parser is never touched).
+
+A kind may carry a `check`: called when an entity of the kind is applied, inside the apply's
+transaction (so it sees the catalog as applied and may consult its own package, e.g. "this
+release exists", through its own tables), it returns (spec path, reason) pairs; any pair refuses the whole apply with
+`FILE:LINE: spec.path: reason` lines, as the parser's own refusals read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from keel.catalog.entity import Entity
 
 BACKSTAGE = ("backstage.io/v1alpha1", "backstage.io/v1beta1")
 KEEL = ("keel.dev/v1",)
@@ -41,6 +53,10 @@ class RefField:
     reverse: bool = False
 
 
+SpecPath = tuple[str | int, ...]  # a path inside `spec`, e.g. ("thresholds", "model.x.y")
+Check = Callable[["Session", "Entity"], Iterable[tuple[SpecPath, str]]]
+
+
 @dataclass(frozen=True)
 class KindDef:
     kind: str
@@ -50,23 +66,7 @@ class KindDef:
     questions: frozenset[str] = frozenset()
     in_map: bool = False  # a node of the system map (not a person, container or location)
     order: int = 100  # export order: people first, then containers, then the map
-
-
-_REGISTRY: dict[str, KindDef] = {}
-
-
-def register(kind_def: KindDef) -> KindDef:
-    """Add a kind; its name is matched case-insensitively, as in references."""
-    _REGISTRY[kind_def.kind.lower()] = kind_def
-    return kind_def
-
-
-def lookup(kind: str) -> KindDef | None:
-    return _REGISTRY.get(kind.lower())
-
-
-def known_kinds() -> list[str]:
-    return sorted(d.kind for d in _REGISTRY.values())
+    check: Check | None = None  # validation against the store, run when applied
 
 
 # --- spec models ---------------------------------------------------------------------------
@@ -253,149 +253,139 @@ _REVIEWERS = tuple(
 )
 _ALL_QUESTIONS = frozenset({OWNER, LINEAGE, GOVERNANCE, ROLLBACK})
 
-register(
-    KindDef(
-        "Group",
-        BACKSTAGE,
-        GroupSpec,
-        order=10,
-        refs=(
-            RefField("parent", "childOf", "group", frozenset({"group"})),
-            RefField("children", "parentOf", "group", frozenset({"group"})),
-            RefField("members", "hasMember", "user", frozenset({"user"})),
-        ),
-    )
+GROUP = KindDef(
+    "Group",
+    BACKSTAGE,
+    GroupSpec,
+    order=10,
+    refs=(
+        RefField("parent", "childOf", "group", frozenset({"group"})),
+        RefField("children", "parentOf", "group", frozenset({"group"})),
+        RefField("members", "hasMember", "user", frozenset({"user"})),
+    ),
 )
-register(
-    KindDef(
-        "User",
-        BACKSTAGE,
-        UserSpec,
-        order=11,
-        refs=(RefField("memberOf", "memberOf", "group", frozenset({"group"})),),
-    )
+USER = KindDef(
+    "User",
+    BACKSTAGE,
+    UserSpec,
+    order=11,
+    refs=(RefField("memberOf", "memberOf", "group", frozenset({"group"})),),
 )
-register(
-    KindDef(
-        "Domain",
-        BACKSTAGE,
-        DomainSpec,
-        order=20,
-        questions=frozenset({OWNER}),
-        refs=(
-            _OWNER,
-            RefField("subdomainOf", "partOf", "domain", frozenset({"domain"})),
-        ),
-    )
+DOMAIN = KindDef(
+    "Domain",
+    BACKSTAGE,
+    DomainSpec,
+    order=20,
+    questions=frozenset({OWNER}),
+    refs=(
+        _OWNER,
+        RefField("subdomainOf", "partOf", "domain", frozenset({"domain"})),
+    ),
 )
-register(
-    KindDef(
-        "System",
-        BACKSTAGE,
-        SystemSpec,
-        order=21,
-        questions=frozenset({OWNER}),
-        refs=(
-            _OWNER,
-            RefField("domain", "partOf", "domain", frozenset({"domain"})),
-            *_POD,
-            *_REVIEWERS,
-        ),
-    )
+SYSTEM = KindDef(
+    "System",
+    BACKSTAGE,
+    SystemSpec,
+    order=21,
+    questions=frozenset({OWNER}),
+    refs=(
+        _OWNER,
+        RefField("domain", "partOf", "domain", frozenset({"domain"})),
+        *_POD,
+        *_REVIEWERS,
+    ),
 )
-register(KindDef("Location", BACKSTAGE, LocationSpec, order=5))
-register(
-    KindDef(
-        "Resource",
-        BACKSTAGE,
-        ResourceSpec,
-        order=30,
-        in_map=True,
-        questions=frozenset({OWNER}),
-        refs=(_OWNER, _SYSTEM, _DEPENDS, _DEPENDENCY_OF),
-    )
+LOCATION = KindDef("Location", BACKSTAGE, LocationSpec, order=5)
+RESOURCE = KindDef(
+    "Resource",
+    BACKSTAGE,
+    ResourceSpec,
+    order=30,
+    in_map=True,
+    questions=frozenset({OWNER}),
+    refs=(_OWNER, _SYSTEM, _DEPENDS, _DEPENDENCY_OF),
 )
-register(
-    KindDef(
-        "DataSource",
-        KEEL,
-        DataSourceSpec,
-        order=31,
-        in_map=True,
-        questions=frozenset({OWNER, LINEAGE, GOVERNANCE}),
-        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
-    )
+DATA_SOURCE = KindDef(
+    "DataSource",
+    KEEL,
+    DataSourceSpec,
+    order=31,
+    in_map=True,
+    questions=frozenset({OWNER, LINEAGE, GOVERNANCE}),
+    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
 )
-register(
-    KindDef(
-        "FeatureSet",
-        KEEL,
-        FeatureSetSpec,
-        order=32,
-        in_map=True,
-        questions=frozenset({OWNER, LINEAGE, ROLLBACK}),
-        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
-    )
+FEATURE_SET = KindDef(
+    "FeatureSet",
+    KEEL,
+    FeatureSetSpec,
+    order=32,
+    in_map=True,
+    questions=frozenset({OWNER, LINEAGE, ROLLBACK}),
+    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
 )
-register(
-    KindDef(
-        "Model",
-        KEEL,
-        ModelSpec,
-        order=33,
-        in_map=True,
-        questions=_ALL_QUESTIONS,
-        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
-    )
+MODEL = KindDef(
+    "Model",
+    KEEL,
+    ModelSpec,
+    order=33,
+    in_map=True,
+    questions=_ALL_QUESTIONS,
+    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
 )
-register(
-    KindDef(
-        "Component",
-        BACKSTAGE,
-        ComponentSpec,
-        order=34,
-        in_map=True,
-        questions=frozenset({OWNER, LINEAGE}),
-        refs=(
-            _OWNER,
-            _SYSTEM,
-            RefField("subcomponentOf", "partOf", "component", frozenset({"component"})),
-            RefField("providesApis", "providedBy", "api", frozenset({"api"}), reverse=True),
-            RefField("consumesApis", "consumesApi", "api", frozenset({"api"})),
-            _DEPENDS,
-            _DEPENDENCY_OF,
-            _ROLLBACK,
-        ),
-    )
+COMPONENT = KindDef(
+    "Component",
+    BACKSTAGE,
+    ComponentSpec,
+    order=34,
+    in_map=True,
+    questions=frozenset({OWNER, LINEAGE}),
+    refs=(
+        _OWNER,
+        _SYSTEM,
+        RefField("subcomponentOf", "partOf", "component", frozenset({"component"})),
+        RefField("providesApis", "providedBy", "api", frozenset({"api"}), reverse=True),
+        RefField("consumesApis", "consumesApi", "api", frozenset({"api"})),
+        _DEPENDS,
+        _DEPENDENCY_OF,
+        _ROLLBACK,
+    ),
 )
-register(
-    KindDef(
-        "API",
-        BACKSTAGE,
-        ApiSpec,
-        order=35,
-        in_map=True,
-        questions=_ALL_QUESTIONS,
-        refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
-    )
+API = KindDef(
+    "API",
+    BACKSTAGE,
+    ApiSpec,
+    order=35,
+    in_map=True,
+    questions=_ALL_QUESTIONS,
+    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
 )
-register(
-    KindDef(
-        "BusinessOutcome",
-        KEEL,
-        BusinessOutcomeSpec,
-        order=36,
-        in_map=True,
-        questions=frozenset({OWNER, LINEAGE}),
-        refs=(
-            _OWNER,
-            _SYSTEM,
-            _DEPENDS,
-            _ROLLBACK,
-            RefField("measuredBy", "measuredBy", None),
-        ),
-    )
+BUSINESS_OUTCOME = KindDef(
+    "BusinessOutcome",
+    KEEL,
+    BusinessOutcomeSpec,
+    order=36,
+    in_map=True,
+    questions=frozenset({OWNER, LINEAGE}),
+    refs=(
+        _OWNER,
+        _SYSTEM,
+        _DEPENDS,
+        _ROLLBACK,
+        RefField("measuredBy", "measuredBy", None),
+    ),
 )
 
-# Kinds other packages own, registered when the catalog is first used.
-import keel.pipeline.policy_kind  # noqa: E402, F401
+CATALOG_KINDS = (
+    GROUP,
+    USER,
+    DOMAIN,
+    SYSTEM,
+    LOCATION,
+    RESOURCE,
+    DATA_SOURCE,
+    FEATURE_SET,
+    MODEL,
+    COMPONENT,
+    API,
+    BUSINESS_OUTCOME,
+)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from keel.catalog import kinds, rules
+from keel.catalog import kinds, registry, rules
 from keel.catalog.entity import Entity, Relation
 from keel.catalog.refs import DEFAULT_NAMESPACE, EntityRef, parse_ref
 from keel.catalog.source import MAX_DEPTH, Document, dotted
@@ -84,9 +84,9 @@ def parse_document(doc: Document, problems: list[str]) -> Entity | None:
     if not isinstance(kind, str) or not kind:
         problem(("kind",), "required, a string such as Model")
         return None
-    kind_def = kinds.lookup(kind)
+    kind_def = registry.lookup(kind)
     if kind_def is None:
-        problem(("kind",), f"unknown kind {kind!r} (known: {', '.join(kinds.known_kinds())})")
+        problem(("kind",), f"unknown kind {kind!r} (known: {', '.join(registry.known_kinds())})")
         return None
     if kind != kind_def.kind:
         problem(("kind",), f"{kind!r} should be spelled {kind_def.kind!r}")
@@ -110,7 +110,7 @@ def parse_document(doc: Document, problems: list[str]) -> Entity | None:
 
     ref = EntityRef(kind_def.kind, metadata["namespace"], metadata["name"])
     body = {"apiVersion": api_version, "kind": kind_def.kind, "metadata": metadata, "spec": spec_in}
-    entity = Entity(ref=ref, body=body, origin=doc.where(("metadata", "name")))
+    entity = Entity(ref=ref, body=body, origin=doc.where(("metadata", "name")), locate=doc.where)
     for field_def in kind_def.refs:
         for path, value in _values_at(spec_in, field_def.path):
             try:
@@ -121,11 +121,11 @@ def parse_document(doc: Document, problems: list[str]) -> Entity | None:
                 problem(("spec", *path), str(exc))
                 continue
             allowed = field_def.allowed_kinds
-            if kinds.lookup(target.kind) is None:
+            if registry.lookup(target.kind) is None:
                 problem(("spec", *path), f"{value!r} refers to unknown kind {target.kind!r}")
                 continue
             if allowed is not None and target.kind.lower() not in allowed:
-                names = " or ".join(sorted(kinds.lookup(k).kind for k in allowed))  # type: ignore[union-attr]
+                names = " or ".join(sorted(registry.lookup(k).kind for k in allowed))  # type: ignore[union-attr]
                 problem(("spec", *path), f"{value!r} must refer to a {names}")
                 continue
             source, dest = (target.key, ref.key) if field_def.reverse else (ref.key, target.key)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from keel.catalog.graph import CatalogGraph, load_graph
 from keel.catalog.kinds import POD_ROLES
-from keel.errors import NotFoundError, PermissionDenied
+from keel.errors import NoStanding, NotFoundError, PermissionDenied
 from keel.identity import Actor
 
 CHANGE_PLAN = ("training", "communication", "workflowChanges")
@@ -48,9 +48,7 @@ class PodReport:
 def pod_report(session: Session, system: str, *, graph: CatalogGraph | None = None) -> PodReport:
     """The pod of `system`; pass `graph` when the caller has loaded the catalog already."""
     graph = graph or load_graph(session)
-    node = graph.resolve(system, default_kind="system")
-    if node.kind != "System":
-        raise NotFoundError(f"{system!r} is a {node.kind}, not a System")
+    node = graph.resolve_system(system)
     roles: dict[str, list[Person]] = {}
     gaps: list[str] = []
     for role in POD_ROLES:
@@ -86,5 +84,8 @@ def require_role(session: Session, actor: Actor, system: str, role: str) -> None
     """Raise PermissionDenied unless the actor holds `role` in the system's pod."""
     if role not in POD_ROLES:
         raise NotFoundError(f"unknown pod role {role!r} (one of {', '.join(POD_ROLES)})")
-    if role not in roles_of(session, system, actor.id):
+    held = roles_of(session, system, actor.id)
+    if not held:
+        raise NoStanding(f"{actor.id} is not in the pod of {system}")
+    if role not in held:
         raise PermissionDenied(f"{actor.id} is not {role} of {system}")

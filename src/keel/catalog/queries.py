@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds
-from keel.catalog.refs import parse_ref
+from keel.catalog import registry
+from keel.catalog.refs import parse_ref, system_key_of
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError
 
@@ -46,7 +46,7 @@ def list_entities(
         EntityRow.key, EntityRow.kind, EntityRow.namespace, EntityRow.name, EntityRow.body
     )
     if kind:
-        kind_def = kinds.lookup(kind)
+        kind_def = registry.lookup(kind)
         query = query.where(EntityRow.kind == (kind_def.kind if kind_def else kind))
     if system:
         members = select(RelationRow.source).where(
@@ -83,6 +83,22 @@ def list_entities(
 def kind_of(session: Session, key: str) -> str | None:
     """The kind of the entity with this normalised key, or None: one indexed lookup."""
     return session.scalar(select(EntityRow.kind).where(EntityRow.key == key))
+
+
+def system_key(session: Session, system: str) -> str:
+    """The key of the existing System a user-typed reference names (`credit-decisioning`,
+    `system:team/x`). Anything else, malformed, missing or of another kind, is one mistake
+    with one status: NotFoundError (exit 2, HTTP 404)."""
+    try:
+        key = system_key_of(system)
+    except ValueError as exc:
+        raise NotFoundError(f"{system!r}: {exc}") from None
+    kind = kind_of(session, key)
+    if kind is None:
+        raise NotFoundError(f"no such entity {key}")
+    if kind != "System":
+        raise NotFoundError(f"{system!r} is a {kind}, not a System")
+    return key
 
 
 def get_entity(session: Session, ref: str) -> dict[str, Any]:
@@ -129,3 +145,32 @@ def _relations(
             continue
         out.setdefault((source, rel_type), target)
     return out
+
+
+@dataclass(frozen=True)
+class Governing:
+    """What decides which entities of a kind govern a system, read in one place: the system's
+    spec (None when it is not in the catalog), the spec of every entity of the kind, and those
+    of them whose references name the system (`governs` relations)."""
+
+    system: str
+    system_spec: dict[str, Any] | None
+    specs: dict[str, dict[str, Any]]
+    naming: frozenset[str]
+
+
+def governing(session: Session, system_key: str, kind: str) -> Governing:
+    """The facts for `kind` (e.g. Policy) entities that may govern `system_key`."""
+    body = session.scalar(select(EntityRow.body).where(EntityRow.key == system_key))
+    rows = session.execute(select(EntityRow.key, EntityRow.body).where(EntityRow.kind == kind))
+    naming = session.scalars(
+        select(RelationRow.source).where(
+            RelationRow.type == "governs", RelationRow.target == system_key
+        )
+    )
+    return Governing(
+        system=system_key,
+        system_spec=json.loads(body).get("spec", {}) if body is not None else None,
+        specs={key: json.loads(b)["spec"] for key, b in rows},
+        naming=frozenset(naming),
+    )

@@ -72,3 +72,9 @@ def parse_ref(
 def key_of(text: str, *, default_kind: str | None = None) -> str:
     """The normalised key of a user-typed reference (namespace defaults to 'default')."""
     return parse_ref(text, default_kind=default_kind).key
+
+
+def system_key_of(text: str) -> str:
+    """The normalised key of a user-typed System reference (`credit`, `system:ops/credit`):
+    the one reading of a system argument everywhere; raises ValueError when malformed."""
+    return parse_ref(text, default_kind="system").key

@@ -6,7 +6,6 @@ import sys
 
 import typer
 
-from keel import __version__
 from keel.cli.commands import (
     attest,
     audit,
@@ -24,8 +23,8 @@ from keel.cli.commands import (
     token,
     workspace,
 )
-from keel.cli.context import State
-from keel.errors import InputError, KeelError
+from keel.cli.context import State, invoke
+from keel.version import __version__
 
 app = typer.Typer(
     name="keel",
@@ -80,15 +79,7 @@ readiness.register(app)
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; a KeelError prints as `error: ...` lines."""
-    try:
-        app(args=argv, prog_name="keel")
-    except SystemExit as exc:  # Typer ends every run, good or bad, this way
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeelError as exc:
-        lines = exc.problems if isinstance(exc, InputError) else [str(exc)]
-        sys.stderr.write("".join(f"error: {line}\n" for line in lines))
-        return exc.exit_code
-    return 0
+    return invoke(app, argv)
 
 
 def main() -> None:

@@ -48,6 +48,8 @@ def call(settings: Settings, method: str, path: str, body: Any = None) -> Any:
 class Refused(KeelError):
     """The control plane refused a decision (HTTP 409) and listed why; exit 1, as locally."""
 
+    http_status = 409
+
     def __init__(self, detail: str, problems: list[str]):
         super().__init__(detail)
         self.problems = problems

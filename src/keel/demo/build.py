@@ -15,6 +15,7 @@ from keel.catalog.entity import Entity
 from keel.config import DB_FILE, Settings
 from keel.errors import UsageError
 from keel.identity import user_actor
+from keel.pipeline.environments import ENVIRONMENTS
 from keel.workspace import Workspace, init_workspace
 
 MARKER = ".keel-demo"
@@ -150,7 +151,7 @@ def _govern_credit_scorer(ws: Workspace, actor, root: Path, home: Path) -> list[
             approvals.approve(
                 session, approver, "credit-scorer@2", role, "reviewed the run's evidence"
             )
-    for environment in ("staging", "production"):
+    for environment in ENVIRONMENTS:
         with ws.write(actor) as session:
             decision = promotion.promote(
                 session, actor, ws.signer(), "credit-scorer@2", environment

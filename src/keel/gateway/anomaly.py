@@ -8,7 +8,7 @@ Within the current bucket:
 - an error spike is at least `error_floor` errors, at an error share `error_jump` above the
   key's baseline share.
 
-Each kind is reported once per bucket (the gateway records it as a `gateway.anomaly` event in
+Each kind is reported once per bucket (the gateway records it as a `gateway.anomaly.detected` event in
 the traffic log and counts it in the metrics). In `throttle` mode a burst also throttles the
 key for `throttle_for` seconds to its baseline rate per bucket (at least one request), answered
 with 429 beyond it. Costs a dictionary lookup and a few additions per request.

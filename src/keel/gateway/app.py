@@ -3,8 +3,9 @@
     dispatch (path, method) -> authenticate (key digest -> grant, expiry, operation)
     -> read and parse the JSON body (size, content type) -> resolve the endpoint and the
     route for the key's environment -> rate limits -> input hooks (guards)
-    -> forward to the upstream (circuit breaker; failures translated in `errors.translate`)
-    -> output hooks -> answer -> settle tokens, record metrics and the traffic log
+    -> forward to the upstream (`forward.Forwarder`: breaker, no redirects, time-outs;
+    failures translated in `errors.translate`) -> output hooks
+    -> the traffic record (journaled) -> the answer's last byte -> settle tokens
 
 Raw ASGI on purpose: no framework, no per-request models, orjson, one pooled aiohttp client
 (HTTP/1.1 keep-alive): measured at a fraction of a millisecond per request (docs/gateway.md).
@@ -15,13 +16,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
-import aiohttp
 import orjson
 
 from keel.gateway import errors, requests, tokens
@@ -29,11 +28,13 @@ from keel.gateway.anomaly import Detector
 from keel.gateway.breaker import Breaker
 from keel.gateway.config import Snapshot
 from keel.gateway.errors import GatewayError
+from keel.gateway.forward import TIMEOUT, Forwarder, answer
 from keel.gateway.hooks import Call, Hooks
+from keel.gateway.keys import digest
 from keel.gateway.metrics import Metrics
 from keel.gateway.openapi import document
-from keel.gateway.ratelimit import Check, Limiter
-from keel.gateway.traffic import TrafficLog
+from keel.gateway.ratelimit import Check, Limiter, Unavailable
+from keel.gateway.traffic import anomaly_event, request_event, request_payload
 
 logger = logging.getLogger("keel.gateway")
 
@@ -43,12 +44,22 @@ OPERATIONS = {
     "/v1/models": "models",
 }
 PREDICT = "/v1/predict/"
-SUFFIX = {"chat": "/chat/completions", "embeddings": "/embeddings"}
 JSON = b"application/json"
-SSE = b"text/event-stream"
 MAX_BODY = 1 << 20
-TIMEOUT = 30.0
-TAIL = 4096  # bytes of a stream kept to find its final usage event
+__all__ = ["MAX_BODY", "TIMEOUT", "Gateway"]
+
+
+class Recorder(Protocol):
+    """Where records go: a `keel.gateway.journal.Journal` or a `traffic.TrafficLog`."""
+
+    def record(
+        self,
+        details: dict[str, Any],
+        *,
+        action: str = ...,
+        subject: str | None = ...,
+        payload: Any = ...,
+    ) -> None: ...
 
 
 class Gateway:
@@ -57,7 +68,7 @@ class Gateway:
         snapshot: Callable[[], Snapshot],
         *,
         limiter: Limiter | None = None,
-        traffic: TrafficLog | None = None,
+        traffic: Recorder | None = None,
         metrics: Metrics | None = None,
         breaker: Breaker | None = None,
         hooks: Hooks | None = None,
@@ -75,12 +86,12 @@ class Gateway:
         self.hooks = hooks or Hooks()
         self.detector = detector or Detector(mode="off")
         self.max_body = max_body
-        self.timeout = timeout
+        self.forward = Forwarder(
+            breaker=self.breaker, hooks=self.hooks, metrics=self.metrics, timeout=timeout
+        )
         self._startup, self._shutdown = startup, shutdown
-        self.client: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4) + "-"
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._openapi = orjson.dumps(document())
         self._warned = 0.0
 
@@ -108,31 +119,38 @@ class Gateway:
                 return
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=300)
-        self.client = aiohttp.ClientSession(
-            connector=connector,
-            skip_auto_headers=("Accept-Encoding", "User-Agent"),
-        )
+        await self.forward.start()
+        try:
+            await self.limiter.start()
+        except Exception as exc:
+            logger.warning("gateway: the rate-limit store is unavailable at start: %s", exc)
         if self._startup is not None:
             await self._startup()
 
     async def stop(self) -> None:
         if self._shutdown is not None:
             await self._shutdown()
-        if self.client is not None:
-            await self.client.close()
+        await self.forward.stop()
         await self.limiter.close()
 
     # --- the request path -------------------------------------------------------------
 
-    async def handle(self, scope: dict, receive, send) -> None:
+    async def handle(self, scope: dict, receive, client_send) -> None:
         call = Call(self._prefix + format(next(self._ids), "x"), "", time.perf_counter())
         responded = False
+
+        async def send(message: dict) -> None:
+            """The answer's last byte goes only after the request's record is journaled."""
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self._recorded(call)
+            await client_send(message)
+
         try:
             call.operation, endpoint = _dispatch(scope)
             if call.operation == "openapi":
-                await _answer(send, 200, self._openapi, call.id)
-                call.status, call.decision, responded = 200, "meta", True
+                call.status, call.decision = 200, "meta"
+                await answer(send, 200, self._openapi, call.id)
+                responded = True
                 return
             snapshot = self.snapshot()
             headers = _headers(scope)
@@ -143,8 +161,9 @@ class Gateway:
                 if wait is not None:
                     raise errors.throttled(wait)
             if call.operation == "models":
-                await _answer(send, 200, _models(snapshot, grant), call.id)
-                call.status, responded = 200, True
+                call.status = 200
+                await answer(send, 200, _models(snapshot, grant), call.id)
+                responded = True
                 return
             call.body, call.raw = await _read_json(headers, receive, self.max_body)
             call.endpoint = _endpoint(snapshot, grant, call.body, endpoint)
@@ -157,7 +176,8 @@ class Gateway:
                 )
             call.route = route
             requests.check(call.operation, call.body)  # before limits, guards or the upstream
-            call.release = snapshot.releases.get((call.endpoint, grant.environment))
+            call.releases = snapshot.releases.get((call.endpoint, grant.environment), ())
+            call.release = _only(call.releases)  # several: the answer may tell which
             call.stream = call.body.get("stream") is True
             if route.model is not None and call.operation != "predict":
                 call.body["model"] = route.model
@@ -165,7 +185,8 @@ class Gateway:
             await self._limit(call)
             for hook in self.hooks.input:
                 await hook(call)
-            responded = await self._forward(call, send)
+            await self.forward(call, send)
+            responded = True
         except GatewayError as err:
             call.status, call.decision = err.status, err.decision
             if err.decision == "upstream_error":
@@ -183,11 +204,19 @@ class Gateway:
                     call.id,
                 )
         finally:
+            if not call.recorded:  # no answer went out (the client left): still recorded
+                self._recorded(call)
             try:
                 await self._settle(call)
-                self._record(call)
             except Exception:  # after the answer: a bug here must not fail the request
-                logger.exception("gateway: recording request %s failed", call.id)
+                logger.exception("gateway: settling request %s failed", call.id)
+
+    def _recorded(self, call: Call) -> None:
+        call.recorded = True
+        try:
+            self._record(call)
+        except Exception:  # a bug here must cost the record, never the answer
+            logger.exception("gateway: recording request %s failed", call.id)
 
     async def _limit(self, call: Call) -> None:
         grant, route = call.grant, call.route
@@ -211,14 +240,16 @@ class Gateway:
             return
         try:
             refused = await self.limiter.acquire(checks)
-        except Exception as exc:  # the shared store is down: fail open, loudly
+        except Unavailable as exc:  # the shared store is down or hung: the route decides
             self.metrics.limiter_errors.inc()
-            call.findings.append({"type": "limits_unavailable"})
             now = time.monotonic()
             if now - self._warned > 10:
                 self._warned = now
-                logger.warning("gateway: rate limits unavailable, serving unlimited: %s", exc)
-            return
+                logger.warning("gateway: rate limits unavailable (%s)", exc)
+            if route.limits_fail == "open":
+                call.limit = "unchecked"
+                return
+            raise errors.limits_unavailable(exc.retry_after) from None
         if refused is None:
             call.limits = [c for c in checks if c.scope.endswith("tpm")]
             return
@@ -239,102 +270,6 @@ class Gateway:
             f"retry after {wait} s",
         )
 
-    async def _forward(self, call: Call, send) -> bool:
-        """Call the upstream and answer the client; returns True once the answer started."""
-        route = call.route
-        assert route is not None and self.client is not None
-        wait = self.breaker.check(route.upstream)
-        if wait is not None:
-            raise errors.circuit_open(wait)
-        if call.operation == "predict":
-            url = f"{route.upstream}/predict/{route.model or call.endpoint.partition('/')[2]}"
-        else:
-            url = route.upstream + SUFFIX[call.operation]
-        body = call.raw if call.raw is not None else orjson.dumps(call.body)
-        timeout = self._timeout(route.timeout or self.timeout)
-        headers = {"content-type": "application/json", "x-request-id": call.id}
-        if route.credential_env:
-            secret = os.environ.get(route.credential_env)
-            if not secret:
-                raise errors.missing_credential(route.credential_env)
-            headers["authorization"] = f"Bearer {secret}"
-        began = time.perf_counter()
-        try:
-            async with self.client.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-            ) as response:
-                status = response.status
-                if status >= 500:
-                    await response.read()
-                    raise errors.upstream_status(status)
-                if call.stream and status == 200 and response.content_type == "text/event-stream":
-                    self.breaker.success(route.upstream)
-                    await self._relay(call, response, send)
-                    return True
-                data = await response.read()
-                kind = response.headers.get("content-type", "application/json")
-            parsed = orjson.loads(data) if status < 300 else None
-            if status < 300 and not isinstance(parsed, dict):
-                raise ValueError("not a JSON object")
-        except Exception as exc:
-            call.upstream_seconds = time.perf_counter() - began
-            self.breaker.failure(route.upstream)
-            raise errors.translate(exc) from None
-        call.upstream_seconds = time.perf_counter() - began
-        self.breaker.success(route.upstream)
-        if parsed is not None:
-            usage = parsed.get("usage")
-            if isinstance(usage, dict):
-                call.usage = usage
-            for hook in self.hooks.output:
-                data = await hook.response(call, data)
-            if route.capture:
-                call.answer = orjson.loads(data)  # as the client gets it, after the hooks
-            call.status = status
-            await _answer(send, status, data, call.id)
-        else:  # the upstream refused the request (4xx): its own answer, unchanged
-            call.status, call.decision = status, "upstream_refused"
-            await _answer(send, status, data, call.id, kind.encode())
-        return True
-
-    async def _relay(self, call: Call, response: aiohttp.ClientResponse, send) -> None:
-        """Pass an SSE stream through as it arrives; a failure midway ends it with an error
-        event (the status line is already sent)."""
-        filters = [f for h in self.hooks.output if (f := h.stream(call)) is not None]
-        call.status = 200
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", SSE),
-                    (b"cache-control", b"no-cache"),
-                    (b"x-request-id", call.id.encode()),
-                ],
-            }
-        )
-        tail = b""
-        try:
-            async for chunk in response.content.iter_any():
-                tail = (tail + chunk)[-TAIL:]
-                for f in filters:
-                    chunk = f.feed(chunk)
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            last = b"".join(f.end() for f in filters)
-        except Exception as exc:
-            err = errors.translate(exc)
-            call.decision = err.decision
-            self.metrics.upstream_error(err.code)
-            last = b"data: " + err.body() + b"\n\n"
-        finally:
-            call.upstream_seconds = time.perf_counter() - call.started
-        await send({"type": "http.response.body", "body": last, "more_body": False})
-        call.usage = _stream_usage(tail)
-
     async def _settle(self, call: Call) -> None:
         """Replace the token reservation with what the upstream says it used."""
         if not call.limits:
@@ -347,17 +282,17 @@ class Gateway:
         try:
             for check in call.limits:
                 await self.limiter.adjust(check, used - check.cost)
-        except Exception as exc:
-            logger.warning("gateway: cannot settle tokens of %s: %s", call.id, exc)
+        except Unavailable as exc:
+            self.metrics.limiter_errors.inc()
+            logger.debug("gateway: cannot settle tokens of %s: %s", call.id, exc)
 
     def _record(self, call: Call) -> None:
         seconds = time.perf_counter() - call.started
         grant = call.grant
-        environment = grant.environment if grant else ""
         used = _total(call.usage)
         self.metrics.request(
             call.endpoint or "",
-            environment,
+            grant.environment if grant else "",
             call.operation or "unknown",
             call.status,
             call.decision,
@@ -375,55 +310,12 @@ class Gateway:
         for anomaly in anomalies:
             self.metrics.anomaly(anomaly.kind)
             self.traffic.record(
-                {
-                    "kind": anomaly.kind,
-                    "key": anomaly.key,
-                    "consumer": grant.consumer if grant else None,
-                    "mode": self.detector.mode,
-                    **anomaly.figures,
-                },
-                action="gateway.anomaly",
+                anomaly_event(anomaly, grant.consumer if grant else None, self.detector.mode),
+                action="gateway.anomaly.detected",
                 subject=f"consumer:{grant.consumer}" if grant else "gateway",
             )
-        details: dict[str, Any] = {
-            "request": call.id,
-            "operation": call.operation or None,
-            "key": grant.id if grant else None,
-            "consumer": grant.consumer if grant else None,
-            "endpoint": call.endpoint,
-            "environment": environment or None,
-            "release": call.release,
-            "status": call.status,
-            "decision": call.decision,
-            "latency_ms": round(seconds * 1000, 3),
-        }
-        if call.upstream_seconds is not None:
-            details["upstream_ms"] = round(call.upstream_seconds * 1000, 3)
-        if call.stream:
-            details["stream"] = True
-        if call.reserved or call.usage:
-            usage = call.usage or {}
-            details["tokens"] = {
-                "reserved": call.reserved,
-                "prompt": usage.get("prompt_tokens"),
-                "completion": usage.get("completion_tokens"),
-                "total": used,
-            }
-        if call.findings:
-            details["findings"] = call.findings
-        payload = None
-        if call.route is not None and call.route.capture and call.body is not None:
-            answer = "(stream, not captured)" if call.stream else call.answer
-            payload = {"request": call.body, "response": answer}
-        self.traffic.record(details, payload=payload)
-
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        found = self._timeouts.get(seconds)
-        if found is None:
-            found = self._timeouts[seconds] = aiohttp.ClientTimeout(
-                total=None, connect=min(seconds, 10.0), sock_read=seconds
-            )
-        return found
+        event = request_event(call, seconds, used)
+        self.traffic.record(event.details(), payload=request_payload(call))
 
 
 # --- steps, as plain functions ----------------------------------------------------------
@@ -466,7 +358,7 @@ def _authenticate(snapshot: Snapshot, header: bytes | None, operation: str):
     scheme, _, secret = header.partition(b" ")
     if scheme.lower() != b"bearer" or not secret or len(secret) > 200:
         raise errors.unauthenticated("the Authorization header must be: Bearer <key>")
-    grant = snapshot.keys.get(_digest(secret.strip()))
+    grant = snapshot.keys.get(digest(secret.strip()))
     if grant is None:
         raise errors.unauthenticated("unknown or revoked API key")
     if grant.expires is not None and grant.expires <= time.time():
@@ -474,12 +366,6 @@ def _authenticate(snapshot: Snapshot, header: bytes | None, operation: str):
     if operation not in grant.operations:
         raise errors.forbidden(f"this key may not use {operation}", "operation_not_allowed")
     return grant
-
-
-def _digest(secret: bytes) -> str:
-    from hashlib import sha256
-
-    return "sha256:" + sha256(secret).hexdigest()
 
 
 async def _read_json(
@@ -541,7 +427,8 @@ def _models(snapshot: Snapshot, grant) -> bytes:
             "owned_by": "keel",
             "endpoint": endpoint,
             "environment": grant.environment,
-            "release": snapshot.releases.get((endpoint, grant.environment)),
+            "release": _only(snapshot.releases.get((endpoint, grant.environment), ())),
+            "releases": list(snapshot.releases.get((endpoint, grant.environment), ())),
         }
         for endpoint in sorted(grant.endpoints)
         if (endpoint, grant.environment) in snapshot.routes
@@ -549,21 +436,8 @@ def _models(snapshot: Snapshot, grant) -> bytes:
     return orjson.dumps({"object": "list", "data": data})
 
 
-def _stream_usage(tail: bytes) -> dict[str, Any] | None:
-    """The `usage` of the last SSE event that carries one, if the stream had any."""
-    at = tail.rfind(b'"usage"')
-    if at < 0:
-        return None
-    start = tail.rfind(b"data:", 0, at)
-    end = tail.find(b"\n", at)
-    if start < 0:
-        return None
-    try:
-        event = orjson.loads(tail[start + 5 : end if end >= 0 else None])
-    except orjson.JSONDecodeError:
-        return None
-    usage = event.get("usage") if isinstance(event, dict) else None
-    return usage if isinstance(usage, dict) else None
+def _only(releases: tuple[str, ...]) -> str | None:
+    return releases[0] if len(releases) == 1 else None
 
 
 def _total(usage: dict[str, Any] | None) -> int | None:
@@ -577,33 +451,5 @@ def _total(usage: dict[str, Any] | None) -> int | None:
     return sum(ints) if ints else None
 
 
-async def _answer(send, status: int, body: bytes, request_id: str, kind: bytes = JSON) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", kind),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
 async def _error(send, err: GatewayError, request_id: str) -> None:
-    body = err.body()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": err.status,
-            "headers": [
-                (b"content-type", JSON),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
-                *err.headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await answer(send, err.status, err.body(), request_id, headers=err.headers)

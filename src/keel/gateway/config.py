@@ -48,7 +48,8 @@ class Snapshot:
     routes: dict[tuple[str, str], Route] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # lower-cased model name -> endpoint
     names: dict[str, str] = field(default_factory=dict)  # endpoint -> the name clients use
-    releases: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # (endpoint, environment) -> the releases serving it, sorted (empty before a promotion)
+    releases: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     loaded_at: float = 0.0
 
     def resolve(self, model: str) -> str | None:
@@ -117,31 +118,32 @@ def _aliases(endpoints: list[str]) -> dict[str, str]:
 
 
 def _releases(session: Session, routes: dict[tuple[str, str], Route]) -> dict:
-    """The release(s) each routed environment serves: the promoted releases of the models
-    the endpoint depends on (None before any promotion)."""
-    out: dict[tuple[str, str], str | None] = {}
+    """The releases each routed environment serves: the promoted releases of the models the
+    endpoint depends on (none before any promotion)."""
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
     by_system: dict[str, list[dict]] = {}
     for endpoint, environment in routes:
         try:
             entity = get_entity(session, endpoint)
         except KeelError:
-            out[(endpoint, environment)] = None
+            out[(endpoint, environment)] = ()
             continue
         spec = entity["entity"].get("spec", {})
         models = {r["target"] for r in entity["relations"] if r["target"].startswith("model:")}
         system = spec.get("system")
         if not system or not models:
-            out[(endpoint, environment)] = None
+            out[(endpoint, environment)] = ()
             continue
         if system not in by_system:
             try:
                 by_system[system] = where(session, system)
             except KeelError:
                 by_system[system] = []
-        served = sorted(
-            row["release"]
-            for row in by_system[system]
-            if row["environment"] == environment and row["model"] in models
+        out[(endpoint, environment)] = tuple(
+            sorted(
+                row["release"]
+                for row in by_system[system]
+                if row["environment"] == environment and row["model"] in models
+            )
         )
-        out[(endpoint, environment)] = ",".join(served) or None
     return out

@@ -1,12 +1,16 @@
 """What the gateway answers when it does not forward a response: OpenAI-style error bodies.
 
     GatewayError            status + {"error": {"message", "type", "param", "code"}}
-      built by the helpers below for client mistakes (400, 401, 403, 404, 405, 413, 415, 429)
-      and by `translate()` / `upstream_status()` for upstream failures (502, 503, 504)
+      built by the helpers below for client mistakes (400, 401, 403, 404, 405, 413, 415, 429),
+      for a limit store that cannot be asked (503), and by `translate()` for upstream
+      failures (502, 503, 504)
+    UpstreamStatus          an upstream answer the gateway will not pass on (3xx, 5xx),
+                            raised by the forwarder and translated like any other failure
 
-Failures of the upstream (refused, reset, timeout, garbage, 5xx) become a GatewayError in
-exactly one place, `translate()`, so a client never sees a Python exception or a hung
-connection; a test checks every aiohttp failure class the proxy can meet.
+Failures of the upstream (refused, reset, timeout, garbage, a redirect, 5xx) become a
+GatewayError in exactly one place, `translate()`, so a client never sees a Python exception,
+a hung connection or an answer from wherever a redirect pointed; a test checks every aiohttp
+failure class the proxy can meet.
 """
 
 from __future__ import annotations
@@ -154,6 +158,29 @@ def circuit_open(retry_after: int) -> GatewayError:
     )
 
 
+def limits_unavailable(retry_after: int) -> GatewayError:
+    """The limit store (Redis) cannot be asked and the route fails closed."""
+    return GatewayError(
+        503,
+        "the rate-limit store is unavailable and this route refuses unchecked requests "
+        "(it fails closed); retry later",
+        "api_error",
+        "limits_unavailable",
+        decision="limits_unavailable",
+        headers=[(b"retry-after", str(retry_after).encode())],
+    )
+
+
+class UpstreamStatus(Exception):
+    """An upstream answered with a status the gateway does not pass on: a redirect (never
+    followed: it could point anywhere, e.g. a cloud metadata address) or a 5xx."""
+
+    def __init__(self, status: int, location: str | None = None):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.location = location
+
+
 def _upstream(status: int, message: str, code: str) -> GatewayError:
     return GatewayError(status, message, "api_error", code, decision="upstream_error")
 
@@ -162,6 +189,17 @@ def translate(exc: BaseException) -> GatewayError:
     """The one place where a failure to talk to the upstream becomes an answer."""
     if isinstance(exc, GatewayError):
         return exc
+    if isinstance(exc, UpstreamStatus):
+        if 300 <= exc.status < 400:
+            return _upstream(
+                502,
+                f"the upstream answered with a redirect (HTTP {exc.status}); the gateway never "
+                "follows redirects: point the route at the final URL",
+                "upstream_redirect",
+            )
+        return _upstream(
+            502, f"the upstream failed with HTTP {exc.status}", f"upstream_http_{exc.status}"
+        )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return _upstream(504, "the upstream did not answer in time", "upstream_timeout")
     if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
@@ -184,8 +222,3 @@ def missing_credential(name: str) -> GatewayError:
         f"the gateway has no upstream credential: set {name} where the gateway runs",
         "upstream_credential_missing",
     )
-
-
-def upstream_status(status: int) -> GatewayError:
-    """An upstream 5xx, told to the client without the upstream's own body."""
-    return _upstream(502, f"the upstream failed with HTTP {status}", f"upstream_http_{status}")

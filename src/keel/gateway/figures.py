@@ -34,8 +34,10 @@ def traffic_figures(
     events = audit.list_events(
         session, log="traffic", since=since.replace("+00:00", "Z"), limit=limit
     )
-    requests = [e.details for e in events if e.action == "gateway.request"]
-    anomalies = [e.details | {"time": e.time} for e in events if e.action == "gateway.anomaly"]
+    requests = [e.details for e in events if e.action == "gateway.request.handled"]
+    anomalies = [
+        e.details | {"time": e.time} for e in events if e.action == "gateway.anomaly.detected"
+    ]
     decisions = Counter(r.get("decision", "?") for r in requests)
     latency = [r["latency_ms"] for r in requests if isinstance(r.get("latency_ms"), int | float)]
     by_route: Counter = Counter()

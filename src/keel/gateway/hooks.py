@@ -31,7 +31,8 @@ class Call:
     grant: Grant | None = None
     endpoint: str | None = None
     route: Route | None = None
-    release: str | None = None
+    releases: tuple[str, ...] = ()  # what the route's environment serves
+    release: str | None = None  # the one of them that answered, when known
     body: dict[str, Any] | None = None
     raw: bytes | None = None  # the bytes to forward; None: encode `body`
     stream: bool = False
@@ -43,6 +44,8 @@ class Call:
     findings: list[dict[str, Any]] = field(default_factory=list)
     limits: list = field(default_factory=list)  # the tpm checks taken, settled with usage
     answer: Any = None  # the parsed answer, kept only when the route captures payloads
+    limit: str | None = None  # "unchecked": the limit store was down, the route fails open
+    recorded: bool = False  # the traffic record is written (before the answer's last byte)
 
     @property
     def environment(self) -> str | None:

@@ -54,8 +54,10 @@ class Key:
         return out
 
 
-def digest(secret: str) -> str:
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
+def digest(secret: str | bytes) -> str:
+    """What the store keeps of a key (the gateway digests the header's bytes as they come)."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def create_key(

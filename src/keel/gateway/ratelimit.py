@@ -9,17 +9,32 @@ limit times the replicas: the check-and-increment runs as one Lua script in Redi
 A request takes every applicable limit in turn; when one refuses, what the others took is
 given back. A token reservation (prompt + max_tokens) is settled with the upstream's usage
 afterwards: `adjust` adds or gives back the difference in the current window.
+
+Redis is asked with a short deadline (`timeout`, 50 ms by default for a whole request's
+limits, as Envoy's rate-limit filter does with its 20 ms) behind a circuit breaker: a store
+that is down or hung raises `Unavailable` at once instead of holding every request, and
+after 3 failures in a row it is not asked at all for 2 s (then one request probes). What a
+route does then (refuse, or serve unchecked) is the gateway's decision, per route.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from keel.gateway.breaker import Breaker
+
+TIMEOUT = 0.05  # seconds for one request's round trips to Redis
+STORE = "limits"  # the breaker's name for the limit store
+T = TypeVar("T")
 
 # Give back at most what the counter holds (a window may have turned since it was taken).
 _GIVE_BACK = """
@@ -45,6 +60,14 @@ class Check:
         return _item(self.limit)
 
 
+class Unavailable(Exception):
+    """The limit store could not be asked (down, hung, or its breaker open)."""
+
+    def __init__(self, retry_after: int, reason: str):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 _ITEMS: dict[int, RateLimitItem] = {}
 
 
@@ -56,11 +79,25 @@ def _item(limit: int) -> RateLimitItem:
 
 
 class Limiter:
-    def __init__(self, redis_url: str | None = None):
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        timeout: float = TIMEOUT,
+        breaker: Breaker | None = None,
+    ):
         self.redis_url = redis_url
+        self.timeout = timeout
+        self.breaker = breaker or Breaker(threshold=3, cooldown=2.0)
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            self.storage = RedisStorage(uri, implementation="redispy")
+            self.storage = RedisStorage(
+                uri,
+                implementation="redispy",
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry_on_timeout=False,
+            )
             self._give_back = None
         else:
             self.storage = MemoryStorage()
@@ -70,14 +107,44 @@ class Limiter:
     def backend(self) -> str:
         return "redis" if self.redis_url else "memory"
 
+    async def start(self) -> None:
+        """With Redis: connect and load the scripts now, so that the first requests do not
+        pay for it within their deadline; a store that is down now is retried per request."""
+        if self.redis_url:
+            warm = Check("warm-up", "warm-up", 1 << 30, 1)
+            async with asyncio.timeout(max(2.0, self.timeout)):
+                await self.strategy.hit(warm.item, warm.ident, cost=1)
+                await self._adjust(warm, -1)
+
+    async def _ask(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` against the store within the deadline, behind the breaker; raises
+        `Unavailable` instead of waiting on a store that does not answer."""
+        if not self.redis_url:
+            return await work()  # in memory: nothing to wait for
+        wait = self.breaker.check(STORE)
+        if wait is not None:
+            raise Unavailable(wait, "the limit store's breaker is open")
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await work()
+        except Exception as exc:
+            self.breaker.failure(STORE)
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            raise Unavailable(max(1, math.ceil(self.breaker.cooldown)), reason) from None
+        self.breaker.success(STORE)
+        return result
+
     async def acquire(self, checks: list[Check]) -> Check | None:
         """Take every check's cost; returns the first that refuses (having given back the
-        others), or None when all were taken."""
+        others), or None when all were taken. Raises `Unavailable` when the store is."""
+        return await self._ask(lambda: self._acquire(checks))
+
+    async def _acquire(self, checks: list[Check]) -> Check | None:
         taken: list[Check] = []
         for check in checks:
             if not await self.strategy.hit(check.item, check.ident, cost=check.cost):
                 for done in taken:
-                    await self.adjust(done, -done.cost)
+                    await self._adjust(done, -done.cost)
                 return check
             taken.append(check)
         return None
@@ -85,8 +152,10 @@ class Limiter:
     async def adjust(self, check: Check, delta: int) -> None:
         """Add `delta` (positive: used more than reserved; negative: give back) to the
         current window of `check`'s counter, never refusing and never below zero."""
-        if delta == 0:
-            return
+        if delta != 0:
+            await self._ask(lambda: self._adjust(check, delta))
+
+    async def _adjust(self, check: Check, delta: int) -> None:
         key = check.item.key_for(check.ident)
         expiry = check.item.get_expiry()
         if self.redis_url:
@@ -108,8 +177,12 @@ class Limiter:
             await self.storage.decr(current, -delta)
 
     async def retry_after(self, check: Check) -> int:
-        """Whole seconds until `check` could take its cost again (at least 1)."""
-        stats = await self.strategy.get_window_stats(check.item, check.ident)
+        """Whole seconds until `check` could take its cost again (at least 1; 60 when the
+        store cannot say)."""
+        try:
+            stats = await self._ask(lambda: self.strategy.get_window_stats(check.item, check.ident))
+        except Unavailable:
+            return 60
         wait = stats.reset_time - time.time()
         return max(1, min(60, math.ceil(wait)))
 

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,8 +24,9 @@ from keel.clock import stamp
 from keel.errors import NotFoundError, UsageError
 from keel.gateway.tables import RouteRow
 from keel.identity import Actor
+from keel.pipeline.environments import check_environment
 
-ENVIRONMENTS = ("staging", "production")
+LIMITS_FAIL = ("closed", "open")  # when the limit store cannot be asked: refuse, or serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,9 @@ class Route:
     # the guard policy: None the default (keel.guard.DEFAULT_POLICY), False no guard, a
     # mapping in keel.guard.parse_policy's format (unset keys keep the default)
     guard: dict[str, Any] | bool | None = None
+    # the limit store (Redis) down or hung: "closed" refuses with 503, "open" serves the
+    # request with its limits unchecked and records it so
+    limits_fail: str = "closed"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,12 +70,6 @@ def check_guard(guard: dict[str, Any] | bool | None) -> dict[str, Any] | bool | 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 
 
-def check_environment(environment: str) -> str:
-    if environment not in ENVIRONMENTS:
-        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
-    return environment
-
-
 def endpoint_key(session: Session, ref: str) -> str:
     """The key of an API entity of the map; raises NotFoundError for anything else."""
     try:
@@ -82,13 +82,71 @@ def endpoint_key(session: Session, ref: str) -> str:
     return key
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
+CREDENTIALS_REFUSED = (
+    "an upstream URL may not carry credentials (user:password@): they would be stored in the "
+    "routes table and in the governance log; put the upstream's key in an environment "
+    "variable of the gateway's host and name it with --upstream-key-env (API: credential_env)"
+)
+
+
 def check_upstream(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"upstream {url!r} is not an http(s) URL such as http://host:port/v1")
-    if parts.query or parts.fragment:
-        raise UsageError(f"upstream {url!r} may not carry a query or fragment")
+    """The upstream base URL as stored, or UsageError: http or https only, a host (a DNS
+    name or an IP address), a port in 1-65535, no credentials, query or fragment, and
+    nothing but printable ASCII (no whitespace, control or look-alike characters)."""
+    if not isinstance(url, str) or not url:
+        raise UsageError("the upstream URL is empty; give one such as http://host:port/v1")
+    if len(url) > 1000:
+        raise UsageError("the upstream URL is longer than 1000 characters")
+    odd = next((c for c in url if not "!" <= c <= "~" or c == "\\"), None)
+    if odd is not None:
+        name = unicodedata.name(odd, "").lower() or f"U+{ord(odd):04X}"
+        raise UsageError(
+            f"the upstream URL holds {name} ({odd!r}): only printable ASCII, with no "
+            "whitespace or backslash, may be in it"
+        )
+    authority = url.partition("//")[2].partition("/")[0]
+    if "@" in authority:  # before parsing: a refusal must not echo the credentials
+        raise UsageError(CREDENTIALS_REFUSED)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. a bracketed host that is no IPv6 address
+        raise UsageError(f"upstream {url[:200]!r} is not a valid URL: {exc}") from None
+    if "@" in parts.netloc:
+        raise UsageError(CREDENTIALS_REFUSED)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"upstream {url[:200]!r} is not an http(s) URL such as http://host:port/v1"
+        )
+    if "?" in url or "#" in url:
+        raise UsageError(f"upstream {url[:200]!r} may not carry a query or fragment")
+    host = parts.hostname or ""
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise UsageError(f"upstream {url[:200]!r}: {host!r} is not an IPv6 address") from None
+    elif not host or len(host) > 253 or not _HOST.fullmatch(host):
+        raise UsageError(f"upstream {url[:200]!r} has no valid host name")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or parts.netloc.endswith(":"):
+        raise UsageError(f"upstream {url[:200]!r}: the port must be a number from 1 to 65535")
+    if not _PATH.fullmatch(parts.path):
+        raise UsageError(f"upstream {url[:200]!r} has characters a URL path may not hold")
     return url.rstrip("/")
+
+
+def check_limits_fail(value: str | None) -> str:
+    if value is None:
+        return "closed"
+    if value not in LIMITS_FAIL:
+        raise UsageError(f"limits_fail {value!r} is not one of {', '.join(LIMITS_FAIL)}")
+    return value
 
 
 def _positive(name: str, value: int | float | None) -> None:
@@ -110,16 +168,19 @@ def set_route(
     capture: bool = False,
     credential_env: str | None = None,
     guard: dict[str, Any] | bool | None = None,
+    limits_fail: str | None = None,
 ) -> Route:
     """Create or replace the route of `endpoint` in `environment`. `credential_env` names
     the environment variable from which the gateway sends the upstream its API key; `guard`
-    is the route's guard policy (None: the default, False: no guard)."""
+    is the route's guard policy (None: the default, False: no guard); `limits_fail` what
+    happens when the limit store is down ("closed", the default: refuse; "open": serve)."""
     check_environment(environment)
+    upstream = check_upstream(upstream)  # first: a refused URL is in no error but this one
     guard = check_guard(guard)
+    limits_fail = check_limits_fail(limits_fail)
     if credential_env is not None and not _ENV_NAME.fullmatch(credential_env):
         raise UsageError(f"{credential_env!r} is not an environment variable name (A-Z, 0-9 and _)")
     key = endpoint_key(session, endpoint)
-    upstream = check_upstream(upstream)
     for name, value in (("--rpm", rpm), ("--tpm", tpm), ("--timeout", timeout)):
         _positive(name, value)
     row = session.get(RouteRow, (key, environment))
@@ -131,6 +192,7 @@ def set_route(
     row.capture = capture
     row.credential_env = credential_env
     row.guard = None if guard is None else json.dumps(guard, sort_keys=True)
+    row.limits_fail = limits_fail
     row.updated_at, row.updated_by = stamp(), actor.id
     session.flush()
     route = _route(row)
@@ -177,4 +239,5 @@ def _route(row: RouteRow) -> Route:
         row.updated_by,
         row.credential_env,
         json.loads(row.guard) if row.guard else None,
+        row.limits_fail or "closed",
     )

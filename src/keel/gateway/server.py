@@ -1,13 +1,15 @@
 """Running a gateway process: the traffic port (uvicorn + uvloop + httptools) and the admin
 port (aiohttp: GET /metrics for Prometheus, GET /healthz), wired to the workspace.
 
-`build` assembles the parts (config watcher, limiter, traffic log, metrics, breaker) into a
-`Gateway`; `run` serves it. Keys and routes are managed on the control plane, never here.
+`build` assembles the parts (config watcher, limiter, traffic journal and log, metrics,
+breaker) into a `Gateway`; `run` serves it. Starting, it first recovers the traffic records
+of any gateway on this home that was killed before it could store them (`journal.recover`). Keys and routes are managed on the control plane, never here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import orjson
@@ -18,7 +20,9 @@ from keel.gateway.anomaly import Detector
 from keel.gateway.app import MAX_BODY, TIMEOUT, Gateway
 from keel.gateway.breaker import Breaker
 from keel.gateway.guards import guard_hooks
+from keel.gateway.journal import Journal, folder_of, recover
 from keel.gateway.metrics import Metrics
+from keel.gateway.ratelimit import TIMEOUT as REDIS_TIMEOUT
 from keel.gateway.ratelimit import Limiter
 from keel.gateway.traffic import TrafficLog
 from keel.gateway.watch import INTERVAL, Watcher
@@ -26,6 +30,7 @@ from keel.workspace import Workspace, open_workspace
 
 DEFAULT_PORT = 8401
 DEFAULT_ADMIN_PORT = 8402
+logger = logging.getLogger("keel.gateway")
 
 
 def build(
@@ -34,6 +39,7 @@ def build(
     host: str = "127.0.0.1",
     admin_port: int | None = DEFAULT_ADMIN_PORT,
     redis_url: str | None = None,
+    redis_timeout: float = REDIS_TIMEOUT,
     interval: float = INTERVAL,
     max_body: int = MAX_BODY,
     timeout: float = TIMEOUT,
@@ -41,17 +47,29 @@ def build(
     anomaly: str = "alert",
 ) -> Gateway:
     metrics = Metrics()
+    journal: Journal | None = None
+
+    def stored(written: int, dropped: int) -> None:
+        metrics.traffic(written, dropped)
+        if journal is not None:
+            journal.stored(written, dropped)
 
     def loaded(snapshot) -> None:
         metrics.config_version.set(snapshot.version)
         metrics.config_reloads.inc()
 
     watcher = Watcher(ws, interval=interval, on_load=loaded)
-    traffic = TrafficLog(ws, interval=traffic_interval, on_write=metrics.traffic)
+    traffic = TrafficLog(ws, interval=traffic_interval, on_write=stored)
+    journal = Journal(folder_of(ws), traffic)
     runner: web.AppRunner | None = None
 
     async def startup() -> None:
         nonlocal runner
+        journal.open()
+        try:
+            await asyncio.to_thread(recover, ws, journal)
+        except Exception as exc:  # the store is down: a later start recovers them
+            logger.warning("gateway: cannot recover a killed gateway's traffic records: %s", exc)
         watcher.start()
         traffic.start()
         if admin_port:
@@ -64,11 +82,12 @@ def build(
         if runner is not None:
             await runner.cleanup()
         await asyncio.to_thread(traffic.close)
+        journal.close()
 
     return Gateway(
         watcher.snapshot,
-        limiter=Limiter(redis_url),
-        traffic=traffic,
+        limiter=Limiter(redis_url, timeout=redis_timeout),
+        traffic=journal,
         metrics=metrics,
         breaker=Breaker(),
         hooks=guard_hooks(),
@@ -111,6 +130,7 @@ def run(
     port: int = DEFAULT_PORT,
     admin_port: int | None = DEFAULT_ADMIN_PORT,
     redis_url: str | None = None,
+    redis_timeout: float = REDIS_TIMEOUT,
     interval: float = INTERVAL,
     max_body: int = MAX_BODY,
     timeout: float = TIMEOUT,
@@ -125,6 +145,7 @@ def run(
             host=host,
             admin_port=admin_port,
             redis_url=redis_url or os.environ.get("KEEL_REDIS_URL") or None,
+            redis_timeout=redis_timeout,
             interval=interval,
             max_body=max_body,
             timeout=timeout,

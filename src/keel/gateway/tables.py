@@ -29,6 +29,9 @@ class RouteRow(Base):
     # the guard policy as JSON: NULL the default policy, `false` no guard, an object the
     # route's own policy (keel.guard.parse_policy's format, over the default)
     guard: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # when the limit store (Redis) cannot be asked: NULL or "closed" refuses (503),
+    # "open" serves the request unchecked and records it so
+    limits_fail: Mapped[str | None] = mapped_column(String(8), nullable=True)
     updated_at: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(300))
 

@@ -1,4 +1,4 @@
-"""The traffic log: one `gateway.request` event per request (and a `gateway.anomaly` event
+"""The traffic log: one `gateway.request.handled` event per request (and a `gateway.anomaly.detected` event
 per anomaly found) in the audit spine's `traffic` log, appended in batches by a background thread, off the hot path.
 
 The hot path only appends a dict to a deque (~0.2 µs). Every `interval` seconds, or sooner
@@ -11,6 +11,10 @@ The traffic log is signed with the traffic key (`audit-traffic-ed25519.pem` in K
 introduced by a governance event at `keel init`), never the governance key: after every
 `sign_every` events or `sign_interval` seconds, whichever comes first, and at shutdown.
 The gateway's host needs only that key file.
+
+`RequestEvent` is the declared schema of a `gateway.request.handled` event's details (docs/events.md);
+`request_event(call, seconds, used)` builds one from a finished `Call`, `anomaly_event` the details
+of a `gateway.anomaly.detected`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from keel import audit
@@ -34,7 +39,7 @@ from keel.workspace import Workspace
 LOG = "traffic"
 SIGN_EVERY = 1000  # events: the traffic log is signed after this many...
 SIGN_INTERVAL = 5.0  # ... or this many seconds, whichever comes first (and at shutdown)
-ACTION = "gateway.request"
+ACTION = "gateway.request.handled"
 GATEWAY = Actor("user:keel/gateway", "system")
 logger = logging.getLogger("keel.gateway")
 
@@ -170,3 +175,107 @@ class TrafficLog:
 
     def pending(self) -> int:
         return len(self._queue)
+
+
+# --- the events' schema ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """The details of one `gateway.request.handled` event, field by field (docs/events.md). The
+    optional fields at the end are left out of the event when they are None."""
+
+    request: str  # the request's id, also its answer's x-request-id header
+    operation: str | None  # chat, embeddings, predict, models; None for an unknown path
+    key: str | None  # the key's id (gk_...), never the key or its digest
+    consumer: str | None
+    endpoint: str | None  # api:namespace/name
+    environment: str | None
+    # the release that answered (or failed to, or was refused before reaching it): the
+    # only one the environment serves, or the one the upstream named when several do;
+    # None when none is promoted or it cannot be told
+    release: str | None
+    status: int  # the HTTP status the client got
+    decision: str  # allowed, blocked, rate_limited:<scope>, upstream_error, ... (docs)
+    latency_ms: float  # from the request's arrival until its answer was released
+    releases: tuple[str, ...] | None = None  # all serving, only when more than one does
+    upstream_ms: float | None = None
+    stream: bool | None = None  # True for an SSE answer
+    tokens: dict[str, int | None] | None = None  # reserved, prompt, completion, total
+    limit: str | None = None  # "unchecked": the limit store was down, the route fails open
+    findings: list[dict[str, Any]] | None = None  # by stage, field, type and place: no text
+
+    def details(self) -> dict[str, Any]:
+        out = {
+            "request": self.request,
+            "operation": self.operation,
+            "key": self.key,
+            "consumer": self.consumer,
+            "endpoint": self.endpoint,
+            "environment": self.environment,
+            "release": self.release,
+            "status": self.status,
+            "decision": self.decision,
+            "latency_ms": self.latency_ms,
+        }
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if name == "releases" else value
+        return out
+
+
+_OPTIONAL = ("releases", "upstream_ms", "stream", "tokens", "limit", "findings")
+
+
+def request_event(call, seconds: float, used: int | None) -> RequestEvent:
+    """The event of a finished `keel.gateway.hooks.Call`; `used` is its total tokens."""
+    grant = call.grant
+    tokens = None
+    if call.reserved or call.usage:
+        usage = call.usage or {}
+        tokens = {
+            "reserved": call.reserved,
+            "prompt": usage.get("prompt_tokens"),
+            "completion": usage.get("completion_tokens"),
+            "total": used,
+        }
+    return RequestEvent(
+        request=call.id,
+        operation=call.operation or None,
+        key=grant.id if grant else None,
+        consumer=grant.consumer if grant else None,
+        endpoint=call.endpoint,
+        environment=grant.environment if grant else None,
+        release=call.release,
+        status=call.status,
+        decision=call.decision,
+        latency_ms=round(seconds * 1000, 3),
+        releases=call.releases if len(call.releases) > 1 else None,
+        upstream_ms=None
+        if call.upstream_seconds is None
+        else round(call.upstream_seconds * 1000, 3),
+        stream=True if call.stream else None,
+        tokens=tokens,
+        limit=call.limit,
+        findings=call.findings or None,
+    )
+
+
+def request_payload(call) -> dict[str, Any] | None:
+    """What a capturing route keeps of a request (redacted later, by the writer thread)."""
+    if call.route is None or not call.route.capture or call.body is None:
+        return None
+    answer = "(stream, not captured)" if call.stream else call.answer
+    return {"request": call.body, "response": answer}
+
+
+def anomaly_event(anomaly, consumer: str | None, mode: str) -> dict[str, Any]:
+    """The details of a `gateway.anomaly.detected` event (keel.gateway.anomaly's finding)."""
+    return {
+        "kind": anomaly.kind,
+        "key": anomaly.key,
+        "consumer": consumer,
+        "mode": mode,
+        **anomaly.figures,
+    }

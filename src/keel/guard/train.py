@@ -1,6 +1,6 @@
 """Train the injection model: `python -m keel.guard.train --data DIR [--out FILE]`.
 
-DIR holds `prompt_injection_dev.jsonl` and `benign_prompts_dev.jsonl` (shared/testdata/guard).
+DIR holds `prompt_injection_dev.jsonl` and `benign_prompts_dev.jsonl` (tests/vectors/guard in the repository).
 Rows whose sha256(text) first byte mod 10 is 0, 1 or 2 (`held_out`, ~30 %) are never read for
 training, for choosing C or for the threshold: they are what the bench and tests report on.
 C is picked on the rest by the mean of two cross-validated figures, detection at 2 % false

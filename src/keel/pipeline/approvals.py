@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
 from keel.catalog import pods
-from keel.errors import PermissionDenied, UsageError
+from keel.catalog.queries import governing
+from keel.errors import ConflictError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.policy import ApprovalFact, policies_for
 from keel.pipeline.releases import Release, get_release
@@ -54,7 +55,7 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
     if actor.id == release.created_by:
         strict = [
             p.key
-            for p in policies_for(session, system)
+            for p in policies_for(governing(session, system, "Policy"))
             if p.spec.separationOfDuties.approverIsNotAuthor
         ]
         if strict:
@@ -63,13 +64,13 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
                 "separates duties)"
             )
     if session.get(ApprovalRow, (release.name, role, actor.id)) is not None:
-        raise UsageError(f"{actor.id} has already approved {release.short_name} as {role}")
+        raise ConflictError(f"{actor.id} has already approved {release.short_name} as {role}")
     (event,) = append(
         session,
         actor,
         [
             Change(
-                "release.approve",
+                "pipeline.release.approved",
                 release.name,
                 {"release": release.name, "role": role, "comment": comment, "system": system},
             )

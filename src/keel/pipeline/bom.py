@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from keel import __version__
 from keel.audit import attest, intoto
 from keel.catalog.queries import get_entity
 from keel.errors import NotFoundError
 from keel.pipeline.releases import Release, get_release
+from keel.version import __version__
 
 SPEC_VERSION = "1.6"
 DATA_KINDS = ("DataSource", "FeatureSet")

@@ -135,7 +135,7 @@ def record_evidence(
         actor,
         [
             Change(
-                "evidence.add",
+                "pipeline.evidence.added",
                 release or system,
                 {
                     "id": evidence_id,

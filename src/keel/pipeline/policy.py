@@ -1,21 +1,18 @@
 """Which policies govern a system, and what a release still lacks under them (pure).
 
-`evaluate` takes plain facts (the release's author, its evidence, its approvals, the time)
-and returns one `Missing` per unmet requirement, each saying what and why in words; an
-empty list means the release may be promoted. Nothing here reads the store, so every rule
-is tested on its own.
+`policies_for` picks the governing policies from the catalog's facts
+(`keel.catalog.queries.governing(session, system, "Policy")`); `evaluate` takes plain facts
+(the release's author, its evidence, its approvals, the time) and returns one `Missing` per
+unmet requirement, each saying what and why in words; an empty list means the release may
+be promoted. Nothing here reads the store, so every rule is tested on its own.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from keel.catalog.tables import EntityRow, RelationRow
+from keel.catalog.queries import Governing
 from keel.pipeline.policy_kind import PolicySpec
 
 
@@ -50,25 +47,14 @@ class NamedPolicy:
     spec: PolicySpec
 
 
-def policies_for(session: Session, system_key: str) -> list[NamedPolicy]:
-    """The Policy entities that name the system or its risk tier."""
-    tier = None
-    system = session.scalar(select(EntityRow.body).where(EntityRow.key == system_key))
-    if system is not None:
-        tier = json.loads(system).get("spec", {}).get("riskTier")
-    rows = session.execute(select(EntityRow.key, EntityRow.body).where(EntityRow.kind == "Policy"))
-    governing = set(
-        session.scalars(
-            select(RelationRow.source).where(
-                RelationRow.type == "governs", RelationRow.target == system_key
-            )
-        )
-    )
+def policies_for(facts: Governing) -> list[NamedPolicy]:
+    """The policies that name the system or its risk tier (`spec.riskTier`)."""
+    tier = (facts.system_spec or {}).get("riskTier")
     found = []
-    for key, body in rows:
-        spec = PolicySpec.model_validate(json.loads(body)["spec"])
+    for key, raw in facts.specs.items():
+        spec = PolicySpec.model_validate(raw)
         tiers = {str(t).lower() for t in spec.appliesTo.riskTiers}
-        if key in governing or (tier is not None and str(tier).lower() in tiers):
+        if key in facts.naming or (tier is not None and str(tier).lower() in tiers):
             found.append(NamedPolicy(key, spec))
     return sorted(found, key=lambda p: p.key)
 

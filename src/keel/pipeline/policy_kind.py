@@ -29,16 +29,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from keel.catalog import kinds
+from keel.pipeline.environments import Environment
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from keel.catalog.entity import Entity
 
 TRACKS = ("data", "model", "feature", "eval", "deploy")
-ENVIRONMENTS = ("staging", "production")
 Track = Literal["data", "model", "feature", "eval", "deploy"]
-Environment = Literal["staging", "production"]
 _AGE = re.compile(r"^([1-9][0-9]*)([dhm])$")
 _FIGURE = re.compile(r"^(data|model|feature|eval|deploy)\.[a-z][a-z0-9-]*\.[A-Za-z0-9_.\[\]=-]+$")
 
@@ -120,15 +124,34 @@ class PolicySpec(_Strict):
         return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: int(number)})
 
 
-kinds.register(
-    kinds.KindDef(
-        "Policy",
-        kinds.KEEL,
-        PolicySpec,
-        order=80,
-        refs=(
-            kinds.RefField("owner", "ownedBy", "group", kinds.PEOPLE),
-            kinds.RefField("appliesTo.systems", "governs", "system", frozenset({"system"})),
-        ),
-    )
+def check(session: Session, entity: Entity) -> list[tuple[kinds.SpecPath, str]]:
+    """A threshold reads the newest record of its check, but only a check `evidence` names
+    must pass: a threshold on any other (often a misspelt one) is refused."""
+    spec = PolicySpec.model_validate(entity.spec)
+    out = []
+    for name in spec.thresholds:
+        track, check_name, _ = name.split(".", 2)
+        required = spec.evidence.get(track, [])  # type: ignore[call-overload]
+        if check_name not in required:
+            listed = f"it names {', '.join(required)}" if required else "it names none"
+            out.append(
+                (
+                    ("thresholds", name),
+                    f"{track}.{check_name} is not a check spec.evidence.{track} requires "
+                    f"({listed}): add it there, or correct the name",
+                )
+            )
+    return out
+
+
+POLICY = kinds.KindDef(
+    "Policy",
+    kinds.KEEL,
+    PolicySpec,
+    order=80,
+    refs=(
+        kinds.RefField("owner", "ownedBy", "group", kinds.PEOPLE),
+        kinds.RefField("appliesTo.systems", "governs", "system", frozenset({"system"})),
+    ),
+    check=check,
 )

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append, list_events
 from keel.catalog import pods
-from keel.catalog.refs import key_of
-from keel.errors import PermissionDenied, UsageError
+from keel.catalog.queries import governing
+from keel.catalog.refs import system_key_of
+from keel.errors import ConflictError, NoStanding, UsageError
 from keel.identity import Actor
 from keel.pipeline.approvals import Approval, approvals_of
+from keel.pipeline.environments import ENVIRONMENTS, check_environment
 from keel.pipeline.evidence import Evidence, evidence_for
 from keel.pipeline.policy import EvidenceFact, Missing, NamedPolicy, evaluate, policies_for
-from keel.pipeline.policy_kind import ENVIRONMENTS
 from keel.pipeline.releases import Release, get_release, reattest
 from keel.pipeline.tables import PromotionRow
 
@@ -59,11 +60,6 @@ class Decision:
         }
 
 
-def _check_environment(environment: str) -> None:
-    if environment not in ENVIRONMENTS:
-        raise UsageError(f"environment {environment!r} is not one of {', '.join(ENVIRONMENTS)}")
-
-
 @dataclass(frozen=True)
 class Standing:
     """What a release has to show, gathered once: the policies of its system, and the
@@ -76,7 +72,7 @@ class Standing:
 
 
 def standing(session: Session, release: Release) -> Standing:
-    policies = policies_for(session, release.system or "")
+    policies = policies_for(governing(session, release.system or "", "Policy"))
     return Standing(
         policies,
         _counted_evidence(session, release, policies),
@@ -85,7 +81,7 @@ def standing(session: Session, release: Release) -> Standing:
     )
 
 
-def readiness(
+def missing(
     session: Session,
     release: Release,
     environment: str,
@@ -94,10 +90,10 @@ def readiness(
     known: Standing | None = None,
 ) -> list[Missing]:
     """What `release` lacks for `environment` under the policies of its system."""
-    _check_environment(environment)
+    check_environment(environment)
     facts = known or standing(session, release)
     system = release.system or ""
-    missing = evaluate(
+    gaps = evaluate(
         facts.policies,
         environment,
         system=system,
@@ -110,8 +106,8 @@ def readiness(
         now=now or datetime.now(UTC),
     )
     if environment == "production" and not facts.staged:
-        missing.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
-    return missing
+        gaps.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
+    return gaps
 
 
 def _counted_evidence(session: Session, release: Release, policies) -> list[Evidence]:
@@ -146,7 +142,7 @@ def status(session: Session, release: Release) -> dict[str, Any]:
         "approvals": [a.summary() for a in approvals_of(session, release)],
         "serves": sorted(serves),
         "missing": {
-            env: [str(m) for m in readiness(session, release, env, known=facts)]
+            env: [str(m) for m in missing(session, release, env, known=facts)]
             for env in ENVIRONMENTS
         },
     }
@@ -154,22 +150,22 @@ def status(session: Session, release: Release) -> dict[str, Any]:
 
 def promote(session: Session, actor: Actor, signer, ref: str, environment: str) -> Decision:
     """Promote, or record the refusal; the caller commits either way."""
-    _check_environment(environment)
+    check_environment(environment)
     release = get_release(session, ref)
     system = release.system or ""
     if not pods.roles_of(session, system, actor.id):
-        raise PermissionDenied(f"{actor.id} is not in the pod of {system}")
+        raise NoStanding(f"{actor.id} is not in the pod of {system}")
     current = session.get(PromotionRow, (release.model, environment))
     if current is not None and current.release == release.name:
-        raise UsageError(f"{release.short_name} already serves {environment}")
+        raise ConflictError(f"{release.short_name} already serves {environment}")
     if current is not None and _version(current.release) > release.version:
-        raise UsageError(
+        raise ConflictError(
             f"{release.short_name} is superseded: {current.release.split('/', 1)[1]} serves "
             f"{environment}"
         )
     facts = standing(session, release)
     decision = Decision(
-        release.name, environment, readiness(session, release, environment, known=facts)
+        release.name, environment, missing(session, release, environment, known=facts)
     )
     if not decision.allowed:
         (event,) = append(
@@ -177,7 +173,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
             actor,
             [
                 Change(
-                    "release.promote.refused",
+                    "pipeline.promotion.refused",
                     release.name,
                     {
                         "release": release.name,
@@ -226,10 +222,10 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
                 }
                 for a in facts.approvals
             ],
-            action="release.attest",
+            action="pipeline.release.attested",
             details={"environment": environment},
         )
-    (event,) = append(session, actor, [Change("release.promote", release.name, details)])
+    (event,) = append(session, actor, [Change("pipeline.release.promoted", release.name, details)])
     if current is None:
         current = PromotionRow(model=release.model, environment=environment)
         session.add(current)
@@ -247,7 +243,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
 def where(session: Session, system: str, *, at: str | None = None) -> list[dict[str, Any]]:
     """What each environment served for each model of `system` at `at` (default now)."""
     try:
-        system_key = key_of(system, default_kind="system")
+        system_key = system_key_of(system)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if at is None:
@@ -268,7 +264,7 @@ def where(session: Session, system: str, *, at: str | None = None) -> list[dict[
         ]
     at = _instant(at)
     served: dict[tuple[str, str], dict[str, Any]] = {}
-    for event in list_events(session, action="release.promote"):
+    for event in list_events(session, action="pipeline.release.promoted"):
         if event.details.get("system") != system_key or event.time > at:
             continue
         key = (event.details["model"], event.details["environment"])
@@ -297,7 +293,7 @@ def _instant(text: str) -> str:
 def _was_in(session: Session, release: Release, environment: str) -> bool:
     return any(
         e.details.get("environment") == environment
-        for e in list_events(session, subject=release.name, action="release.promote")
+        for e in list_events(session, subject=release.name, action="pipeline.release.promoted")
     )
 
 

@@ -1,8 +1,13 @@
 """Refusals are decisions too: an approval or promotion that may not happen is logged.
 
-`logged(ws, actor, action, subject, work)` runs `work(session)` in a write transaction; when
-it refuses (a permission or a usage error), nothing it did is kept, and a `<action>.refused`
-event in a transaction of its own records who asked for what and why it was refused.
+`logged(ws, actor, refused, subject, work)` runs `work(session)` in a write transaction; when
+it refuses (a permission or a usage error), nothing it did is kept, and a `refused` event
+(e.g. `pipeline.promotion.refused`) in a transaction of its own records who asked for what and
+why it was refused.
+
+A caller with no standing at all (`NoStanding`: outside the pod) is refused without an
+event: that is not a governance decision, and one client could otherwise append one event
+per request. The API counts those refusals instead (`keel_api_refusals_unrecorded_total`).
 """
 
 from __future__ import annotations
@@ -14,14 +19,14 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
-from keel.errors import PermissionDenied, UsageError
+from keel.errors import NoStanding, PermissionDenied, UsageError
 from keel.identity import Actor
 
 T = TypeVar("T")
 MAX_SUBJECT = 300
 
 
-def logged(ws, actor: Actor, action: str, subject: str, work: Callable[[Session], T]) -> T:
+def logged(ws, actor: Actor, refused: str, subject: str, work: Callable[[Session], T]) -> T:
     """`subject` as typed; a release reference is logged under the release's full name."""
     from keel.pipeline.releases import release_key
 
@@ -30,11 +35,13 @@ def logged(ws, actor: Actor, action: str, subject: str, work: Callable[[Session]
     try:
         with ws.write(actor) as session:
             return work(session)
+    except NoStanding:
+        raise
     except (PermissionDenied, UsageError) as exc:
         with ws.write(actor) as session:
             append(
                 session,
                 actor,
-                [Change(f"{action}.refused", subject[:MAX_SUBJECT], {"reason": str(exc)[:2000]})],
+                [Change(refused, subject[:MAX_SUBJECT], {"reason": str(exc)[:2000]})],
             )
         raise

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from keel import __version__
 from keel.audit import attest, checkpoints, keys, merkle, note, tree
 from keel.audit.artifacts import artifact_digest
 from keel.audit.events import GOVERNANCE, Change, append, head, list_events, now
@@ -26,10 +25,12 @@ from keel.catalog import pods
 from keel.catalog.impact import impact
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
-from keel.errors import NotFoundError, UsageError, WorkspaceError
+from keel.errors import ConflictError, NotFoundError, UsageError, WorkspaceError
 from keel.identity import Actor
-from keel.pipeline.reports import Benchmark, TestReport
+from keel.pipeline.runs import get_run
 from keel.pipeline.tables import ReleaseRow
+from keel.pipeline.testreports import Benchmark, TestReport
+from keel.version import __version__
 
 BUILDER = "https://keel.dev/builders/local/v1"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -168,7 +169,7 @@ def create_release(
         actor,
         [
             Change(
-                "release.create",
+                "pipeline.release.created",
                 model_key,
                 {
                     "release": name,
@@ -365,8 +366,6 @@ def _key(ref: str, kind: str) -> str:
 def _check_run(session: Session, run_id: str, system_key: str, digest: str) -> None:
     """A release rests on a run only if the run built this artifact, did not fail, and
     backs no other release: its evidence is about this build and no other."""
-    from keel.pipeline.runs import get_run
-
     run = get_run(session, run_id)
     if run.system != system_key:
         raise UsageError(f"run {run_id} is not a run of {system_key}")
@@ -376,7 +375,7 @@ def _check_run(session: Session, run_id: str, system_key: str, digest: str) -> N
         raise UsageError(f"run {run_id} did not log this artifact ({digest}): it did not build it")
     backed = session.scalar(select(ReleaseRow.name).where(ReleaseRow.run == run_id))
     if backed is not None:
-        raise UsageError(f"run {run_id} already backs {backed}")
+        raise ConflictError(f"run {run_id} already backs {backed}")
 
 
 def _entity(session: Session, ref: str, kind: str) -> dict[str, Any]:
@@ -413,8 +412,6 @@ def _run_datasets(session: Session, run_id: str | None) -> dict[str, str]:
     """The digests of the datasets a run logged, by their DataSource."""
     if run_id is None:
         return {}
-    from keel.pipeline.runs import get_run
-
     datasets = get_run(session, run_id).facts.get("datasets", [])
     return {d["source"]: d["digest"] for d in datasets if d.get("source") and d.get("digest")}
 

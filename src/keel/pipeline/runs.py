@@ -2,8 +2,8 @@
 
 Keel does not orchestrate: a run is opened when a pipeline starts (wherever it runs), its
 facts (datasets by digest with their catalog source, parameters, metrics, artifacts) are
-recorded as it goes, and it is closed as complete or failed. `run.start` and `run.finish`
-events put both ends in the log; evidence recorded during the run names it.
+recorded as it goes, and it is closed as complete or failed. `pipeline.run.started` and `pipeline.run.finished`
+events put both ends in the log; evidence recorded during the run names it (`attach`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from keel.audit.canonical import canonical_bytes
 from keel.audit.events import Change, append
-from keel.catalog.queries import get_entity, kind_of
+from keel.catalog.queries import get_entity, system_key
 from keel.catalog.refs import key_of
-from keel.errors import InputError, NotFoundError, PermissionDenied, UsageError
+from keel.errors import ConflictError, InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import Evidence, first_problem, record_evidence
 from keel.pipeline.tables import RunRow
@@ -67,20 +67,6 @@ class Run:
         }
 
 
-def system_key(session: Session, system: str) -> str:
-    """The key of an existing System, or a usage error naming what is wrong."""
-    try:
-        key = key_of(system, default_kind="system")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    kind = kind_of(session, key)
-    if kind is None:
-        raise NotFoundError(f"no such entity {key}")
-    if kind != "System":
-        raise UsageError(f"{key} is a {kind}, not a System")
-    return key
-
-
 def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run:
     key = system_key(session, system)
     if not pipeline or len(pipeline) > 200 or not pipeline.isprintable():
@@ -89,7 +75,7 @@ def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run
     (event,) = append(
         session,
         actor,
-        [Change("run.start", key, {"run": run_id, "pipeline": pipeline})],
+        [Change("pipeline.run.started", key, {"run": run_id, "pipeline": pipeline})],
     )
     row = RunRow(
         id=run_id,
@@ -146,7 +132,11 @@ def record_facts(session: Session, actor: Actor, run_id: str, facts: Any) -> Run
     """Save what a running run has reported so far (a release made inside it rests on them)."""
     row = _open_row(session, actor, run_id)
     checked = _checked_facts(facts)
-    append(session, actor, [Change("run.facts", row.system, {"run": run_id, "facts": checked})])
+    append(
+        session,
+        actor,
+        [Change("pipeline.run.reported", row.system, {"run": run_id, "facts": checked})],
+    )
     row.facts = canonical_bytes(checked)
     session.flush()
     return Run.from_row(row)
@@ -155,7 +145,7 @@ def record_facts(session: Session, actor: Actor, run_id: str, facts: Any) -> Run
 def _open_row(session: Session, actor: Actor, run_id: str) -> RunRow:
     row = _row(session, run_id)
     if row.status != "running":
-        raise UsageError(f"run {run_id} already finished ({row.status})")
+        raise ConflictError(f"run {run_id} already finished ({row.status})")
     if row.actor != actor.id:
         raise PermissionDenied(f"run {run_id} is {row.actor}'s; only they report for it")
     return row
@@ -171,7 +161,13 @@ def finish_run(
     (event,) = append(
         session,
         actor,
-        [Change("run.finish", row.system, {"run": run_id, "status": status, "facts": facts})],
+        [
+            Change(
+                "pipeline.run.finished",
+                row.system,
+                {"run": run_id, "status": status, "facts": facts},
+            )
+        ],
     )
     row.status = status
     row.finished_at = event.time
@@ -191,32 +187,6 @@ def list_runs(session: Session, system: str | None = None, limit: int = 100) -> 
     return [Run.from_row(r) for r in session.scalars(query)]
 
 
-def add_evidence(
-    session: Session,
-    actor: Actor,
-    system: str,
-    data: Any,
-    *,
-    run_id: str | None = None,
-    release: str | None = None,
-) -> Evidence:
-    """Record evidence for a run or a release of `system` (from the SDK, CLI or API)."""
-    from keel.pipeline.releases import get_release
-
-    key = system_key(session, system)
-    if (run_id is None) == (release is None):
-        raise UsageError("evidence belongs to a run or to a release: name one")
-    if run_id is not None and _row(session, run_id).system != key:
-        raise UsageError(f"run {run_id} is not a run of {key}")
-    release_name = None
-    if release is not None:
-        found = get_release(session, release)
-        if found.system != key:
-            raise UsageError(f"{found.short_name} is not a release of {key}")
-        release_name = found.name
-    return record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
-
-
 def use_features(session: Session, actor: Actor, run_id: str, ref: str) -> Evidence:
     """Log that a run read a feature set (the access trail: which run, which identity) and
     record its ownership as Feature Ops evidence: pass when the map names its owner."""
@@ -234,7 +204,7 @@ def use_features(session: Session, actor: Actor, run_id: str, ref: str) -> Evide
         actor,
         [
             Change(
-                "featureset.access",
+                "pipeline.featureset.accessed",
                 key,
                 {"run": run_id, "pipeline": run.pipeline, "system": run.system},
             )

@@ -29,7 +29,7 @@ from keel.audit.events import now
 from keel.config import load_settings
 from keel.errors import UsageError
 from keel.identity import Actor, local_actor
-from keel.pipeline import openlineage, runs
+from keel.pipeline import attach, openlineage, runs
 from keel.pipeline.evidence import Evidence
 from keel.workspace import open_workspace
 
@@ -151,7 +151,7 @@ class PipelineRun:
         if check:
             data["check"] = check
         with self._ws.write(self._actor) as session:
-            found = runs.add_evidence(session, self._actor, self.system, data, run_id=self.id)
+            found = attach.add_evidence(session, self._actor, self.system, data, run_id=self.id)
         self.evidence.append(found)
         _say(f"evidence {found.track}.{found.check}: {found.result}")
         return found
@@ -160,7 +160,7 @@ class PipelineRun:
         """Release `artifact` as the next version of `model`, resting on this run: its
         datasets (by source), parameters, metrics as benchmark figures, and evidence."""
         from keel.pipeline.releases import Build, create_release
-        from keel.pipeline.reports import Benchmark
+        from keel.pipeline.testreports import Benchmark
 
         facts = {
             "data": {d["source"]: Path(d["path"]) for d in self.datasets},

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from keel.catalog.graph import load_system_scope, system_members
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.pods import PodReport, pod_report
-from keel.catalog.refs import parse_ref
+from keel.catalog.queries import governing
+from keel.catalog.refs import system_key_of
 from keel.catalog.validate import Finding, validate
 from keel.errors import NotFoundError
 from keel.pipeline.evidence import Evidence, latest_evidence
@@ -60,7 +61,7 @@ class SystemFacts:
 def gather(session: Session, system: str) -> SystemFacts:
     """The facts about `system` (a name or key); NotFoundError when it is not a System."""
     try:
-        key = parse_ref(system, default_kind="system").key
+        key = system_key_of(system)
     except ValueError as exc:
         raise NotFoundError(str(exc)) from None
     graph = load_system_scope(session, key)  # this system's part of the catalog, not all of it
@@ -84,7 +85,7 @@ def gather(session: Session, system: str) -> SystemFacts:
         members=members,
         findings=[f for f in validate(graph, system=key).findings if f.check != "orphan"],
         pod=pod_report(session, key, graph=graph),
-        policies=policies_for(session, key),
+        policies=policies_for(governing(session, key, "Policy")),
         quality=latest_evidence(session, key, "data", "quality"),
         served=served,
         releases=sorted(newest.values()),

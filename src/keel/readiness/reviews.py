@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
-from keel.catalog import queries
 from keel.catalog.graph import CatalogGraph
 from keel.catalog.kinds import REVIEW_KINDS
-from keel.catalog.queries import get_entity
-from keel.catalog.refs import key_of
-from keel.errors import NotFoundError, PermissionDenied, UsageError
+from keel.catalog.queries import get_entity, system_key
+from keel.catalog.refs import system_key_of
+from keel.errors import NoStanding, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.readiness.tables import ReviewRow
 
@@ -48,20 +47,6 @@ class Review:
         }
 
 
-def system_key(session: Session, system: str) -> str:
-    """The key of an existing System; NotFoundError (exit 2, 404) otherwise."""
-    try:
-        key = key_of(system, default_kind="system")
-    except ValueError as exc:
-        raise NotFoundError(f"{system!r}: {exc}") from None
-    kind = queries.kind_of(session, key)  # one indexed lookup, not the entity and relations
-    if kind is None:
-        raise NotFoundError(f"no such entity {key}")
-    if kind != "System":
-        raise NotFoundError(f"{system!r} is a {kind}, not a System")
-    return key
-
-
 def reviewers_from(relations: list[tuple[str, str]], kind: str) -> tuple[list[str], str]:
     """Who may clear `kind`, and from which field: the named reviewer, else the riskLead."""
     named = [target for rel, target in relations if rel == f"reviewer.{kind}"]
@@ -86,13 +71,18 @@ def review(session: Session, actor: Actor, system: str, kind: str, comment: str 
     allowed, field = reviewers_from(relations, kind)
     if actor.id not in allowed:
         who = ", ".join(allowed) or f"nobody (name one in spec.reviewers.{kind})"
-        raise PermissionDenied(
+        standing = any(t == actor.id for r, t in relations if r.startswith(("pod.", "reviewer.")))
+        raise (PermissionDenied if standing else NoStanding)(
             f"{actor.id} may not clear the {kind} review of {key}: {field} names {who}"
         )
     (event,) = append(
         session,
         actor,
-        [Change("system.review", key, {"system": key, "kind": kind, "comment": comment})],
+        [
+            Change(
+                "readiness.system.reviewed", key, {"system": key, "kind": kind, "comment": comment}
+            )
+        ],
     )
     row = ReviewRow(
         id=uuid.uuid4().hex,
@@ -128,6 +118,6 @@ def _from_row(row: ReviewRow) -> Review:
 def subject_of(system: str) -> str:
     """The key a user-typed system reference names, for logging a refusal (as typed if bad)."""
     try:
-        return key_of(system, default_kind="system")
+        return system_key_of(system)
     except ValueError:
         return system

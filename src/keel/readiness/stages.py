@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
 from keel.catalog import pods
-from keel.errors import PermissionDenied, UsageError
+from keel.catalog.queries import system_key
+from keel.errors import NoStanding, UsageError
 from keel.identity import Actor
 from keel.pipeline.evidence import evidence_for
 from keel.pipeline.policy import EvidenceFact, NamedPolicy, evaluate
-from keel.pipeline.promotion import readiness as promotion_readiness
+from keel.pipeline.promotion import missing as promotion_missing
 from keel.pipeline.releases import get_release, list_releases
 from keel.readiness.facts import SystemFacts, gather
-from keel.readiness.reviews import system_key
 from keel.readiness.scorecard import Scorecard, score
 from keel.readiness.tables import StageRow
 
@@ -254,7 +254,7 @@ def stage_facts(session: Session, system: str, *, now: datetime | None = None) -
     staging = []
     for name in facts.served.get("staging", []):
         release = get_release(session, name)
-        lacking = promotion_readiness(session, release, "staging", now=now)
+        lacking = promotion_missing(session, release, "staging", now=now)
         staging.append((name, [m.requirement for m in lacking]))
     return StageFacts(facts, score(facts), build, staging)
 
@@ -309,7 +309,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
     """
     key = system_key(session, system)
     if not pods.roles_of(session, key, actor.id):
-        raise PermissionDenied(f"{actor.id} is not in the pod of {key}")
+        raise NoStanding(f"{actor.id} is not in the pod of {key}")
     stage = current(session, key)
     if stage.next is None:
         raise UsageError(f"{key} is in {stage.stage}, the last stage")
@@ -329,7 +329,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
             actor,
             [
                 Change(
-                    "stage.advance.refused",
+                    "readiness.advance.refused",
                     key,
                     {**details, "missing": [str(c) for c in missing]},
                 )
@@ -337,7 +337,7 @@ def advance(session: Session, actor: Actor, system: str, to: str | None = None) 
         )
         decision.event_seq = event.seq
         return decision
-    (event,) = append(session, actor, [Change("stage.advance", key, details)])
+    (event,) = append(session, actor, [Change("readiness.stage.advanced", key, details)])
     row = session.get(StageRow, key)
     if row is None:
         row = StageRow(system=key)

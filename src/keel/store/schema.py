@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0006"
+HEAD = "0007"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -164,12 +164,6 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def _controls(spec: dict) -> list[str]:
-    """Governance controls as text; Backstage kinds may hold anything in extra fields."""
-    value = spec.get("governance")
-    return [str(v) for v in value] if isinstance(value, list) else ([str(value)] if value else [])
-
-
 def _rollback_text(rollback: object) -> str:
     if not rollback:
         return "none"

@@ -163,7 +163,9 @@ def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
             introduces = _traffic_key(session, settings, name)
             if introduces:  # the traffic key, introduced by the first event
                 details["introduces"] = introduces
-            audit.append(session, actor, [audit.Change("workspace.created", "workspace", details)])
+            audit.append(
+                session, actor, [audit.Change("workspace.store.created", "workspace", details)]
+            )
         else:
             introduces = _traffic_key(session, settings, name)
             if introduces:  # a workspace made before the traffic log had a key
@@ -227,7 +229,7 @@ def set_mode(session: Session, actor: Actor, mode: str) -> bool:
         actor,
         [
             audit.Change(
-                "workspace.mode_changed",
+                "workspace.mode.changed",
                 "workspace",
                 {"before": before, "after": mode},
             )

@@ -33,29 +33,29 @@ def apply(
     otherwise all changes land in one transaction, one audit event per changed entity.
     With KEEL_URL and KEEL_TOKEN set, the change goes through the control plane's API.
     """
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):  # through the control plane, as the token's user
-        loaded = service.load(files)
-        for line in loaded.warnings:
-            warn(line)
-        answer = remote.call(
-            settings, "POST", "/api/v1/apply", {"documents": [e.body for e in loaded.entities]}
-        )
-        created, updated = answer["created"], answer["updated"]
-        unchanged, op = answer["unchanged"], answer["op"]
-    else:
-        actor = context.actor(ctx, as_user)
-        loaded = service.load(files)
-        for line in loaded.warnings:
-            warn(line)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
-            result = service.apply(session, actor, loaded.entities)
-        created, updated, unchanged, op = (
-            result.created,
-            result.updated,
-            result.unchanged,
-            result.op,
-        )
+    loaded = service.load(files)
+    for line in loaded.warnings:
+        warn(line)
+
+    def here(ws, who) -> dict:
+        with ws.write(who) as session:
+            result = service.apply(session, who, loaded.entities)
+        return {
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "op": result.op,
+        }
+
+    documents = {"documents": [e.body for e in loaded.entities]}
+    answer = context.change(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(settings, "POST", "/api/v1/apply", documents),
+        local=here,
+    )
+    created, updated = answer["created"], answer["updated"]
+    unchanged, op = answer["unchanged"], answer["op"]
     console.print(
         f"applied {len(loaded.entities)} entities: {len(created)} created, "
         f"{len(updated)} updated, {unchanged} unchanged",

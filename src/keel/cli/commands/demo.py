@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from keel.cli.commands.serve import DEFAULT_PORT
+from keel.cli.context import invoke
 from keel.demo import build_demo
 
 TOUR = (
@@ -47,6 +48,7 @@ def register(root: typer.Typer) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     home: Path = typer.Option(
         Path("keel-demo"),
         "--home",
@@ -68,7 +70,7 @@ def demo(
     delivery pods and a few deliberate gaps for validate and pod show to find. Then serves
     the web UI and prints a one-time login link.
     """
-    from keel.cli.main import run
+    keel = ctx.find_root().command  # the whole `keel` group, run as from a terminal
 
     built = build_demo(home, progress=lambda line: print(f"  {line}"))
     print(f"\nDemo workspace built in {built.home}: {built.entities} entities.")
@@ -78,7 +80,7 @@ def demo(
     for question, template in TOUR:
         args = [arg.format(home=built.home) for arg in template]
         print(f"## {question}\n$ {shlex.join(['keel', '--home', str(home), *args])}")
-        run(["--home", str(built.home), *args])
+        invoke(keel, ["--home", str(built.home), *args])
         print()
     url = f"http://{host}:{port}"
     print(f"API token (admin, 1 day), for scripts:  {built.api_token}")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import InputError, UsageError
-from keel.pipeline import runs
+from keel.pipeline import attach, runs
 from keel.pipeline.evidence import evidence_for
 from keel.pipeline.releases import get_release
 
@@ -68,16 +68,20 @@ def add(
             "inputs": dict(_pair(i, "--input", lambda v, _: v) for i in input_),
             "log": log,
         }
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):  # a CI job with a token: through the control plane
-        body = {"system": system, "run": run, "release": release, "evidence": data}
-        shown = remote.call(settings, "POST", "/api/v1/evidence", body)
-    else:
-        who = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(who) as session:
-            shown = runs.add_evidence(
+
+    def here(ws, who) -> dict:
+        with ws.write(who) as session:
+            return attach.add_evidence(
                 session, who, system, data, run_id=run, release=release
             ).summary()
+
+    body = {"system": system, "run": run, "release": release, "evidence": data}
+    shown = context.change(  # a CI job with a token goes through the control plane
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(settings, "POST", "/api/v1/evidence", body),
+        local=here,
+    )
     console.print(
         f"recorded {shown['track']}.{shown['check']}: {shown['result']} "
         f"({shown['digest'][:19]}…, event #{shown['event']})",

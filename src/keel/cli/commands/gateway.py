@@ -51,6 +51,14 @@ def gateway(
         metavar="URL",
         help="Share rate limits with other replicas through this Redis.",
     ),
+    redis_timeout: float = typer.Option(
+        0.05,
+        "--redis-timeout",
+        min=0.001,
+        max=5,
+        help="Deadline for a request's rate-limit round trips to Redis, s; past it the "
+        "route's --limits-fail applies.",
+    ),
     interval: float = typer.Option(1.0, "--poll", min=0.1, max=10, help="Config poll, s."),
     max_body: int = typer.Option(1 << 20, "--max-body", min=1024, help="Largest body, bytes."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Upstream timeout, s."),
@@ -76,6 +84,7 @@ def gateway(
         port=port,
         admin_port=admin_port or None,
         redis_url=redis,
+        redis_timeout=redis_timeout,
         interval=interval,
         max_body=max_body,
         timeout=timeout,
@@ -139,11 +148,19 @@ def route_set(
         "default: block injections, redact PII and secrets.",
     ),
     no_guard: bool = typer.Option(False, "--no-guard", help="No guard on this route."),
+    limits_fail: str = typer.Option(
+        "closed",
+        "--limits-fail",
+        help="When the rate-limit store (Redis) is down: closed (refuse, 503) or open "
+        "(serve, recorded as limit: unchecked).",
+    ),
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Route ENDPOINT_REF in an environment to an upstream (replaces an existing route)."""
     from keel.gateway import routes
 
+    upstream = routes.check_upstream(upstream)  # here too: a refused URL goes nowhere
+    context.check_choice(limits_fail, routes.LIMITS_FAIL, "--limits-fail")
     if guard_file and no_guard:
         raise UsageError("--guard and --no-guard exclude each other")
     guard: dict | bool | None = None
@@ -170,6 +187,7 @@ def route_set(
             "capture": capture,
             "credential_env": credential_env,
             "guard": guard,
+            "limits_fail": limits_fail,
         }
         done = remote.call(settings, "PUT", "/api/v1/gateway/routes", body)
     else:
@@ -188,6 +206,7 @@ def route_set(
                 capture=capture,
                 credential_env=credential_env,
                 guard=guard,
+                limits_fail=limits_fail,
             ).as_dict()
     console.print(
         f"route {done['endpoint']} ({done['environment']}) -> {done['upstream']}", markup=False
@@ -233,6 +252,7 @@ def route_list(
         limits = " ".join(
             f"{k}={r[k]}" for k in ("model", "rpm", "tpm", "timeout", "capture") if r[k]
         )
+        limits += f" limits-fail={r['limits_fail']}"
         limits += " guard=" + (
             "off" if r["guard"] is False else "custom" if r["guard"] else "default"
         )

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import typer
 from rich.markup import escape
 
+from keel.catalog.queries import system_key
 from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.errors import UsageError
@@ -110,7 +111,7 @@ def review(
     _format(fmt)
     if kind is None:
         with context.workspace(ctx) as ws, ws.read() as session:
-            found = reviews.reviews_of(session, reviews.system_key(session, system))
+            found = reviews.reviews_of(session, system_key(session, system))
         if fmt == "json":
             print_json([r.summary() for r in found])
             return
@@ -120,24 +121,24 @@ def review(
             note = f"  {r.comment}" if r.comment else ""
             console.print(f"{r.kind:9} {r.created_at[:19]}  {r.reviewer}{note}", markup=False)
         return
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):  # through the control plane, as the token's user
-        path = f"/api/v1/systems/{quote(system, safe='')}/reviews"
-        answer = remote.call(settings, "POST", path, {"kind": kind, "comment": comment})
-        console.print(
-            f"{escape(answer['reviewer'])} cleared the {kind} review of {escape(answer['system'])}"
-        )
-        return
-    who = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws:
-        done = refusals.logged(
+    path = f"/api/v1/systems/{quote(system, safe='')}/reviews"
+    done = context.change(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(
+            settings, "POST", path, {"kind": kind, "comment": comment}
+        ),
+        local=lambda ws, who: refusals.logged(
             ws,
             who,
-            "system.review",
+            "readiness.review.refused",
             reviews.subject_of(system),
             lambda session: reviews.review(session, who, system, kind, comment),
-        )
-    console.print(f"{escape(done.reviewer)} cleared the {kind} review of {escape(done.system)}")
+        ).summary(),
+    )
+    console.print(
+        f"{escape(done['reviewer'])} cleared the {kind} review of {escape(done['system'])}"
+    )
 
 
 @stage_app.command("show")
@@ -179,23 +180,26 @@ def stage_advance(
 ) -> None:
     """Move the system to its next stage; refused (exit 1, logged) with the unmet criteria."""
     _format(fmt)
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):  # through the control plane, as the token's user
+
+    def through_api(settings) -> dict:
         path = f"/api/v1/systems/{quote(system, safe='')}/stage"
         try:
-            shown = remote.call(settings, "POST", path, {"to": to})
+            return remote.call(settings, "POST", path, {"to": to})
         except remote.Refused as refused:
-            shown = {"system": system, "allowed": False, "missing": refused.problems}
-    else:
-        who = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws:
-            shown = refusals.logged(
-                ws,
-                who,
-                "stage.advance",
-                reviews.subject_of(system),
-                lambda session: stages.advance(session, who, system, to),
-            ).as_dict()
+            return {"system": system, "allowed": False, "missing": refused.problems}
+
+    shown = context.change(
+        ctx,
+        as_user,
+        remote=through_api,
+        local=lambda ws, who: refusals.logged(
+            ws,
+            who,
+            "readiness.advance.refused",
+            reviews.subject_of(system),
+            lambda session: stages.advance(session, who, system, to),
+        ).as_dict(),
+    )
     if fmt == "json":
         print_json(shown)
     elif shown["allowed"]:

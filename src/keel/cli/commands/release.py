@@ -16,7 +16,7 @@ from keel.cli.context import AS_OPTION, RELEASE_ARGUMENT, console, print_json
 from keel.errors import InputError, UsageError
 from keel.pipeline import approvals, promotion, refusals, releases
 from keel.pipeline.policy import Missing
-from keel.pipeline.reports import read_benchmarks, read_junit
+from keel.pipeline.testreports import read_benchmarks, read_junit
 
 app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
 
@@ -217,22 +217,24 @@ def approve(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Approve a release in a role you hold in its system's pod."""
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):  # through the control plane, as the token's user
-        path = f"/api/v1/releases/{quote(release)}/approvals"
-        answer = remote.call(settings, "POST", path, {"role": role, "comment": comment})
-        console.print(f"{escape(answer['approver'])} approved {escape(release)} as {escape(role)}")
-        return
-    who = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws:
-        found = refusals.logged(
-            ws,
-            who,
-            "release.approve",
-            release,
-            lambda session: approvals.approve(session, who, release, role, comment),
-        )
-    console.print(f"{escape(found.approver)} approved {escape(release)} as {escape(role)}")
+    path = f"/api/v1/releases/{quote(release)}/approvals"
+    approver = context.change(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(
+            settings, "POST", path, {"role": role, "comment": comment}
+        )["approver"],
+        local=lambda ws, who: (
+            refusals.logged(
+                ws,
+                who,
+                "pipeline.approval.refused",
+                release,
+                lambda session: approvals.approve(session, who, release, role, comment),
+            ).approver
+        ),
+    )
+    console.print(f"{escape(approver)} approved {escape(release)} as {escape(role)}")
 
 
 @app.command()
@@ -245,23 +247,26 @@ def promote(
 ) -> None:
     """Promote a release; refused (exit 1, logged) with the list of what is missing."""
     context.check_choice(fmt, ("text", "json"), "--format")
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):  # through the control plane, as the token's user
+
+    def through_api(settings) -> promotion.Decision:
         try:
             path = f"/api/v1/releases/{quote(release)}/promote"
-            decision = promotion.Decision.from_dict(remote.call(settings, "POST", path, {"to": to}))
+            return promotion.Decision.from_dict(remote.call(settings, "POST", path, {"to": to}))
         except remote.Refused as refused:
-            decision = promotion.Decision(release, to, [Missing("", p) for p in refused.problems])
-    else:
-        who = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws:
-            decision = refusals.logged(
-                ws,
-                who,
-                "release.promote",
-                release,
-                lambda session: promotion.promote(session, who, ws.signer(), release, to),
-            )
+            return promotion.Decision(release, to, [Missing("", p) for p in refused.problems])
+
+    decision = context.change(
+        ctx,
+        as_user,
+        remote=through_api,
+        local=lambda ws, who: refusals.logged(
+            ws,
+            who,
+            "pipeline.promotion.refused",
+            release,
+            lambda session: promotion.promote(session, who, ws.signer(), release, to),
+        ),
+    )
     if fmt == "json":
         print_json(decision.as_dict())
     elif decision.allowed:

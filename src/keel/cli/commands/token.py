@@ -44,32 +44,27 @@ def create(
     """Create an API token; the secret is printed once, only here."""
     context.check_choice(role, ROLES, "--role")
     ttl = parse_duration(expires) if expires else None
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
+
+    def through_api(settings) -> tuple[str, str, str | None, str]:
         if ttl is not None and ttl % timedelta(days=1):
             raise typer.BadParameter("through the API, expiry is in whole days (e.g. 90d)")
-        answer = remote.call(
-            settings,
-            "POST",
-            "/api/v1/tokens",
-            {
-                "user": user,
-                "role": role,
-                "note": note,
-                "expires_in_days": ttl.days if ttl else None,
-            },
-        )
-        token_id, owner, expires_at, secret = (
-            answer["id"],
-            answer["user"],
-            answer["expires_at"],
-            answer["token"],
-        )
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
-            info, secret = create_token(session, actor, user, role, ttl=ttl, note=note)
-        token_id, owner, expires_at = info.id, info.user, info.expires_at
+        body = {
+            "user": user,
+            "role": role,
+            "note": note,
+            "expires_in_days": ttl.days if ttl else None,
+        }
+        answer = remote.call(settings, "POST", "/api/v1/tokens", body)
+        return answer["id"], answer["user"], answer["expires_at"], answer["token"]
+
+    def here(ws, who) -> tuple[str, str, str | None, str]:
+        with ws.write(who) as session:
+            info, secret = create_token(session, who, user, role, ttl=ttl, note=note)
+        return info.id, info.user, info.expires_at, secret
+
+    token_id, owner, expires_at, secret = context.change(
+        ctx, as_user, remote=through_api, local=here
+    )
     console.print(
         f"token {token_id} for {owner} ({role}), expires {expires_at or 'never'}", markup=False
     )
@@ -104,15 +99,17 @@ def revoke(
     """Revoke a token, or every credential of a user (--user)."""
     if bool(token_id) == bool(user):
         raise typer.BadParameter("give a token ID or --user, not both")
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
+
+    def through_api(settings) -> list[str]:
         if user:
             raise typer.BadParameter("through the API, revoke one token ID at a time")
-        revoked = remote.call(settings, "DELETE", f"/api/v1/tokens/{token_id}")["revoked"]
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
-            revoked = revoke_tokens(session, actor, token_id=token_id, user=user)
+        return remote.call(settings, "DELETE", f"/api/v1/tokens/{token_id}")["revoked"]
+
+    def here(ws, who) -> list[str]:
+        with ws.write(who) as session:
+            return revoke_tokens(session, who, token_id=token_id, user=user)
+
+    revoked = context.change(ctx, as_user, remote=through_api, local=here)
     console.print(f"revoked {', '.join(revoked)}", markup=False)
 
 

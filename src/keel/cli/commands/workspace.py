@@ -65,21 +65,25 @@ def mode(
     control plane with KEEL_URL and KEEL_TOKEN, so separation of duties means something.
     """
     context.check_choice(new_mode, core.MODES, "MODE")
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
-        changed = remote.call(settings, "PUT", "/api/v1/workspace/mode", {"mode": new_mode})[
-            "changed"
-        ]
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
+
+    def here(ws, who) -> bool:
+        with ws.write(who) as session:
             if new_mode == core.SERVER and not any(t.role == "admin" for t in list_tokens(session)):
                 warn(
                     "no admin API token exists: create one first (`keel token create --role admin`), "
                     "or nothing can change this workspace any more"
                 )
                 raise typer.Exit(2)
-            changed = core.set_mode(session, actor, new_mode)
+            return core.set_mode(session, who, new_mode)
+
+    changed = context.change(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(
+            settings, "PUT", "/api/v1/workspace/mode", {"mode": new_mode}
+        )["changed"],
+        local=here,
+    )
     console.print(f"mode {'set to' if changed else 'already'} {new_mode}", markup=False)
 
 

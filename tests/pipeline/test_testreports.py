@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keel.errors import InputError, UsageError
-from keel.pipeline.reports import read_benchmarks, read_junit
+from keel.pipeline.testreports import read_benchmarks, read_junit
 
 PYTEST_JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="5">

@@ -1,0 +1,108 @@
+"""The web UI's pages, one module per package as `keel.api` has one router per package.
+
+What every page shares lives here: the templates, the session check, rendering, the graph
+snapshot, and `PageRoute`, the one place an error becomes a page. A page raises the error
+the service raised (NotFoundError, PermissionDenied, any KeelError) and the page for it has
+the error's own status and title and the navigation bar; no page catches errors itself.
+
+Pages authenticate with the `keel_session` cookie (HttpOnly, SameSite=Lax), which a login
+sets (see `keel.web.pages.auth`). No long-lived secret ever sits in a URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from keel.auth import Principal, verify
+from keel.errors import KeelError
+from keel.web import views
+from keel.workspace import Workspace
+
+HERE = Path(__file__).parent.parent
+COOKIE = "keel_session"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(href=views.href, system_href=views.system_href)
+
+
+class LoginRequired(Exception):
+    """Raised by pages when the browser has no valid session: a redirect to /login."""
+
+
+class PageRoute(APIRoute):
+    """A page's route: no session is a redirect to the login, a KeelError is an error page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                return RedirectResponse("/login", status_code=303)
+            except KeelError as exc:
+                return error_page(request, exc.http_status, str(exc))
+
+        return route
+
+
+def page_router() -> APIRouter:
+    return APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+def workspace(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+def session_principal(request: Request) -> Principal:
+    """The browser's user, from its session cookie; LoginRequired when it has none."""
+    found = _session(request)
+    if found is None:
+        raise LoginRequired
+    return found
+
+
+def _session(request: Request) -> Principal | None:
+    with workspace(request).read() as session:
+        return verify(session, request.cookies.get(COOKIE), kind="session")
+
+
+def page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"who": who, **context})
+
+
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    """The page for every error status, with the navigation bar when there is a session."""
+    response = page(
+        request,
+        "error.html",
+        _session(request),
+        status=status,
+        title=HTTPStatus(status).phrase.capitalize(),  # "Not found", "Forbidden"
+        detail=detail,
+    )
+    response.status_code = status
+    return response
+
+
+def snapshot(request: Request) -> views.Snapshot:
+    with workspace(request).read() as session:
+        return views.snapshot(session, str(id(request.app)))
+
+
+def existing(snap: views.Snapshot, ref: str) -> str:
+    """The key of an entity of the snapshot; NotFoundError otherwise."""
+    return snap.graph.resolve(ref).key
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside <script>: no '<', so no '</script>' can close the tag early."""
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
