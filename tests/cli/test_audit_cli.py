@@ -227,11 +227,11 @@ def test_audit_log_takes_a_release_subject(home, capsys):
     ws = workspace(home)
     actor = Actor("user:default/alice", "local")
     with ws.write(actor) as session:
-        audit.append(session, actor, [audit.Change("release.promote", "model:default/x@2", {})])
+        audit.append(session, actor, [audit.Change("pipeline.release.promoted", "model:default/x@2", {})])
     ws.close()
     capsys.readouterr()
     assert run(["audit", "log", "--subject", "model:x@2"]) == 0
-    assert "release.promote model:default/x@2" in capsys.readouterr().out
+    assert "pipeline.release.promoted model:default/x@2" in capsys.readouterr().out
 
 
 def test_edited_index_columns_fail_verify(home, capsys):
@@ -239,7 +239,7 @@ def test_edited_index_columns_fail_verify(home, capsys):
     actor = Actor("user:default/alice", "local")
     with ws.write(actor) as session:
         (event,) = audit.append(
-            session, actor, [audit.Change("release.promote", "model:default/x@2", {})]
+            session, actor, [audit.Change("pipeline.release.promoted", "model:default/x@2", {})]
         )
     ws.close()
     ws = workspace(home)

@@ -27,13 +27,14 @@ from datetime import datetime
 from pathlib import Path
 
 from keel.audit import merkle, trust
+from keel.audit.actions import stored_names
 from keel.audit.note import NoteError, VerifierKey, parse_checkpoint, signed_by
 
 EXPORT_FILES = ("events.jsonl", "checkpoints.json", "keys.json", "log.json")
 MAX_TAIL_AGE = 60.0  # seconds an event may stay unsigned (the maximum merge delay)
 # the events that can introduce a key: key events, and the workspace's first event (which
 # introduces the traffic key), stored under its current name or the one it had before
-_CREATED = ("workspace.store.created", "workspace.created")
+_CREATED = tuple(stored_names("workspace.store.created"))
 _KEY_EVENTS = (b'{"action":"audit.key.', *(b'{"action":"%s"' % a.encode() for a in _CREATED))
 
 
