@@ -359,7 +359,11 @@ def test_edited_index_columns_fail_verify_and_do_not_fool_queries(ws, admin):
     append(
         ws,
         admin,
-        [audit.Change("pipeline.release.promoted", "model:default/m@2", {"environment": "production"})],
+        [
+            audit.Change(
+                "pipeline.release.promoted", "model:default/m@2", {"environment": "production"}
+            )
+        ],
     )
     ws.seal()
     seq = len(rows(ws))

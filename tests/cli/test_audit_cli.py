@@ -227,7 +227,9 @@ def test_audit_log_takes_a_release_subject(home, capsys):
     ws = workspace(home)
     actor = Actor("user:default/alice", "local")
     with ws.write(actor) as session:
-        audit.append(session, actor, [audit.Change("pipeline.release.promoted", "model:default/x@2", {})])
+        audit.append(
+            session, actor, [audit.Change("pipeline.release.promoted", "model:default/x@2", {})]
+        )
     ws.close()
     capsys.readouterr()
     assert run(["audit", "log", "--subject", "model:x@2"]) == 0
