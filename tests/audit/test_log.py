@@ -125,7 +125,7 @@ def test_reordered_rows_are_caught(ws, admin):
         conn.execute(update(EventRow).where(EventRow.seq == 4).values(body=b[2]))
     with ws.read() as session:
         result = audit_log.verify(session, ws.name)
-    assert "event 3 is reordered or inserted" in result.problems[0]
+    assert "event 3 is reordered" in result.problems[0]
 
 
 def test_export_verifies_offline_without_sqlalchemy(ws, admin, tmp_path):
@@ -216,7 +216,9 @@ def test_a_rotation_interrupted_on_either_side_of_its_commit_leaves_one_agreed_k
     ws._signer = None
     after = ws.signer().key_id
     with ws.read() as session:
-        current = [k for k in keys.history(session) if k["retired_at"] is None]
+        current = [
+            k for k in keys.history(session) if k["retired_at"] is None and k["name"] == ws.name
+        ]
     assert after != before and [k["key_id"] for k in current] == [after]
     assert not (home / keys.PENDING_FILE).exists()
 
@@ -235,7 +237,7 @@ def test_tampering_the_tree_the_tail_or_the_checkpoints_is_caught(ws, admin):
 
     with ws.read() as session:
         clean = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
-    assert clean.ok and clean.unsigned == 3 and "not yet signed" in clean.summary()
+    assert clean.ok and clean.unsigned == 3 and "unsigned tail of 3 events" in clean.summary()
     with ws.engine.begin() as conn:
         (h,) = conn.execute(text("SELECT hash FROM audit_nodes WHERE level = 3 AND idx = 0")).one()
     broken = bytes(h)[:-1] + bytes([h[-1] ^ 1])
@@ -285,7 +287,7 @@ def test_a_key_smuggled_into_the_key_table_is_not_trusted(ws, admin):
         )
     with ws.read() as session:
         result = audit_log.verify(session, ws.name, pinned=ws.signer().public_key)
-    assert not result.ok and "no signature by a known key" in result.problems[0]
+    assert not result.ok and "not signed by a trusted key" in result.problems[0]
 
 
 def test_the_offline_verifier_can_pin_its_key(ws, admin, tmp_path):

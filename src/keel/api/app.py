@@ -35,11 +35,13 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = ws is None
         app.state.workspace = ws or open_workspace(settings)  # type: ignore[arg-type]
+        if own:  # a long-running process: its unsigned tail is signed every second
+            app.state.workspace.start_sealing()
         try:
             yield
         finally:
             if own:
-                app.state.workspace.close()
+                app.state.workspace.close()  # stops sealing and signs the rest
 
     app = FastAPI(
         title="Keel control plane",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from keel.audit import tree
 from keel.audit.events import GOVERNANCE, head
 from keel.audit.keys import Signer
-from keel.audit.note import Checkpoint, NoteError, parse_checkpoint, sign
+from keel.audit.note import Checkpoint, NoteError, cosign, parse_checkpoint, sign
 from keel.audit.tables import CheckpointRow
 from keel.errors import WorkspaceError
 from keel.store import driver
@@ -33,6 +33,12 @@ def origin_of(name: str, log: str) -> str:
     return f"{name}/{log}"
 
 
+def workspace_of(signer: Signer, log: str) -> str:
+    """The workspace name of a log's signer (the traffic key is named `<workspace>/traffic`)."""
+    suffix = f"/{log}"
+    return signer.name[: -len(suffix)] if signer.name.endswith(suffix) else signer.name
+
+
 def latest(session: Session, log: str = GOVERNANCE) -> Signed | None:
     # On the driver's cursor: every proof asks, and so does every write's checkpoint check.
     session.flush()  # as an ORM query would
@@ -47,12 +53,26 @@ def all_checkpoints(session: Session, log: str = GOVERNANCE) -> list[Signed]:
     return [_signed(r.log, r.size, r.note, r.time) for r in rows.scalars()]
 
 
+def notes(session: Session, log: str = GOVERNANCE) -> list[str]:
+    """Every stored checkpoint of `log` as its signed note, unparsed (verify judges them)."""
+    rows = session.execute(
+        select(CheckpointRow.note).where(CheckpointRow.log == log).order_by(CheckpointRow.size)
+    )
+    return list(rows.scalars())
+
+
 def checkpoint(
-    session: Session, signer: Signer, log: str = GOVERNANCE, *, force: bool = True
+    session: Session,
+    signer: Signer,
+    log: str = GOVERNANCE,
+    *,
+    force: bool = True,
+    cosigner: Signer | None = None,
 ) -> Signed | None:
     """Sign the log's current size; without `force`, only if the last one is over a second old.
 
     Returns the latest checkpoint (new or not), or None for an empty log or when not due.
+    `cosigner` adds a second signature (a key rotation's new key).
     """
     size = head(session, log)
     last = latest(session, log)
@@ -72,8 +92,12 @@ def checkpoint(
         return None
     root = tree.root(session.connection(), log, size)
     note = sign(
-        Checkpoint(origin_of(signer.name, log), size, root), signer.name, signer.private_key
+        Checkpoint(origin_of(workspace_of(signer, log), log), size, root),
+        signer.name,
+        signer.private_key,
     )
+    if cosigner is not None:
+        note = cosign(note, cosigner.name, cosigner.private_key)
     stamp = now.isoformat(timespec="microseconds").replace("+00:00", "Z")
     session.add(CheckpointRow(log=log, size=size, root=root, note=note, time=stamp))
     session.flush()

@@ -1,8 +1,12 @@
-"""The workspace's signing key: created by `keel init`, kept in KEEL_HOME (mode 0600).
+"""The workspace's signing keys: created by `keel init`, kept in KEEL_HOME (mode 0600).
 
-The key file holds the current private key; `audit_keys` holds every public key the
-workspace has used, so checkpoints signed before a rotation still verify, and exports
-carry that history.
+Two keys, one per log: `audit-ed25519.pem` signs the governance log (the control plane's),
+`audit-traffic-ed25519.pem` the traffic log (the gateway's, which never needs the first).
+`audit_keys` holds every public key the workspace has used, so exports carry that history;
+which of them a verifier trusts is decided by `keel.audit.trust`, never by that table.
+
+A store has one governance key: `keel init` creates it only for a store that has none, and
+a second host joins a store only with a copy of its key file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from keel.clock import stamp
 from keel.errors import WorkspaceError
 
 KEY_FILE = "audit-ed25519.pem"
+TRAFFIC_KEY_FILE = "audit-traffic-ed25519.pem"
 PENDING_FILE = "audit-ed25519.next.pem"  # a rotation's new key, until its transaction commits
 
 
@@ -52,8 +57,8 @@ def _write_key(path: Path, key: Ed25519PrivateKey) -> None:
     os.replace(tmp, path)
 
 
-def load_signer(home: Path, name: str) -> Signer:
-    path = home / KEY_FILE
+def load_signer(home: Path, name: str, file: str = KEY_FILE) -> Signer:
+    path = home / file
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
@@ -68,23 +73,79 @@ def load_signer(home: Path, name: str) -> Signer:
 
 
 def ensure_key(session: Session, home: Path, name: str) -> Signer:
-    """The workspace's key, created (file and history row) when there is none yet."""
+    """The governance key: created (file and history row) only for a store that has none.
+
+    A store that has a key is joined only with a copy of it; any other key file, or none,
+    is refused with one line saying how, so two hosts never sign with different keys.
+    """
     path = home / KEY_FILE
+    current = (
+        session.execute(select(KeyRow).where(KeyRow.name == name, KeyRow.retired_at.is_(None)))
+        .scalars()
+        .all()
+    )
+    if current:
+        ids = ", ".join(r.key_id for r in current)
+        if not path.exists():
+            raise WorkspaceError(
+                f"this store is signed with key {ids}, which {home} does not hold: copy "
+                f"{KEY_FILE} from the host that made the store into {home} (mode 0600) and run "
+                "`keel init` again (init never makes a second key for a store)"
+            )
+        signer = load_signer(home, name)
+        if signer.key_id not in {r.key_id for r in current}:
+            raise WorkspaceError(
+                f"{path} holds key {signer.key_id}, but this store is signed with {ids}: copy "
+                f"the store's {KEY_FILE} from a host that holds it, or use another KEEL_HOME"
+            )
+        return signer
+    if session.execute(select(KeyRow.key_id).where(KeyRow.name == name).limit(1)).first():
+        raise WorkspaceError(
+            "this store's signing keys are all retired: the key history is damaged; "
+            "run `keel audit verify`"
+        )
     if not path.exists():
         _write_key(path, Ed25519PrivateKey.generate())
     signer = load_signer(home, name)
+    _add(session, signer)
+    return signer
+
+
+def ensure_traffic_key(session: Session, home: Path, name: str) -> Signer | None:
+    """The traffic key, created with its history row when the store has none; None when the
+    store has one that this host does not hold (copy it to the gateway's host)."""
+    current = (
+        session.execute(
+            select(KeyRow.key_id).where(KeyRow.name == name, KeyRow.retired_at.is_(None))
+        )
+        .scalars()
+        .all()
+    )
+    path = home / TRAFFIC_KEY_FILE
+    if current:
+        if not path.exists():
+            return None
+        signer = load_signer(home, name, TRAFFIC_KEY_FILE)
+        return signer if signer.key_id in current else None
+    if not path.exists():
+        _write_key(path, Ed25519PrivateKey.generate())
+    signer = load_signer(home, name, TRAFFIC_KEY_FILE)
+    _add(session, signer)
+    return signer
+
+
+def _add(session: Session, signer: Signer) -> None:
     if session.get(KeyRow, signer.key_id) is None:
         session.add(
             KeyRow(
                 key_id=signer.key_id,
-                name=name,
+                name=signer.name,
                 public_key=signer.public_key,
                 created_at=stamp(),
                 retired_at=None,
             )
         )
         session.flush()
-    return signer
 
 
 def rotate(session: Session, home: Path, name: str) -> tuple[Signer, Signer]:
@@ -94,19 +155,11 @@ def rotate(session: Session, home: Path, name: str) -> tuple[Signer, Signer]:
     history says so (`settle`), so a crash on either side of the commit leaves the key
     file and the history in agreement.
     """
-    old = ensure_key(session, home, name)
+    old = load_signer(home, name)
     _write_key(home / f"audit-ed25519.{old.key_id}.retired.pem", old.private_key)
     new = Signer(name, Ed25519PrivateKey.generate())
     _write_key(home / PENDING_FILE, new.private_key)
-    session.add(
-        KeyRow(
-            key_id=new.key_id,
-            name=name,
-            public_key=new.public_key,
-            created_at=stamp(),
-            retired_at=None,
-        )
-    )
+    _add(session, new)
     session.execute(update(KeyRow).where(KeyRow.key_id == old.key_id).values(retired_at=stamp()))
     session.flush()
     return old, new

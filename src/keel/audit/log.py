@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.audit import checkpoints, keys, tree
+from keel.audit import checkpoints, keys, tree, trust
 from keel.audit.events import GOVERNANCE, Change, append, head, list_events
-from keel.audit.tables import EventRow
-from keel.audit.verify import Result, verify_log
+from keel.audit.note import VerifierKey
+from keel.audit.tables import CheckpointRow, EventRow
+from keel.audit.verify import MAX_TAIL_AGE, Result, column_problem, verify_log
 from keel.errors import NotFoundError, UsageError
 from keel.identity import Actor
 from keel.store import driver
@@ -108,19 +109,56 @@ def consistency(
     )
 
 
+# The index columns, rebuilt as the bytes they must be in the signed body: the start
+# (`action`, then `actor.id`) and the end (`op`, `seq`, `subject`, `time`, `v`) of the
+# canonical record. A row where they differ is checked exactly in Python (`column_problem`:
+# a value with characters JSON escapes differs here and agrees there).
+_PREFIX = """'{"action":"' || action || '","actor":{"id":"' || actor || '",'"""
+_SUFFIX = (
+    """',"op":"' || op || '","seq":' || seq || ',"subject":"' || subject || """
+    """'","time":"' || time || '","v":1}'"""
+)
+_EVENTS = {
+    "sqlite": (
+        "SELECT seq, b, substr(b, 1, length(p)) = p AND substr(b, -length(s)) = s FROM "
+        f"(SELECT seq, CAST(body AS BLOB) AS b, CAST({_PREFIX} AS BLOB) AS p, "
+        f"CAST({_SUFFIX} AS BLOB) AS s FROM audit_events WHERE log = ? ORDER BY seq)"
+    ),
+    "postgresql": (
+        "SELECT seq, b, substring(b from 1 for length(p)) = p AND "
+        "substring(b from greatest(length(b) - length(s) + 1, 1)) = s FROM "
+        f"(SELECT seq, CAST(body AS BYTEA) AS b, convert_to({_PREFIX}, 'UTF8') AS p, "
+        f"convert_to({_SUFFIX}, 'UTF8') AS s FROM audit_events WHERE log = ? ORDER BY seq) e"
+    ),
+}
+_COLUMNS = "SELECT time, actor, action, subject, op FROM audit_events WHERE log = ? AND seq = ?"
+
+
 def verify(
-    session: Session, name: str, log: str = GOVERNANCE, *, pinned: bytes | None = None
+    session: Session,
+    name: str,
+    log: str = GOVERNANCE,
+    *,
+    pinned: bytes | list[VerifierKey] | None = None,
+    since: list[str] = (),
+    inherited: list[trust.Grant] = (),
+    max_tail_age: float | None = MAX_TAIL_AGE,
 ) -> Result:
     """Recompute `log` from its stored bytes and check it against every signed checkpoint.
 
-    With `pinned` (the public key of the workspace's key file), only that key and the keys
-    named by `audit.key.rotated` events are trusted, not whatever the key table holds.
+    `pinned` are the keys trusted from outside the store (the key file's public key, or
+    keys given with --key); without them, the key table's keys are taken as they are, which
+    proves the log whole but not whose it is. `since`: checkpoints verified before, which
+    the log must still extend. `inherited`: the grants the governance log's verification
+    gave, which a traffic log's checkpoints need.
     """
     conn = session.connection()
-    history = keys.verifier_keys(keys.history(session))
-    if pinned is not None:
-        allowed = {pinned} | _rotated_keys(session)
-        history = [k for k in history if k.public_key in allowed]
+    if pinned is None:
+        roots = keys.verifier_keys(keys.history(session))
+    elif isinstance(pinned, bytes):
+        roots = [VerifierKey(name, pinned)]
+    else:
+        roots = list(pinned)
     blob = "BLOB" if conn.dialect.name == "sqlite" else "BYTEA"  # bytes, even if text was
     nodes = _stream(  # written back: a tampered row must fail to match, not break verify
         conn,
@@ -129,24 +167,75 @@ def verify(
         "ORDER BY level, idx",
         log,
     )
-    events = _stream(
-        conn,
-        "events",
-        f"SELECT seq, CAST(body AS {blob}) FROM audit_events WHERE log = ? ORDER BY seq",
-        log,
-    )
+    events = _stream(conn, "events", _EVENTS[conn.dialect.name], log)
+
+    def columns(seq: int, body: bytes) -> str | None:
+        row = driver.fetch_all(conn, _COLUMNS, (log, seq))
+        if not row:
+            return f"event {seq} is deleted while being verified"
+        names = ("time", "actor", "action", "subject", "op")
+        return column_problem(seq, body, dict(zip(names, row[0], strict=True)))
+
     try:
         return verify_log(
             log,
             checkpoints.origin_of(name, log),
             events,
-            [c.note for c in checkpoints.all_checkpoints(session, log)],
-            history,
-            stored_nodes=nodes,
+            checkpoints.notes(session, log),
+            roots,
+            stored_nodes=iter(lambda: nodes.fetchmany(20_000), []),
+            inherited=inherited,
+            since=since,
+            columns=columns,
+            max_tail_age=max_tail_age,
         )
     finally:  # a failure stops early: close the streaming cursors it left open
         events.close()
         nodes.close()
+
+
+def verify_logs(
+    session: Session,
+    name: str,
+    wanted: list[str],
+    *,
+    pinned: bytes | list[VerifierKey] | None = None,
+    since: dict[str, str] | None = None,
+    max_tail_age: float | None = MAX_TAIL_AGE,
+) -> list[Result]:
+    """Verify the `wanted` logs; the governance log always comes first, since the keys of
+    the others are introduced in it (it is verified even when not wanted, not reported)."""
+    since = since or {}
+    governance = verify(
+        session,
+        name,
+        GOVERNANCE,
+        pinned=pinned,
+        since=[since[GOVERNANCE]] if GOVERNANCE in since else [],
+        max_tail_age=max_tail_age,
+    )
+    results = [governance] if GOVERNANCE in wanted else []
+    grants = governance.trust.grants if governance.trust else []
+    for log in wanted:
+        if log == GOVERNANCE:
+            continue
+        if governance.trust is None:  # its keys are unknown: say why, once
+            results.append(
+                Result(log, problems=[f"the governance log failed first: {governance.problems[0]}"])
+            )
+            continue
+        results.append(
+            verify(
+                session,
+                name,
+                log,
+                pinned=pinned,
+                since=[since[log]] if log in since else [],
+                inherited=grants,
+                max_tail_age=max_tail_age,
+            )
+        )
+    return results
 
 
 def _stream(conn, name: str, sql: str, log: str):
@@ -161,16 +250,31 @@ def _stream(conn, name: str, sql: str, log: str):
     return cursor
 
 
-def _rotated_keys(session: Session) -> set[bytes]:
-    found: set[bytes] = set()
-    # through the subject index: `action` has none, and a scan of a large log takes seconds
-    for event in list_events(session, subject="workspace", action="audit.key.rotated"):
-        for side in ("old", "new"):
-            try:
-                found.add(bytes.fromhex(event.details[side]["public_key"]))
-            except (KeyError, TypeError, ValueError):
-                continue
-    return found
+VERIFIED_FILE = "audit-verified.json"
+
+
+def remembered(home: Path) -> dict[str, str]:
+    """The newest checkpoint of each log this host has verified (log -> signed note)."""
+    try:
+        data = json.loads((home / VERIFIED_FILE).read_text())
+        return {log: entry["note"] for log, entry in data.items() if isinstance(entry["note"], str)}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise UsageError(
+            f"{home / VERIFIED_FILE} is damaged: it holds the checkpoints this host verified; "
+            "restore it from a backup (deleting it forgets what was verified)"
+        ) from None
+
+
+def remember(home: Path, results: list[Result]) -> None:
+    """Keep the newest verified checkpoint of each log, for the next verify to extend."""
+    data = {log: {"note": note} for log, note in remembered(home).items()}
+    for result in results:
+        if result.ok and result.latest:
+            data[result.log] = {"note": result.latest}
+    with _atomic(home / VERIFIED_FILE, "w") as out:
+        out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def export(session: Session, name: str, folder: Path, log: str = GOVERNANCE) -> int:
@@ -187,9 +291,11 @@ def export(session: Session, name: str, folder: Path, log: str = GOVERNANCE) -> 
         for (body,) in rows:
             out.write(bytes(body) + b"\n")
             count += 1
-    cps = [
-        {"size": c.size, "root": c.root.hex(), "time": c.time, "note": c.note}
-        for c in checkpoints.all_checkpoints(session, log)
+    rows = session.execute(
+        select(CheckpointRow).where(CheckpointRow.log == log).order_by(CheckpointRow.size)
+    ).scalars()
+    cps = [  # as stored: a corrupt one is the offline verifier's to name
+        {"size": r.size, "root": bytes(r.root).hex(), "time": r.time, "note": r.note} for r in rows
     ]
     for file, data in (
         ("checkpoints.json", cps),
@@ -210,22 +316,58 @@ def export(session: Session, name: str, folder: Path, log: str = GOVERNANCE) -> 
 
 
 def rotate_key(session: Session, actor: Actor, home: Path, name: str) -> keys.Signer:
+    """Replace the governance key. The rotation event carries the old key's endorsement of
+    the new one, and is signed at once by a checkpoint carrying both keys' signatures: a
+    verifier that trusts either key comes to trust the other through it."""
     old, new = keys.rotate(session, home, name)
+    endorsement = trust.endorse(
+        old.private_key, name, GOVERNANCE, trust.ROTATED, new.public_key, old.public_key
+    )
     append(
         session,
         actor,
         [
             Change(
-                "audit.key.rotated",
+                trust.ROTATED,
                 "workspace",
                 {
+                    "log": GOVERNANCE,
                     "old": {"key_id": old.key_id, "public_key": old.public_key.hex()},
                     "new": {"key_id": new.key_id, "public_key": new.public_key.hex()},
+                    "endorsement": endorsement,
                 },
             )
         ],
     )
+    checkpoints.checkpoint(session, old, cosigner=new)
     return new
+
+
+def introduction(governance: keys.Signer, key: keys.Signer, log: str) -> dict:
+    """The details of an event that introduces the key that signs `log` (the traffic
+    log's, say), endorsed by the governance key: `audit.key.introduced`, or the
+    `introduces` of `workspace.store.created`. The key is trusted once a governance checkpoint
+    covers the event."""
+    return {
+        "log": log,
+        "key": {"key_id": key.key_id, "name": key.name, "public_key": key.public_key.hex()},
+        "endorsement": trust.endorse(
+            governance.private_key, governance.name, log, trust.INTRODUCED, key.public_key
+        ),
+    }
+
+
+def introduced(session: Session, key_id: str) -> bool:
+    """Whether a key event names `key_id` (found through the subject index)."""
+    for event in list_events(session, subject="workspace"):
+        details = event.details.get("introduces", event.details)
+        if event.action in (*trust.KEY_ACTIONS, "workspace.store.created") and isinstance(
+            details, dict
+        ):
+            named = [details.get(k) for k in ("key", "new")]
+            if key_id in {d.get("key_id") for d in named if isinstance(d, dict)}:
+                return True
+    return False
 
 
 class _atomic:

@@ -57,6 +57,15 @@ def sign(checkpoint: Checkpoint, name: str, private_key: Ed25519PrivateKey) -> s
     return f"{body}\n{DASH} {name} {stamp}\n"
 
 
+def cosign(note: str, name: str, private_key: Ed25519PrivateKey) -> str:
+    """`note` with one more signature line, over the same checkpoint (a key rotation's
+    checkpoint carries both the old key's signature and the new one's)."""
+    body = note.rpartition("\n\n")[0] + "\n"
+    public = private_key.public_key().public_bytes_raw()
+    stamp = base64.b64encode(key_hash(name, public) + private_key.sign(body.encode())).decode()
+    return f"{note}{DASH} {name} {stamp}\n"
+
+
 def parse_checkpoint(text: str) -> Checkpoint:
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "":
@@ -77,6 +86,18 @@ def parse_checkpoint(text: str) -> Checkpoint:
 
 def open_note(note: str, keys: list[VerifierKey]) -> Checkpoint:
     """The checkpoint of a signed note, if a known key signed it; raises NoteError otherwise."""
+    checkpoint, signers = signed_by(note, keys)
+    if not signers:
+        raise NoteError("no signature by a known key")
+    return checkpoint
+
+
+def signed_by(note: str, keys: list[VerifierKey]) -> tuple[Checkpoint, list[VerifierKey]]:
+    """The checkpoint of a signed note and which of `keys` signed it (maybe none).
+
+    Raises NoteError for a malformed note or a signature by one of `keys` that does not
+    verify; signatures by other keys are not ours to judge and are skipped.
+    """
     if not isinstance(note, str):
         raise NoteError("a signed note is text")
     body, sep, signatures = note.rpartition("\n\n")
@@ -85,7 +106,7 @@ def open_note(note: str, keys: list[VerifierKey]) -> Checkpoint:
     body += "\n"
     checkpoint = parse_checkpoint(body)
     by_hash = {(k.name, k.key_hash): k for k in keys}
-    verified = False
+    signers: list[VerifierKey] = []
     for line in signatures[:-1].split("\n"):
         prefix = f"{DASH} "
         if not line.startswith(prefix) or line.count(" ") != 2:
@@ -97,14 +118,12 @@ def open_note(note: str, keys: list[VerifierKey]) -> Checkpoint:
             raise NoteError("a signature is not base64") from None
         key = by_hash.get((name, raw[:4]))
         if key is None:
-            continue  # a signature by a key we do not know: not ours to judge
+            continue
         if len(raw) != 68:
             raise NoteError(f"the signature by {name} is not an Ed25519 signature")
         try:
             Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw[4:], body.encode())
         except (InvalidSignature, ValueError):
             raise NoteError(f"the signature by {name} does not verify") from None
-        verified = True
-    if not verified:
-        raise NoteError("no signature by a known key")
-    return checkpoint
+        signers.append(key)
+    return checkpoint, signers

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -54,8 +54,11 @@ def workspace(ctx: typer.Context) -> Iterator[Workspace]:
     ws = open_workspace(state(ctx).settings())
     try:
         yield ws
-    finally:
-        ws.close()
+    except BaseException:
+        with suppress(KeelError):  # still sign what was committed; the first error shows
+            ws.close()
+        raise
+    ws.close()  # signs the log's tail if the command appended: before it exits, every time
 
 
 def actor(ctx: typer.Context, as_user: str | None) -> Actor:

@@ -7,6 +7,11 @@ through `keel.audit.append(..., log="traffic")`, the only writer of events. Reco
 ids, names, figures and decisions, never prompt or completion text. If the store is
 unreachable the records wait (up to `capacity`, then the oldest are dropped and counted).
 
+The traffic log is signed with the traffic key (`audit-traffic-ed25519.pem` in KEEL_HOME,
+introduced by a governance event at `keel init`), never the governance key: after every
+`sign_every` events or `sign_interval` seconds, whichever comes first, and at shutdown.
+The gateway's host needs only that key file.
+
 `RequestEvent` is the declared schema of a `gateway.request.handled` event's details (docs/events.md);
 `request_event(call, seconds, used)` builds one from a finished `Call`, `anomaly_event` the details
 of a `gateway.anomaly.detected`.
@@ -16,17 +21,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from keel import audit
+from keel.audit import checkpoints, keys
+from keel.audit.trust import key_name
+from keel.errors import WorkspaceError
 from keel.gateway.capture import redact_payload
 from keel.identity import Actor
+from keel.store import transaction
 from keel.workspace import Workspace
 
 LOG = "traffic"
+SIGN_EVERY = 1000  # events: the traffic log is signed after this many...
+SIGN_INTERVAL = 5.0  # ... or this many seconds, whichever comes first (and at shutdown)
 ACTION = "gateway.request.handled"
 GATEWAY = Actor("user:keel/gateway", "system")
 logger = logging.getLogger("keel.gateway")
@@ -41,6 +53,8 @@ class TrafficLog:
         batch: int = 2000,
         capacity: int = 200_000,
         on_write: Callable[[int, int], None] | None = None,
+        sign_every: int = SIGN_EVERY,
+        sign_interval: float = SIGN_INTERVAL,
     ):
         self.ws = ws
         self.interval = interval
@@ -53,6 +67,10 @@ class TrafficLog:
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped = 0
+        self.sign_every, self.sign_interval = sign_every, sign_interval
+        self.unsigned = 0  # events appended since the last checkpoint this log signed
+        self._signed_at = time.monotonic()
+        self._signer: keys.Signer | bool | None = None  # False: this host has no traffic key
 
     def record(
         self,
@@ -82,6 +100,7 @@ class TrafficLog:
             except Exception:  # never let the writer die: the next pass tries again
                 logger.exception("traffic log: flush failed")
         self.flush()
+        self.sign(force=True)
 
     def flush(self) -> int:
         """Write what is waiting; returns how many events were appended."""
@@ -101,7 +120,9 @@ class TrafficLog:
                 for action, subject, d, p in records
             ]
             try:
-                with self.ws.write(GATEWAY) as session:
+                # a transaction of its own, not `ws.write`: that would sign the governance
+                # log, whose key the gateway does not hold
+                with transaction(self.ws.engine, write=True) as session:
                     audit.append(session, GATEWAY, changes, log=LOG)
             except Exception as exc:  # the store is down: keep them for the next try
                 queue.extendleft(reversed(records))
@@ -109,9 +130,39 @@ class TrafficLog:
                 break
             written += len(records)
         self.written += written
+        self.unsigned += written
         if self.on_write is not None and (written or dropped):
             self.on_write(written, dropped)
+        try:
+            self.sign()
+        except Exception as exc:  # the store is down: the next pass signs
+            logger.warning("traffic log: cannot sign a checkpoint: %s", exc)
         return written
+
+    def sign(self, *, force: bool = False) -> bool:
+        """Sign the traffic log's tail when due (or now, with `force`); False without a key."""
+        if not self.unsigned:
+            return False
+        waited = time.monotonic() - self._signed_at
+        if not force and self.unsigned < self.sign_every and waited < self.sign_interval:
+            return False
+        signer = self._traffic_signer()
+        if signer is None:
+            return False
+        with transaction(self.ws.engine, write=True) as session:
+            checkpoints.checkpoint(session, signer, LOG)
+        self.unsigned, self._signed_at = 0, time.monotonic()
+        return True
+
+    def _traffic_signer(self) -> keys.Signer | None:
+        if self._signer is None:
+            try:
+                name = key_name(self.ws.name, LOG)
+                self._signer = keys.load_signer(self.ws.settings.home, name, keys.TRAFFIC_KEY_FILE)
+            except WorkspaceError as exc:
+                logger.warning("traffic log: not signed: %s", exc)
+                self._signer = False
+        return self._signer or None
 
     def close(self) -> None:
         self._stop.set()
@@ -120,6 +171,7 @@ class TrafficLog:
             self._thread.join(timeout=30)
         else:
             self.flush()
+            self.sign(force=True)
 
     def pending(self) -> int:
         return len(self._queue)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from keel import audit
-from keel.audit import checkpoints, keys
+from keel.audit import checkpoints, keys, trust
 from keel.config import Settings
 from keel.errors import WorkspaceError
 from keel.identity import Actor
@@ -30,6 +30,8 @@ class Workspace:
     engine: Engine
     _signer: object = None  # the audit signing key, loaded on first use
     _checked_at: float = 0.0  # when this process last looked whether a checkpoint is due
+    _appended: bool = False  # a write committed since the log was last signed here
+    _sealer: object = None  # the thread signing the tail of a long-running process
 
     @property
     def name(self) -> str:
@@ -66,6 +68,7 @@ class Workspace:
                     "(set KEEL_URL and KEEL_TOKEN to an API token)"
                 )
             yield session
+            self._appended = True
             now = time.monotonic()
             if now - self._checked_at >= 1.0:  # a signed checkpoint at most once a second
                 self._checked_at = now
@@ -73,8 +76,37 @@ class Workspace:
                 if signer is not None:
                     checkpoints.checkpoint(session, signer, force=False)
 
+    def seal(self) -> None:
+        """Sign the governance log's unsigned tail now, if this host holds its key.
+
+        Every CLI command that wrote calls it before it exits (`close`), and long-running
+        processes every second (`start_sealing`), so no event stays unsigned for long:
+        `keel audit verify` fails when one has for longer than its bound.
+        """
+        self._appended = False
+        signer = self.signer()
+        if signer is None:
+            return
+        with transaction(self.engine, write=True) as session:
+            checkpoints.checkpoint(session, signer, force=True)
+
+    def start_sealing(self, every: float = 1.0) -> None:
+        """Sign the tail every `every` seconds while writes arrive (a long-running process)."""
+        from keel.audit.sealer import Sealer
+
+        self._sealer = Sealer(self.seal, lambda: self._appended, every)
+        self._sealer.start()
+
     def close(self) -> None:
-        self.engine.dispose()
+        """Stop sealing, sign what this process appended, and let go of the store."""
+        try:
+            if self._sealer is not None:
+                self._sealer.stop()
+                self._sealer = None
+            if self._appended:
+                self.seal()
+        finally:
+            self.engine.dispose()
 
 
 def open_workspace(settings: Settings) -> Workspace:
@@ -113,27 +145,50 @@ def init_workspace(settings: Settings, actor: Actor) -> tuple[Workspace, bool]:
         engine.dispose()
         raise WorkspaceError(f"cannot use the store: {_first_line(exc)}") from None
     ws = Workspace(settings, engine)
-    with transaction(engine, write=True) as session:
-        if session.get(SettingRow, "id") is None:  # also for workspaces made before it existed
-            session.add(SettingRow(key="id", value=uuid.uuid4().hex[:16]))
-            session.flush()
-        keys.ensure_key(session, settings.home, workspace_name(session))
+    try:
+        with transaction(engine, write=True) as session:
+            if session.get(SettingRow, "id") is None:  # also for workspaces made before it
+                session.add(SettingRow(key="id", value=uuid.uuid4().hex[:16]))
+                session.flush()
+            keys.ensure_key(session, settings.home, workspace_name(session))
+    except WorkspaceError:
+        engine.dispose()
+        raise
     with ws.write(actor) as session:
         created = session.get(SettingRow, "mode") is None
+        name = workspace_name(session)
         if created:
             session.add(SettingRow(key="mode", value=EMBEDDED))
+            details = {"mode": EMBEDDED, "schema": schema.HEAD}
+            introduces = _traffic_key(session, settings, name)
+            if introduces:  # the traffic key, introduced by the first event
+                details["introduces"] = introduces
             audit.append(
-                session,
-                actor,
-                [
-                    audit.Change(
-                        "workspace.store.created",
-                        "workspace",
-                        {"mode": EMBEDDED, "schema": schema.HEAD},
-                    )
-                ],
+                session, actor, [audit.Change("workspace.store.created", "workspace", details)]
             )
+        else:
+            introduces = _traffic_key(session, settings, name)
+            if introduces:  # a workspace made before the traffic log had a key
+                audit.append(
+                    session, actor, [audit.Change(trust.INTRODUCED, "workspace", introduces)]
+                )
+    ws.seal()
     return ws, created
+
+
+def _traffic_key(session: Session, settings: Settings, name: str) -> dict | None:
+    """The details that introduce the traffic log's own key, when it needs introducing.
+
+    The gateway signs its log with this key, never the governance key; the governance key
+    endorses it, and verifiers trust it once a governance checkpoint covers the event.
+    """
+    from keel.audit import log as audit_log
+
+    traffic = keys.ensure_traffic_key(session, settings.home, trust.key_name(name, "traffic"))
+    if traffic is None or audit_log.introduced(session, traffic.key_id):
+        return None
+    governance = keys.load_signer(settings.home, name)
+    return audit_log.introduction(governance, traffic, "traffic")
 
 
 def _engine(settings: Settings) -> Engine:

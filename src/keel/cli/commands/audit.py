@@ -9,14 +9,25 @@ from pathlib import Path
 import typer
 
 from keel import audit as audit_pkg
-from keel.audit import checkpoints
+from keel.audit import checkpoints, keys, trust
 from keel.audit import log as audit_log
+from keel.audit.verify import parse_vkey
 from keel.catalog.refs import parse_ref
 from keel.cli import context
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.context import AS_OPTION, console, print_json, warn
 from keel.errors import UsageError
 
 app = typer.Typer(help="The audit record of every change and decision.", no_args_is_help=True)
+
+LOGS = ("governance", "traffic")
+LOG_OPTION = typer.Option(
+    "all", "--log", metavar="LOG", help="governance, traffic or all (the default)."
+)
+
+
+def _logs(choice: str) -> list[str]:
+    context.check_choice(choice, (*LOGS, "all"), "--log")
+    return list(LOGS) if choice == "all" else [choice]
 
 
 @app.command("log")
@@ -38,26 +49,38 @@ def log(
         None, "--limit", "-n", min=1, max=10_000_000, help="Only the newest N."
     ),
     fmt: str = typer.Option("text", "--format", help="text or json (one event per line)."),
+    which: str = LOG_OPTION,
 ) -> None:
-    """List events, oldest first.
+    """List events, oldest first (of both logs, by time, unless --log picks one).
 
     With --format json each line is the event's stored canonical bytes.
     """
     context.check_choice(fmt, ("text", "json"), "--format")
+    logs = _logs(which)
     with context.workspace(ctx) as ws, ws.read() as session:
-        events = audit_pkg.list_events(
-            session,
-            subject=_key(subject, None) if subject else None,
-            actor=_key(actor, "user") if actor else None,
-            since=_time(since) if since else None,
-            limit=limit,
-        )
+        events = [
+            e
+            for log in logs
+            for e in audit_pkg.list_events(
+                session,
+                log=log,
+                subject=_key(subject, None) if subject else None,
+                actor=_key(actor, "user") if actor else None,
+                since=_time(since) if since else None,
+                limit=limit,
+            )
+        ]
+    events.sort(key=lambda e: (e.time, e.log, e.seq))
+    if limit:
+        events = events[-limit:]
+    several = len({e.log for e in events}) > 1
     for event in events:
         if fmt == "json":
             print(event.body.decode())
         else:
+            where = f"{event.log}#{event.seq}" if several else f"{event.seq:>6}"
             console.print(
-                f"{event.seq:>6} {event.time} {event.actor['id']} ({event.actor['via']}) "
+                f"{where} {event.time} {event.actor['id']} ({event.actor['via']}) "
                 f"{event.action} {event.subject}",
                 markup=False,
             )
@@ -66,8 +89,11 @@ def log(
 def _key(text: str, default_kind: str | None) -> str:
     if default_kind is None and ":" not in text:
         return text  # subjects like "workspace" are not entity references
+    ref, at, version = text.rpartition("@")
+    if not (at and version.isdigit()):  # a release's subject: `model:x@2` -> `model:default/x@2`
+        ref, at, version = text, "", ""
     try:
-        return parse_ref(text, default_kind=default_kind).key
+        return parse_ref(ref, default_kind=default_kind).key + (f"@{int(version)}" if at else "")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
@@ -83,30 +109,64 @@ def _time(text: str) -> str:
 
 
 @app.command("checkpoint")
-def checkpoint(ctx: typer.Context) -> None:
-    """Sign a checkpoint of the log now, and print it (a C2SP signed note)."""
+def checkpoint(ctx: typer.Context, which: str = LOG_OPTION) -> None:
+    """Sign a checkpoint of each log now, and print them (C2SP signed notes).
+
+    The governance log is signed with the workspace's key, the traffic log with the
+    traffic key; a log whose key this host does not hold is refused (skipped, with a
+    warning, under --log all).
+    """
+    logs = _logs(which)
+    notes = []
     with context.workspace(ctx) as ws:
+        for log in logs:
+            with ws.read() as session:
+                if which == "all" and log != "governance" and not audit_pkg.head(session, log):
+                    continue  # nothing to sign in a log that never had an event
+            try:
+                signer = _signer(ws, log)
+            except UsageError as exc:
+                if which != "all" or log == "governance":
+                    raise
+                warn(f"{exc}; not signed here")  # the gateway's host signs it
+                continue
+            with ws.write(context.actor(ctx, None)) as session:
+                signed = checkpoints.checkpoint(session, signer, log, force=True)
+            if signed is None:
+                raise UsageError(f"the {log} log is empty: nothing to sign yet")
+            notes.append(signed.note)
+    print("\n".join(notes), end="")
+
+
+def _signer(ws, log: str) -> keys.Signer:
+    home = ws.settings.home
+    if log == "governance":
         signer = ws.signer()
         if signer is None:
-            raise UsageError(
-                f"no signing key in {ws.settings.home}: run `keel init` where it was made"
-            )
-        with ws.write(context.actor(ctx, None)) as session:
-            signed = checkpoints.checkpoint(session, signer, force=True)
-    if signed is None:
-        raise UsageError("the log is empty: nothing to sign yet")
-    print(signed.note, end="")
+            raise UsageError(f"no signing key in {home}: run `keel init` where it was made")
+        return signer
+    try:
+        return keys.load_signer(home, trust.key_name(ws.name, log), keys.TRAFFIC_KEY_FILE)
+    except Exception as exc:
+        raise UsageError(f"the {log} log's key is not on this host: {exc}") from None
 
 
 @app.command("pubkey")
 def pubkey(
-    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+    ctx: typer.Context,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    which: str = LOG_OPTION,
 ) -> None:
-    """Print the workspace's public keys (current and retired) for verifiers."""
-    from keel.audit import keys
+    """Print the workspace's public keys (current and retired) for verifiers.
 
+    Pin the governance key you got out of band: `keel audit verify --key VKEY`, or
+    `python -m keel.audit.verify --key VKEY DIR` for an export.
+    """
+    logs = _logs(which)
     with context.workspace(ctx) as ws, ws.read() as session:
-        entries = keys.history(session)
+        names = {trust.key_name(ws.name, log) for log in logs}
+        entries = [e for e in keys.history(session) if e["name"] in names]
+    entries.sort(key=lambda e: e["name"])  # governance first, each in the order made
     if json_out:
         print_json(entries)
         return
@@ -131,57 +191,135 @@ def proof(
     to_size: int | None = typer.Option(
         None, "--to", min=1, help="Newer size (default: latest checkpoint)."
     ),
+    which: str = typer.Option(
+        "governance", "--log", metavar="LOG", help="governance (the default) or traffic."
+    ),
 ) -> None:
-    """Print an inclusion proof (--leaf) or a consistency proof (--from/--to) as JSON."""
+    """Print an inclusion proof (--leaf) or a consistency proof (--from/--to) as JSON.
+
+    A proof is about one log, so --log takes governance or traffic, not all.
+    """
+    if which == "all":
+        raise typer.BadParameter("a proof is about one log: give --log governance or traffic")
+    (log,) = _logs(which)
     if (leaf is None) == (from_size is None):
         raise typer.BadParameter("give --leaf SEQ [--size N], or --from M [--to N]")
     with context.workspace(ctx) as ws, ws.read() as session:
         if leaf is not None:
-            result = audit_log.inclusion(session, leaf, size=size)
+            result = audit_log.inclusion(session, leaf, size=size, log=log)
         else:
-            result = audit_log.consistency(session, from_size, to_size)  # type: ignore[arg-type]
+            result = audit_log.consistency(session, from_size, to_size, log=log)  # type: ignore[arg-type]
     print_json(result.as_dict())
 
 
 @app.command("verify")
-def verify(ctx: typer.Context) -> None:
-    """Recompute every log from its stored bytes and check every checkpoint; exit 1 on failure."""
-    with context.workspace(ctx) as ws, ws.read() as session:
-        name, signer = ws.name, ws.signer()
-        pinned = signer.public_key if signer else None  # trust the key file, not the key table
-        results = [
-            audit_log.verify(session, name, log, pinned=pinned) for log in audit_log.logs(session)
-        ]
+def verify(
+    ctx: typer.Context,
+    which: str = LOG_OPTION,
+    pins: list[str] = typer.Option(
+        [],
+        "--key",
+        metavar="VKEY",
+        help="Trust only this verifier key (from `keel audit pubkey`), not the key file; repeatable.",
+    ),
+    max_tail_age: float = typer.Option(
+        audit_log.MAX_TAIL_AGE,
+        "--max-tail-age",
+        min=0,
+        metavar="SECONDS",
+        help="Fail when an event has stayed unsigned for longer.",
+    ),
+) -> None:
+    """Recompute the logs from their stored bytes and check every checkpoint; exit 1 on failure.
+
+    Trusts the key file in KEEL_HOME (or the --key keys) and the keys the log introduces
+    under checkpoints those keys signed, never the key table. Each log must still extend
+    the checkpoint this host verified last (kept in KEEL_HOME/audit-verified.json).
+    """
+    logs = _logs(which)
+    try:
+        pinned = [parse_vkey(text) for text in pins]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--key") from None
+    with context.workspace(ctx) as ws:
+        home = ws.settings.home
+        seen = audit_log.remembered(home)
+        with ws.read() as session:
+            name = ws.name
+            if not pinned:
+                signer = ws.signer()
+                if signer is None:
+                    raise UsageError(
+                        f"no key to trust: {home} has no {keys.KEY_FILE}; give the workspace's "
+                        "public key with --key (`keel audit pubkey` prints it)"
+                    )
+                pinned = [audit_log.VerifierKey(signer.name, signer.public_key)]
+            present = set(audit_log.logs(session))
+            # under --log all, a log that never had an event is left out
+            wanted = [
+                log for log in logs if which != "all" or log == "governance" or log in present
+            ]
+            results = audit_log.verify_logs(
+                session, name, wanted, pinned=pinned, since=seen, max_tail_age=max_tail_age
+            )
+        audit_log.remember(home, results)
     for result in results:
         console.print(result.summary(), markup=False)
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
 @app.command("export")
-def export(ctx: typer.Context, folder: Path = typer.Argument(..., metavar="DIR")) -> None:
-    """Write the log (events, checkpoints, key history) for offline checking."""
+def export(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., metavar="DIR"),
+    which: str = LOG_OPTION,
+) -> None:
+    """Write the logs (events, checkpoints, key history) for offline checking.
+
+    With --log all (the default) each log goes to a folder of its own, DIR/governance and
+    DIR/traffic; with one log, DIR holds it.
+    """
+    logs = _logs(which)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder")
     with context.workspace(ctx) as ws:
-        signer = ws.signer()
-        if signer is not None:  # sign the head first, so the whole export is covered
-            with ws.write(context.actor(ctx, None)) as session:
-                checkpoints.checkpoint(session, signer)
-        name = ws.name
         with ws.read() as session:
+            present = set(audit_log.logs(session))
+        logs = [log for log in logs if log == "governance" or log in present or which != "all"]
+        for log in logs:  # sign the head first, so the whole export is covered
             try:
-                count = audit_log.export(session, name, folder)
-            except OSError as exc:
-                raise UsageError(f"cannot write {folder}: {exc.strerror or exc}") from None
+                signer = _signer(ws, log)
+            except UsageError:
+                continue  # exported as it is: its tail shows as unsigned
+            with ws.write(context.actor(ctx, None)) as session:
+                checkpoints.checkpoint(session, signer, log)
+        name = ws.name
+        counts = []
+        with ws.read() as session:
+            for log in logs:
+                target = folder / log if which == "all" else folder
+                try:
+                    counts.append(audit_log.export(session, name, target, log))
+                except OSError as exc:
+                    raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     console.print(
-        f"exported {count} events to {folder}; check with: python -m keel.audit.verify {folder}",
+        f"exported {sum(counts)} events ({', '.join(logs)}) to {folder}; check with: "
+        f"python -m keel.audit.verify --key VKEY {folder}",
         markup=False,
     )
 
 
 @app.command("rotate-key")
-def rotate_key(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
+def rotate_key(
+    ctx: typer.Context,
+    as_user: str | None = AS_OPTION,
+    which: str = typer.Option(
+        "governance", "--log", metavar="LOG", help="governance only, for now."
+    ),
+) -> None:
     """Replace the signing key; the old one stays in the history so old checkpoints verify."""
+    if which != "governance":
+        raise typer.BadParameter("only the governance key rotates for now", param_hint="--log")
     actor = context.actor(ctx, as_user)
     with context.workspace(ctx) as ws:
         name = ws.name
