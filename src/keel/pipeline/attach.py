@@ -48,10 +48,10 @@ def add_evidence(
             )
     release_name = None
     if release is not None:
-        if not in_pod:
-            raise NoStanding(f"{actor.id} is not in the pod of {key}")
         found = get_release(session, release)
         if found.system != key:
             raise UsageError(f"{found.short_name} is not a release of {key}")
+        if not in_pod:
+            raise NoStanding(f"{actor.id} is not in the pod of {key}")
         release_name = found.name
     return record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
