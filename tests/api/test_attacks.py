@@ -375,3 +375,108 @@ def test_an_admin_endpoint_refuses_an_editor_before_reading_the_body(server):
     assert answer.status_code == 403 and "admin" in answer.json()["detail"], answer.text
     listed = httpx.get(f"{server.url}/api/v1/gateway/keys", headers=server.auth("engineer"))
     assert listed.status_code == 403
+
+
+# 6. review findings: verify floods, refusals about nothing, foreign evidence, big bodies --
+
+
+def test_a_viewer_cannot_flood_verify_with_empty_lines(server):
+    """16 MiB of "{}\\n" once cost 16 s and ~2 GB: now over the cap is 413, and a body under
+    it of many lines is refused before a line is parsed, in a short answer."""
+    too_big = _raw_post(
+        server,
+        "/api/v1/attestations/verify",
+        {"Content-Type": "application/jsonl", **server.auth("viewer")},
+        16 << 20,
+    )
+    assert too_big.startswith(b"HTTP/1.1 413"), too_big[:200]
+    baseline = server.peak_rss()
+    for body in (b"{}\n" * 300_000, b"{}\n{}\n{}\n{}\n", b"x\n" * 4):
+        answer = httpx.post(
+            f"{server.url}/api/v1/attestations/verify",
+            content=body,
+            headers={**server.auth("viewer"), "Content-Type": "application/jsonl"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["verified"] is False
+        assert 1 <= len(answer.json()["problems"]) <= 5 and len(answer.content) < 4096
+    assert server.peak_rss() - baseline < 32 << 20
+    real = httpx.get(f"{server.url}{RELEASE}/bundle", headers=server.auth("viewer")).content
+    checked = httpx.post(
+        f"{server.url}/api/v1/attestations/verify", content=real, headers=server.auth("viewer")
+    )
+    assert checked.json()["verified"] is True, checked.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/releases/nope@1/approvals", {"role": "riskLead"}),
+        ("/api/v1/releases/zzz/approvals", {"role": "riskLead"}),
+        ("/api/v1/releases/nope@7/promote", {"to": "staging"}),
+        ("/api/v1/systems/nope-1/reviews", {"kind": "privacy"}),
+        ("/api/v1/systems/nope-2/stage", {}),
+        ("/api/v1/systems/bad!!ref/stage", {}),
+    ],
+)
+@pytest.mark.parametrize("who", ["outsider", "engineer"])
+def test_requests_about_nothing_leave_no_event(server, path, body, who):
+    """Missing or malformed references are no governance decision: five requests, no event,
+    from outside the pod or inside it."""
+    before = server.head()
+    for _ in range(5):
+        answer = httpx.post(f"{server.url}{path}", json=body, headers=server.auth(who))
+        assert answer.status_code in (400, 404, 422), answer.text
+    assert server.head() == before
+
+
+def _status(server: Server) -> dict:
+    return httpx.get(f"{server.url}{RELEASE}/status", headers=server.auth("admin")).json()
+
+
+def test_an_editor_outside_the_pod_cannot_add_release_evidence(server):
+    before, status = server.head(), _status(server)
+    answer = httpx.post(
+        f"{server.url}/api/v1/evidence",
+        json={
+            "system": "credit-decisioning",
+            "release": "credit-scorer@1",
+            "evidence": {"track": "model", "check": "fairness", "result": "pass"},
+        },
+        headers=server.auth("outsider"),
+    )
+    assert answer.status_code == 403, answer.text
+    assert "pod" in answer.json()["detail"]
+    assert server.head() == before and _status(server) == status
+
+
+def test_run_evidence_needs_the_runs_owner_or_the_pod(server):
+    run = httpx.post(
+        f"{server.url}/api/v1/runs",
+        json={"system": "credit-decisioning", "pipeline": "ci"},
+        headers=server.auth("engineer"),
+    ).json()["id"]
+    evidence = {"track": "model", "check": "fairness", "result": "pass"}
+    body = {"system": "credit-decisioning", "run": run, "evidence": evidence}
+    before = server.head()
+    foreign = httpx.post(
+        f"{server.url}/api/v1/evidence", json=body, headers=server.auth("outsider")
+    )
+    assert foreign.status_code == 403, foreign.text
+    assert server.head() == before
+    for who in ("engineer", "risk"):  # the owner, and a pod member
+        answer = httpx.post(f"{server.url}/api/v1/evidence", json=body, headers=server.auth(who))
+        assert answer.status_code == 201, (who, answer.text)
+
+
+def test_apply_bodies_are_capped_at_2_mib(server):
+    """8 MiB of YAML once took 7 s and 257 MiB to parse; the cap on /apply is now 2 MiB."""
+    body = b"# " + b"x" * (3 << 20) + b"\n"
+    answer = httpx.post(
+        f"{server.url}/api/v1/apply",
+        content=body,
+        headers={"Content-Type": "application/yaml", **server.auth("engineer")},
+        timeout=30,
+    )
+    assert answer.status_code == 413 and "2 MiB" in answer.json()["detail"], answer.text

@@ -87,7 +87,7 @@ async def apply(
     caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
-    body = await request.body()  # capped by the gate (32 MiB)
+    body = await request.body()  # capped by the gate (gate.APPLY_CAP)
     entities, result = await run_in_threadpool(
         _apply, ws, caller, request.headers.get("content-type", ""), body
     )

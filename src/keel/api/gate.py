@@ -38,7 +38,8 @@ READS = frozenset({("POST", f"{API}/attestations/verify")})  # verifying writes 
 WRITER = "editor"
 FORM_CAP = 16 * 1024  # a login form carries a token or a code
 API_CAP = 1024 * 1024
-CAPS = {f"{API}/apply": 32 * 1024 * 1024, f"{API}/attestations/verify": MAX_BUNDLE}
+APPLY_CAP = 2 * 1024 * 1024  # parsing YAML costs ~30x its size in memory: a few thousand entities
+CAPS = {f"{API}/apply": APPLY_CAP, f"{API}/attestations/verify": MAX_BUNDLE}
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="keel"'}
 
 

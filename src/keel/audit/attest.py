@@ -34,7 +34,9 @@ from keel.audit.canonical import canonical_bytes, digest
 RELEASE_V1 = "https://keel.dev/attestation/release/v1"
 BUILD_TYPE = "https://keel.dev/build/model-training/v1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "release-v1.json"
-MAX_BUNDLE = 64 * 1024 * 1024  # a bundle is a few KB; this only stops a runaway read
+MAX_BUNDLE = 1024 * 1024  # a bundle is two envelopes of a few KB each
+MAX_ENVELOPES = 4  # more lines than this is not a release bundle: refused before parsing
+MAX_PROBLEMS = 5  # checking stops after this many broken envelopes
 
 
 class AttestationError(ValueError):
@@ -202,7 +204,14 @@ def verify_bundle(
     if not lines:
         result.problems.append("the bundle holds no envelope")
         return result
+    if len(lines) > MAX_ENVELOPES:
+        result.problems.append(
+            f"the bundle holds {len(lines)} lines; a release bundle is 2 envelopes"
+        )
+        return result
     for number, line in enumerate(lines, start=1):
+        if len(result.problems) >= MAX_PROBLEMS:
+            break
         try:
             envelope = json.loads(line)
             payload_type, payload = dsse.open_envelope(envelope, trusted)

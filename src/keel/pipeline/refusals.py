@@ -8,6 +8,9 @@ why it was refused.
 A caller with no standing at all (`NoStanding`: outside the pod) is refused without an
 event: that is not a governance decision, and one client could otherwise append one event
 per request. The API counts those refusals instead (`keel_api_refusals_unrecorded_total`).
+Nor is a request about nothing: a reference that does not resolve (`NotFoundError`) or is
+malformed (`InputError`) is refused without an event, whoever sent it, so no caller can
+store subjects of their choosing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
-from keel.errors import NoStanding, PermissionDenied, UsageError
+from keel.errors import InputError, NoStanding, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
 
 T = TypeVar("T")
@@ -35,7 +38,7 @@ def logged(ws, actor: Actor, refused: str, subject: str, work: Callable[[Session
     try:
         with ws.write(actor) as session:
             return work(session)
-    except NoStanding:
+    except (NoStanding, NotFoundError, InputError):
         raise
     except (PermissionDenied, UsageError) as exc:
         with ws.write(actor) as session:

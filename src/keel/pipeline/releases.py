@@ -25,7 +25,7 @@ from keel.catalog import pods
 from keel.catalog.impact import impact
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
-from keel.errors import ConflictError, NotFoundError, UsageError, WorkspaceError
+from keel.errors import ConflictError, InputError, NotFoundError, UsageError, WorkspaceError
 from keel.identity import Actor
 from keel.pipeline.runs import get_run
 from keel.pipeline.tables import ReleaseRow
@@ -253,7 +253,7 @@ def release_key(ref: str) -> str:
     """The full name of a release typed as `model@N`, `model:ns/name@N` or `name@N`."""
     model, sep, version = ref.rpartition("@")
     if not sep or not version.isdigit() or not model or len(version) > 9:
-        raise UsageError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
+        raise InputError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
     return f"{_key(model, 'model')}@{int(version)}"
 
 
