@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, Request
+from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from keel.api.bodies import unknown_field
 from keel.api.problems import Problem
 from keel.auth import Principal, role_allows
 from keel.workspace import Workspace
@@ -47,3 +49,15 @@ def require(role: str) -> Callable[..., Principal]:
 viewer = require("viewer")
 editor = require("editor")
 admin = require("admin")
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not declare: an ignored one is a silent change
+    of meaning (`?artifact-digest=` for `?artifact_digest=` skipped the subject check)."""
+    route = request.scope.get("route")
+    if route is None:
+        return
+    accepted = [p.alias for p in get_flat_dependant(route.dependant).query_params]
+    problem = unknown_field(dict(request.query_params), accepted)
+    if problem:
+        raise Problem(422, problem.replace("field", "query parameter", 1))

@@ -31,13 +31,30 @@ router = page_router()
 SESSION_SECONDS = 12 * 3600
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, lowercased, the scheme's default port dropped."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}")
+
+
 def same_origin(request: Request) -> None:
-    own = f"{request.url.scheme}://{request.url.netloc}"
+    public = workspace(request).settings.public_url
+    own = origin_of(public or f"{request.url.scheme}://{request.url.netloc}")
     origin = request.headers.get("origin")
-    if origin is None and (referer := request.headers.get("referer")):
-        parts = urlsplit(referer)
-        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
-    if origin != own:
+    if origin is None:
+        origin = request.headers.get("referer")
+    if own is None or origin is None or origin_of(origin) != own:
         raise PermissionDenied("form posts are accepted from this site's own pages only")
 
 
