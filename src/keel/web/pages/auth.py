@@ -49,7 +49,9 @@ def origin_of(url: str) -> str | None:
 
 
 def same_origin(request: Request) -> None:
-    public = workspace(request).settings.public_url
+    app = request.scope.get("app")
+    ws = getattr(app.state, "workspace", None) if app is not None else None
+    public = ws.settings.public_url if ws is not None else None
     own = origin_of(public or f"{request.url.scheme}://{request.url.netloc}")
     origin = request.headers.get("origin")
     if origin is None:
@@ -93,9 +95,16 @@ def login_code_page(request: Request, c: str = Query(..., max_length=300)) -> HT
 @router.post("/login/code")
 def login_with_code(request: Request, c: str = Form(..., max_length=300)) -> Response:
     same_origin(request)
-    # The exchange records the login as the code's own user; SYSTEM only opens the transaction.
-    with workspace(request).write(SYSTEM) as session:
-        exchanged = exchange_login_code(session, c)
+    ws = workspace(request)
+    # Checked in a read first: an unknown caller never takes the store's writer lock. The
+    # spend itself stays race-safe (an UPDATE of a code not yet revoked).
+    with ws.read() as session:
+        live = verify(session, c, kind="login") is not None
+    exchanged = None
+    if live:
+        # The exchange records the login as the code's own user; SYSTEM only opens it.
+        with ws.write(SYSTEM) as session:
+            exchanged = exchange_login_code(session, c)
     if exchanged is None:
         return page(
             request,
