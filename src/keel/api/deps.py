@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, Request
-from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from keel.api.bodies import unknown_field
@@ -57,7 +57,14 @@ def known_query(request: Request) -> None:
     route = request.scope.get("route")
     if route is None:
         return
-    accepted = [p.alias for p in get_flat_dependant(route.dependant).query_params]
+    accepted = _query_names(route.dependant)
     problem = unknown_field(dict(request.query_params), accepted)
     if problem:
         raise Problem(422, problem.replace("field", "query parameter", 1))
+
+
+def _query_names(dependant: Dependant) -> list[str]:
+    names = [param.alias for param in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += [n for n in _query_names(sub) if n not in names]
+    return names
