@@ -108,3 +108,25 @@ def test_browser_paths_get_an_error_page_not_json(server, path, status):
     assert "/logout" in answer.text  # the navigation bar: there is a session
     api = httpx.get(f"{server.url}/api/v1/nope", headers=server.auth("admin"))
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/releases?system=nope",
+        "/api/v1/releases?system=bad!!ref",
+        "/api/v1/releases?system=component:default/credit-scorer",
+        "/api/v1/entities?system=nope",
+        "/api/v1/systems/nope/where",
+        "/api/v1/systems/bad!!ref/where",
+        "/api/v1/systems/component:default%2Fcredit-scorer/where",
+    ],
+)
+def test_every_system_reference_is_resolved_the_same_way(server, path):
+    """Finding 8: malformed was a 400 here, missing a 200 [] there; one rule: 404."""
+    answer = httpx.get(f"{server.url}{path}", headers=server.auth("viewer"))
+    assert answer.status_code == 404, answer.text
+    own = httpx.get(
+        f"{server.url}/api/v1/releases?system=credit-decisioning", headers=server.auth("viewer")
+    )
+    assert own.status_code == 200 and "credit-scorer@1" in own.text
