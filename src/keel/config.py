@@ -5,6 +5,8 @@ KEEL_DATABASE_URL  overrides the store: postgresql+psycopg://... for the scale-o
 KEEL_USER          the local identity on the CLI (same as --as)
 KEEL_URL           the control plane's URL, for a workspace in server mode
 KEEL_TOKEN         the API token used with KEEL_URL
+KEEL_PUBLIC_URL    the web UI's public origin (behind a TLS proxy): when set, the only
+                   origin whose form posts are accepted
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Settings:
     user: str | None = None
     url: str | None = None
     token: str | None = None
+    public_url: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -41,4 +44,5 @@ def load_settings(home: str | Path | None = None, env: dict[str, str] | None = N
         user=env.get("KEEL_USER") or None,
         url=env.get("KEEL_URL") or None,
         token=env.get("KEEL_TOKEN") or None,
+        public_url=env.get("KEEL_PUBLIC_URL") or None,
     )

@@ -55,7 +55,7 @@ def test_ready_scores_and_gates(home, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["ready", "nope"], "error: 'nope': no such entity (system:default/nope)\n"),
+        (["ready", "nope"], "error: no such entity system:default/nope\n"),
         (
             ["ready", "model:credit-scorer"],
             "error: 'model:credit-scorer' is a Model, not a System\n",

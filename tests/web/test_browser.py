@@ -236,6 +236,10 @@ def test_forbidden_and_not_found_pages_keep_the_navigation(server, browser):
     missing = page.goto(f"{base}/entities/model/default/nothing-here")
     assert missing.status == 404 and page.title() == "Not found · Keel"
     assert page.locator("header nav").count() == 1
+    nope = page.goto(f"{base}/nope")  # no route at all: the same page, not a JSON problem
+    assert nope.status == 404 and page.title() == "Not found · Keel"
+    assert nope.headers["content-type"].startswith("text/html")
+    assert page.locator("header nav a", has_text="Catalog").count() == 1
     page.locator("header nav a", has_text="Systems").click()  # the bar works from there
     page.wait_for_url(f"{base}/")
     context.close()

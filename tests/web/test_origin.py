@@ -57,3 +57,40 @@ def test_accepted_exactly_from_our_own_pages(origin, referer):
     else:
         with pytest.raises(PermissionDenied):
             same_origin(_request(headers))
+
+
+@pytest.mark.parametrize(
+    "host, origin",
+    [
+        ("keel.example:443", "https://keel.example"),
+        ("KEEL.Example", "https://keel.example"),
+        ("keel.example", "HTTPS://KEEL.EXAMPLE:443"),
+    ],
+)
+def test_origins_compare_without_case_or_default_port(host, origin):
+    """Review finding 11: an exact comparison refused every login behind these."""
+    scope = {"type": "http", "method": "POST", "scheme": "https", "path": "/login",
+             "headers": [(b"host", host.encode()), (b"origin", origin.encode())],
+             "query_string": b""}  # fmt: skip
+    same_origin(Request(scope))
+
+
+def test_a_configured_public_url_is_the_only_origin(tmp_path):
+    """Behind a TLS proxy the server sees http://127.0.0.1:8400; KEEL_PUBLIC_URL names the
+    origin browsers use, and a rebinding Host: is no longer trusted."""
+    from types import SimpleNamespace
+
+    from keel.config import load_settings
+
+    settings = load_settings(tmp_path, env={"KEEL_PUBLIC_URL": "https://keel.example"})
+    app = SimpleNamespace(state=SimpleNamespace(workspace=SimpleNamespace(settings=settings)))
+
+    def post(origin: str) -> Request:
+        return Request({"type": "http", "method": "POST", "scheme": "http", "path": "/login",
+                        "headers": [(b"host", b"127.0.0.1:8400"), (b"origin", origin.encode())],
+                        "query_string": b"", "app": app})  # fmt: skip
+
+    same_origin(post("https://keel.example:443"))
+    for foreign in ("http://127.0.0.1:8400", "http://keel.example", "https://evil.example"):
+        with pytest.raises(PermissionDenied):
+            same_origin(post(foreign))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from keel.api import (
     audit,
@@ -22,6 +22,7 @@ from keel.api import (
     tokens,
     workspace,
 )
+from keel.api.deps import known_query
 from keel.api.gate import API, Gate, declared_roles
 from keel.config import Settings
 from keel.version import __version__
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
             metrics,
         )
     ]
-    api = APIRouter(prefix=API)
+    api = APIRouter(prefix=API, dependencies=[Depends(known_query)])
     for router in routers:
         api.include_router(router)
     # outermost but for errors: callers and their roles are checked before a body is read

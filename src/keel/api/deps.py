@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from keel.api.bodies import unknown_field
 from keel.api.problems import Problem
 from keel.auth import Principal, role_allows
 from keel.workspace import Workspace
@@ -47,3 +49,22 @@ def require(role: str) -> Callable[..., Principal]:
 viewer = require("viewer")
 editor = require("editor")
 admin = require("admin")
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not declare: an ignored one is a silent change
+    of meaning (`?artifact-digest=` for `?artifact_digest=` skipped the subject check)."""
+    route = request.scope.get("route")
+    if route is None:
+        return
+    accepted = _query_names(route.dependant)
+    problem = unknown_field(dict(request.query_params), accepted)
+    if problem:
+        raise Problem(422, problem.replace("field", "query parameter", 1))
+
+
+def _query_names(dependant: Dependant) -> list[str]:
+    names = [param.alias for param in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += [n for n in _query_names(sub) if n not in names]
+    return names

@@ -37,9 +37,11 @@ def list_events(
     since_text = None
     if since is not None:
         moment = since if since.tzinfo else since.replace(tzinfo=UTC)
-        since_text = (
-            moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        )
+        try:
+            utc = moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable time
+            raise Problem(422, f"since: {since.isoformat()} is out of range") from None
+        since_text = utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
     with ws.read() as session:
         events = audit.list_events(
             session, subject=subject_key, actor=actor_key, since=since_text, limit=limit

@@ -17,6 +17,8 @@ from keel.gateway.figures import traffic_figures
 from keel.pipeline.environments import Environment
 from keel.workspace import Workspace
 
+LIMIT_MAX = 10**12  # a per-minute limit; past this, no limit at all is meant
+
 router = APIRouter(prefix="/gateway", tags=["gateway"])
 Operation = Literal["chat", "embeddings", "predict", "models"]
 
@@ -26,8 +28,8 @@ class RouteRequest(Body):
     environment: Environment
     upstream: str = Field(min_length=1, max_length=1000, description="Base URL, e.g. .../v1")
     model: str | None = Field(None, max_length=200)
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, le=LIMIT_MAX)
+    tpm: int | None = Field(None, ge=1, le=LIMIT_MAX)
     timeout: float | None = Field(None, gt=0, le=3600)
     capture: bool = Field(False, description="Store redacted payloads in the traffic log.")
     credential_env: str | None = Field(
@@ -52,8 +54,8 @@ class KeyRequest(Body):
     endpoints: list[str] = Field(min_length=1, max_length=100)
     environment: Environment
     operations: list[Operation] | None = None
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, le=LIMIT_MAX)
+    tpm: int | None = Field(None, ge=1, le=LIMIT_MAX)
     expires_in_minutes: int | None = Field(None, ge=1, le=60 * 24 * 3650)
 
 

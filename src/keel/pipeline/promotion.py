@@ -17,9 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append, list_events
-from keel.catalog import pods
+from keel.catalog import pods, queries
 from keel.catalog.queries import governing
-from keel.catalog.refs import system_key_of
 from keel.errors import ConflictError, NoStanding, UsageError
 from keel.identity import Actor
 from keel.pipeline.approvals import Approval, approvals_of
@@ -242,10 +241,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
 
 def where(session: Session, system: str, *, at: str | None = None) -> list[dict[str, Any]]:
     """What each environment served for each model of `system` at `at` (default now)."""
-    try:
-        system_key = system_key_of(system)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    system_key = queries.system_key(session, system)
     if at is None:
         rows = session.scalars(
             select(PromotionRow)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from keel.audit import attest, checkpoints, keys, merkle, note, tree
 from keel.audit.artifacts import artifact_digest
 from keel.audit.events import GOVERNANCE, Change, append, head, list_events, now
-from keel.catalog import pods
+from keel.catalog import pods, queries
 from keel.catalog.impact import impact
 from keel.catalog.queries import get_entity
 from keel.catalog.refs import key_of
@@ -122,7 +122,7 @@ def create_release(
         raise UsageError(f"commit {build.commit!r} is not a git commit hash (40 or 64 hex digits)")
     entity = _entity(session, model, "model")
     model_key = entity["ref"]
-    system_key = _key(system, "system")
+    system_key = queries.system_key(session, system)
     own_system = _system_of(entity)
     if own_system != system_key:
         raise UsageError(f"{model_key} belongs to {own_system or 'no system'}, not {system_key}")
@@ -269,7 +269,7 @@ def get_release(session: Session, ref: str) -> Release:
 def list_releases(session: Session, system: str | None = None) -> list[Release]:
     query = select(ReleaseRow).order_by(ReleaseRow.model, ReleaseRow.version)
     if system:
-        query = query.where(ReleaseRow.system == _key(system, "system"))
+        query = query.where(ReleaseRow.system == queries.system_key(session, system))
     return [Release.from_row(r) for r in session.scalars(query)]
 
 

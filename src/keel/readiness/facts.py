@@ -15,10 +15,8 @@ from sqlalchemy.orm import Session
 from keel.catalog.graph import load_system_scope, system_members
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.pods import PodReport, pod_report
-from keel.catalog.queries import governing
-from keel.catalog.refs import system_key_of
+from keel.catalog.queries import governing, system_key
 from keel.catalog.validate import Finding, validate
-from keel.errors import NotFoundError
 from keel.pipeline.evidence import Evidence, latest_evidence
 from keel.pipeline.policy import NamedPolicy, policies_for
 from keel.pipeline.promotion import where
@@ -60,10 +58,7 @@ class SystemFacts:
 
 def gather(session: Session, system: str) -> SystemFacts:
     """The facts about `system` (a name or key); NotFoundError when it is not a System."""
-    try:
-        key = system_key_of(system)
-    except ValueError as exc:
-        raise NotFoundError(str(exc)) from None
+    key = system_key(session, system)
     graph = load_system_scope(session, key)  # this system's part of the catalog, not all of it
     node = graph.resolve_system(system)
     members = [

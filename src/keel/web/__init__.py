@@ -3,10 +3,24 @@ vendored static files (no CDN). `install(app)` adds them to the control plane's 
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.staticfiles import StaticFiles
+import json
 
-from keel.web.pages import HERE, auth, catalog, events, gateway, pods, readiness, releases
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from keel.web.pages import (
+    HERE,
+    auth,
+    catalog,
+    error_page,
+    events,
+    gateway,
+    pods,
+    readiness,
+    releases,
+)
 
 PAGES = (auth, catalog, pods, releases, readiness, events, gateway)
 CSP = (
@@ -21,6 +35,8 @@ def install(app: FastAPI) -> None:
     for module in PAGES:
         app.include_router(module.router)
 
+    _browser_errors(app)
+
     @app.middleware("http")
     async def _headers(request: Request, call_next):
         response = await call_next(request)
@@ -31,3 +47,22 @@ def install(app: FastAPI) -> None:
             # with `Origin: null`, which the login forms must refuse (login CSRF)
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def _browser_errors(app: FastAPI) -> None:
+    """Outside /api/ an error is a page (error.html), whoever raised it: an unknown path, a
+    bad query parameter, a crash. Under /api/ the API's problem documents stay."""
+    for kind in (HTTPException, RequestValidationError, Exception):
+        api_handler = app.exception_handlers[kind]
+
+        async def handler(request: Request, exc: Exception, api_handler=api_handler):
+            answer = await api_handler(request, exc)  # logs and counts, as for the API
+            if request.url.path.startswith("/api/"):
+                return answer
+            detail = json.loads(answer.body).get("detail", "")
+            try:
+                return error_page(request, answer.status_code, detail)
+            except Exception:  # the store itself may be what failed: no navigation bar then
+                return error_page(request, answer.status_code, detail, session=False)
+
+        app.add_exception_handler(kind, handler)

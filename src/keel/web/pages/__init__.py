@@ -79,12 +79,12 @@ def page(request: Request, name: str, who: Principal | None, **context: Any) -> 
     return templates.TemplateResponse(request, name, {"who": who, **context})
 
 
-def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+def error_page(request: Request, status: int, detail: str, *, session: bool = True) -> HTMLResponse:
     """The page for every error status, with the navigation bar when there is a session."""
     response = page(
         request,
         "error.html",
-        _session(request),
+        _session(request) if session else None,
         status=status,
         title=HTTPStatus(status).phrase.capitalize(),  # "Not found", "Forbidden"
         detail=detail,

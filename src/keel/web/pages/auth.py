@@ -31,13 +31,32 @@ router = page_router()
 SESSION_SECONDS = 12 * 3600
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, lowercased, the scheme's default port dropped."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}")
+
+
 def same_origin(request: Request) -> None:
-    own = f"{request.url.scheme}://{request.url.netloc}"
+    app = request.scope.get("app")
+    ws = getattr(app.state, "workspace", None) if app is not None else None
+    public = ws.settings.public_url if ws is not None else None
+    own = origin_of(public or f"{request.url.scheme}://{request.url.netloc}")
     origin = request.headers.get("origin")
-    if origin is None and (referer := request.headers.get("referer")):
-        parts = urlsplit(referer)
-        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
-    if origin != own:
+    if origin is None:
+        origin = request.headers.get("referer")
+    if own is None or origin is None or origin_of(origin) != own:
         raise PermissionDenied("form posts are accepted from this site's own pages only")
 
 
@@ -76,9 +95,16 @@ def login_code_page(request: Request, c: str = Query(..., max_length=300)) -> HT
 @router.post("/login/code")
 def login_with_code(request: Request, c: str = Form(..., max_length=300)) -> Response:
     same_origin(request)
-    # The exchange records the login as the code's own user; SYSTEM only opens the transaction.
-    with workspace(request).write(SYSTEM) as session:
-        exchanged = exchange_login_code(session, c)
+    ws = workspace(request)
+    # Checked in a read first: an unknown caller never takes the store's writer lock. The
+    # spend itself stays race-safe (an UPDATE of a code not yet revoked).
+    with ws.read() as session:
+        live = verify(session, c, kind="login") is not None
+    exchanged = None
+    if live:
+        # The exchange records the login as the code's own user; SYSTEM only opens it.
+        with ws.write(SYSTEM) as session:
+            exchanged = exchange_login_code(session, c)
     if exchanged is None:
         return page(
             request,

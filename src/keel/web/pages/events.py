@@ -3,7 +3,7 @@ latest checkpoint."""
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from keel import audit
@@ -41,7 +41,9 @@ def node_events(
 
 @router.get("/events/{seq}")
 def event_page(
-    seq: int, request: Request, who: Principal = Depends(session_principal)
+    request: Request,
+    seq: int = Path(ge=1, le=2**63 - 1),
+    who: Principal = Depends(session_principal),
 ) -> HTMLResponse:
     with workspace(request).read() as session:
         found = audit.list_events(session, seq=seq)
