@@ -31,11 +31,14 @@ LAYERS: list[set[str]] = [
     {"catalog"},
     {"auth"},  # tokens and sessions of catalog users
     {"pipeline"},
+    {"incidents"},  # opened by people, the worker's jobs, the gateway's anomalies
+    {"notifications"},  # webhooks and e-mail for events of the log
     {"readiness"},
     {"guard"},  # scanners: errors only
     {"gateway"},  # the data plane: reads catalog, pipeline promotions, guard
     {"demo"},
     {"serving"},  # the demo's model server
+    {"worker"},  # `keel worker`: runs the jobs every package declares (see keel.worker.registry)
     {"web"},
     {"api"},
     {"cli"},
@@ -45,7 +48,7 @@ DESIGN_ORDER = ["audit", "catalog", "pipeline", "incidents", "evals", "monitor",
 DESIGN_ORDER += ["readiness", "reports"]
 
 # modules any layer may import: pure functions over strings, importing no other Keel module
-PURE = {"keel.catalog.refs", "keel.catalog.rules"}
+PURE = {"keel.catalog.refs", "keel.catalog.rules", "keel.worker.registry"}
 # modules -> what they may import from any package: the one place that lists every package's
 # tables (and the migrations that build them from any package's functions), and kinds
 REGISTRIES = [
