@@ -53,5 +53,5 @@ def serve(
     open_workspace(settings).close()  # fail now, with one line, if the workspace is not ready
     url = url_of(host, port)
     remember(settings, url)
-    print(f"Keel control plane on {url}/  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)")
+    print(f"Keel control plane on {url}/  (the API under /api/v1: {url}/api/v1/openapi.json)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
