@@ -128,7 +128,7 @@ def test_the_exemptions_name_real_commands():
 def test_format_refuses_an_unknown_value_naming_the_choices(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("KEEL_HOME", str(tmp_path / "ws"))
     assert run(["workspace", "show", "--format", "yaml"]) == 2
-    assert "'yaml' is not one of text, json" in capsys.readouterr().err
+    assert capsys.readouterr().err == "error: --format 'yaml': one of text, json\n"
 
 
 def _complete(words: str) -> list[str]:

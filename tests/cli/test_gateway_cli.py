@@ -49,7 +49,7 @@ def test_clear_unsets_one_setting_and_refuses_a_value_beside_it(home, capsys):
     )
     assert "exclude each other" in capsys.readouterr().err
     assert run(["route", "set", API, "--env", "production", "--clear", "upstream"]) == 2
-    assert "'upstream' is not one of" in capsys.readouterr().err
+    assert "--clear 'upstream': one of" in capsys.readouterr().err
 
 
 def test_a_new_route_needs_an_upstream(home, capsys):

@@ -297,7 +297,7 @@ def test_a_result_outside_the_choices_is_one_line_naming_them(home, capsys, cred
     argv = ["evidence", "add", "credit-decisioning", "--release", "credit-scorer@1"]
     assert run([*argv, "--track", "data", "--check", "quality", "--result", "maybe"]) == 2
     err = capsys.readouterr().err
-    assert "'maybe' is not one of pass, fail, error" in err and "pattern" not in err
+    assert err == "error: --result 'maybe': one of pass, fail, error\n" and "pattern" not in err
     evidence = home / "e.json"
     evidence.write_text('{"track": "data", "check": "quality", "result": "maybe"}')
     assert run([*argv, "--file", str(evidence)]) == 2

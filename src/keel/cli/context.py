@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from keel.errors import InputError, KeelError
+from keel.errors import InputError, KeelError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,14 +52,14 @@ AS_OPTION = typer.Option(
 )
 
 
-def one_of(values: tuple[str, ...]) -> dict[str, Any]:
-    """typer.Option settings accepting only `values` (else exit 2 naming them), which shell
-    completion offers."""
+def one_of(values: tuple[str, ...], option: str) -> dict[str, Any]:
+    """typer.Option settings accepting only `values` for `option` (else one line naming them,
+    exit 2), which shell completion offers."""
 
     def check(value: Any) -> Any:
         for item in value if isinstance(value, list | tuple) else [value]:
             if item is not None and item not in values:
-                raise typer.BadParameter(f"{item!r} is not one of {', '.join(values)}")
+                raise UsageError(f"{option} {item!r}: one of {', '.join(values)}")
         return value
 
     def complete(incomplete: str) -> list[str]:
@@ -74,7 +74,7 @@ FORMAT_OPTION = typer.Option(
     "--format",
     metavar="FORMAT",
     help="text or json (the result, machine-readable).",
-    **one_of(FORMATS),
+    **one_of(FORMATS, "--format"),
 )
 JSON_OPTION = typer.Option(False, "--json", hidden=True, help="Same as --format json.")
 RELEASE_ARGUMENT = typer.Argument(..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1.")

@@ -52,7 +52,7 @@ def log(
         "text",
         "--format",
         metavar="FORMAT",
-        **context.one_of(context.FORMATS),
+        **context.one_of(context.FORMATS, "--format"),
         help="text or json (one event per line).",
     ),
     which: str = LOG_OPTION,

@@ -42,12 +42,12 @@ def add(
     track: str | None = typer.Option(
         None,
         "--track",
-        **context.one_of(TRACKS),
+        **context.one_of(TRACKS, "--track"),
         help="data, model, feature, eval or deploy.",
     ),
     check: str | None = typer.Option(None, "--check", help="The check's name, e.g. fairness."),
     result: str | None = typer.Option(
-        None, "--result", **context.one_of(RESULTS), help="pass, fail or error."
+        None, "--result", **context.one_of(RESULTS, "--result"), help="pass, fail or error."
     ),
     figure: list[str] = typer.Option(
         [], "--figure", metavar="NAME=NUMBER", help="A measured figure. Repeatable."

@@ -156,7 +156,7 @@ def route_set(
         [],
         "--clear",
         metavar="SETTING",
-        **context.one_of(SETTINGS),
+        **context.one_of(SETTINGS, "--clear"),
         help=f"Unset a setting of the route ({', '.join(SETTINGS)}; guard: back to the "
         "default). Repeatable.",
     ),
