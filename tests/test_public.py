@@ -57,7 +57,7 @@ EXPORTS = {
 }
 MODULES = {
     "keel.catalog": "apply entity export graph impact kinds parse pods queries refs registry "
-    "render rules service source tables validate",
+    "render rules service source suggest tables validate",
     "keel.pipeline": "approvals attach bom checks environments evidence openlineage policy "
     "policy_kind promotion refusals releases runs sdk tables testreports",
     "keel.readiness": "checks facts reviews scorecard stages tables",

@@ -37,39 +37,13 @@ def test_help_lists_every_command_with_one_line():
         check=True,
         env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
     ).stdout
-    for command in (
-        "init",
-        "apply",
-        "export",
-        "map",
-        "pod",
-        "audit",
-        "workspace",
-        "demo",
-        "serve",
-        "token",
-        "login-link",
-        "release",
-        "attest",
-    ):
-        assert re.search(rf"│ {command}\s+\S", out), command
-    for group, subs in (
-        ("map", ("validate", "impact", "show")),
-        ("pod", ("show",)),
-        ("audit", ("log",)),
-        ("workspace", ("show", "mode")),
-        ("release", ("create", "list", "show")),
-        ("attest", ("verify", "get", "bom")),
-    ):
-        sub_out = subprocess.run(
-            [KEEL, group, "--help"],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "COLUMNS": "200"},
-        ).stdout
-        for sub in subs:
-            assert re.search(rf"│ {sub}\s+\S", sub_out), (group, sub)
+    for command in ("init", "apply", "export", "map", "pod", "audit", "workspace", "demo"):
+        assert re.search(rf"^  {command}\s+\S", out, re.M), command
+    sub_out = subprocess.run(
+        [KEEL, "release", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for sub in ("create", "list", "show", "approve", "promote", "where"):
+        assert re.search(rf"^  {sub}\s+\S", sub_out, re.M), sub
 
 
 def test_commands_need_an_initialised_workspace(tmp_path, monkeypatch, capsys):
@@ -244,3 +218,53 @@ def test_tokens_and_the_mode_change_through_the_api_as_the_tokens_user(
     changed = [json.loads(x) for x in capsys.readouterr().out.splitlines()][-1]
     assert changed["action"] == "workspace.mode.changed"
     assert changed["actor"] == {"id": "user:default/ana.lima", "via": "token"}
+
+
+def test_serve_prints_only_addresses_that_answer_and_login_links_follow_its_port(home, capsys):
+    import httpx
+
+    from tests.servers import free_port
+
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog")]) == 0
+    port = free_port()
+    popen = subprocess.Popen(
+        [KEEL, "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:
+        line = popen.stdout.readline()
+        printed = re.findall(r"http://127\.0\.0\.1:\d+\S*", line)
+        assert printed and all(f":{port}" in url for url in printed), line
+        assert "docs" not in line
+        for url in printed:
+            answer = _get(url.rstrip(")"), popen)
+            assert answer.status_code in (200, 303, 307, 401), (url, answer.status_code)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").json()["openapi"]
+        capsys.readouterr()
+        assert run(["login-link", "--user", "ana.lima"]) == 0
+        assert capsys.readouterr().out.startswith(f"http://127.0.0.1:{port}/login/code?c=")
+    finally:
+        popen.terminate()
+        popen.wait(timeout=15)
+        popen.stdout.close()
+
+
+def _get(url: str, popen):
+    import time
+
+    import httpx
+
+    for _ in range(200):
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            assert popen.poll() is None, "keel serve stopped"
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_apply_approve_and_init_print_json_results(home, capsys, tmp_path):
+    assert run(["init", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["created"] is False
+    assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog"), "--format", "json"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert applied["entities"] == 28 and len(applied["created"]) == 28

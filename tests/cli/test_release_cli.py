@@ -271,3 +271,35 @@ def test_in_server_mode_approvals_and_promotions_go_through_the_api(
         monkeypatch.setenv("KEEL_TOKEN", tokens["dara.kim"])
         assert run(["review", "credit-decisioning", "--kind", "security"]) == 0
         assert "dara.kim cleared the security review" in capsys.readouterr().out
+
+
+def test_the_authors_own_evidence_is_flagged_at_once_and_in_show(home, capsys, credit_artifacts):
+    """ana.lima creates the release; what she records on it herself does not count where a
+    policy separates duties: said when recorded, and beside it in `release show`."""
+    assert _create(credit_artifacts["credit-scorer"]) == 0
+    capsys.readouterr()
+    argv = ["evidence", "add", "credit-decisioning", "--release", "credit-scorer@1"]
+    argv += ["--track", "data", "--check", "quality", "--result", "pass", "--format", "json"]
+    assert run(argv) == 0
+    captured = capsys.readouterr()
+    assert "does not count" in captured.err and "separation of duties" in captured.err
+    assert json.loads(captured.out)["counts"] is False
+    assert run([*argv[:-2], "--as", "chen.wu"]) == 0  # a pipeline identity: it counts
+    assert "warning" not in capsys.readouterr().err
+    assert run(["release", "show", "credit-scorer@1"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "data.quality" in ln]
+    assert len(lines) == 2 and sum("does not count" in ln for ln in lines) == 1
+
+
+def test_a_result_outside_the_choices_is_one_line_naming_them(home, capsys, credit_artifacts):
+    assert _create(credit_artifacts["credit-scorer"]) == 0
+    capsys.readouterr()
+    argv = ["evidence", "add", "credit-decisioning", "--release", "credit-scorer@1"]
+    assert run([*argv, "--track", "data", "--check", "quality", "--result", "maybe"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --result 'maybe': one of pass, fail, error\n" and "pattern" not in err
+    evidence = home / "e.json"
+    evidence.write_text('{"track": "data", "check": "quality", "result": "maybe"}')
+    assert run([*argv, "--file", str(evidence)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'pass', 'fail' or 'error'" in err, err

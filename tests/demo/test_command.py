@@ -12,10 +12,16 @@ KEEL = Path(sys.executable).parent / "keel"
 
 def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
     target = tmp_path / "demo"
+    target.mkdir()  # an empty folder, as after `mkdir`, is built into
     proc = subprocess.run(
-        [KEEL, "demo", "--no-serve", "--home", str(target)], capture_output=True, text=True
+        [KEEL, "demo", "--no-serve", "--home", str(target), "--port", "8499"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
+    assert "Error" not in proc.stdout + proc.stderr  # every step of the tour ran
+    assert "http://127.0.0.1:8499/login/code?c=" in proc.stdout  # the port it serves on
+    assert (target / "served-url").read_text().strip() == "http://127.0.0.1:8499"
     assert "28 entities." in proc.stdout
     assert "businessoutcome:default/approval-rate" in proc.stdout
     assert re.search(
@@ -39,4 +45,5 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
         [KEEL, "demo", "--no-serve", "--home", str(foreign)], capture_output=True, text=True
     )
     assert refused.returncode == 2 and "not a Keel demo workspace" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
     assert (foreign / "notes.txt").read_text() == "keep me"

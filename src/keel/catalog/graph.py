@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds, registry
+from keel.catalog import kinds, registry, suggest
 from keel.catalog.entity import Relation
 from keel.catalog.refs import parse_ref, system_key_of
 from keel.catalog.tables import EntityRow, RelationRow
@@ -75,7 +75,7 @@ class CatalogGraph:
         except ValueError as exc:
             raise NotFoundError(str(exc)) from None
         if key not in self.nodes:
-            raise NotFoundError(f"{text!r}: no such entity ({key})")
+            raise suggest.missing(key, self.nodes, text)
         return self.nodes[key]
 
     def resolve_system(self, text: str) -> Node:
@@ -85,7 +85,7 @@ class CatalogGraph:
         except ValueError as exc:
             raise NotFoundError(str(exc)) from None
         if key not in self.nodes:
-            raise NotFoundError(f"{text!r}: no such entity ({key})")
+            raise suggest.missing(key, self.nodes, text)
         node = self.nodes[key]
         if node.kind != "System":
             raise NotFoundError(f"{text!r} is a {node.kind}, not a System")

@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.catalog import kinds, registry
+from keel.catalog import kinds, queries, registry, suggest
 from keel.catalog.refs import parse_ref
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError, UsageError
@@ -86,7 +86,7 @@ def impact(session: Session, ref: str, direction: Direction = "down") -> Impact:
         raise NotFoundError(str(exc)) from None
     info = _info(session, [key])
     if key not in info:
-        raise NotFoundError(f"{ref!r}: no such entity ({key})")
+        raise queries.missing_entity(session, key, ref)
     result = Impact(key, info[key][0], info[key][1], direction)
     for way in ("down", "up"):
         if direction in (way, "both"):
@@ -109,7 +109,9 @@ def _guess(session: Session, ref: str) -> str:
     if len(keys) == 1:
         return keys[0]
     if not keys:
-        raise NotFoundError(f"{ref!r}: no such entity")
+        raise suggest.missing(
+            parsed.key, session.scalars(select(EntityRow.key)), ref, any_kind=True
+        )
     raise NotFoundError(f"{ref!r} is ambiguous: name its kind, one of {', '.join(sorted(keys))}")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from keel.catalog import registry
+from keel.catalog import registry, suggest
 from keel.catalog.refs import parse_ref, system_key_of
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError
@@ -85,6 +85,13 @@ def kind_of(session: Session, key: str) -> str | None:
     return session.scalar(select(EntityRow.kind).where(EntityRow.key == key))
 
 
+def missing_entity(session: Session, key: str, text: str | None = None) -> NotFoundError:
+    """The error for a missing `key`, naming the entity one edit away if there is one."""
+    kind = key.partition(":")[0]
+    keys = session.scalars(select(EntityRow.key).where(EntityRow.key.startswith(f"{kind}:")))
+    return suggest.missing(key, keys, text)
+
+
 def system_key(session: Session, system: str) -> str:
     """The key of the existing System a user-typed reference names (`credit-decisioning`,
     `system:team/x`). Anything else, malformed, missing or of another kind, is one mistake
@@ -95,7 +102,7 @@ def system_key(session: Session, system: str) -> str:
         raise NotFoundError(f"{system!r}: {exc}") from None
     kind = kind_of(session, key)
     if kind is None:
-        raise NotFoundError(f"no such entity {key}")
+        raise missing_entity(session, key)
     if kind != "System":
         raise NotFoundError(f"{system!r} is a {kind}, not a System")
     return key
@@ -109,7 +116,7 @@ def get_entity(session: Session, ref: str) -> dict[str, Any]:
         raise NotFoundError(str(exc)) from None
     row = session.execute(select(EntityRow).where(EntityRow.key == key)).scalar()
     if row is None:
-        raise NotFoundError(f"no such entity {key}")
+        raise missing_entity(session, key)
     outgoing = session.execute(
         select(RelationRow.type, RelationRow.target)
         .where(RelationRow.source == key)

@@ -2,7 +2,11 @@
 
 `change` is the one place a command picks where a change goes: through the control plane
 when KEEL_URL and KEEL_TOKEN are set (as the token's user), else to the local workspace as
-the local actor.
+the local actor; `decide` is the same for a decision that may be refused with reasons.
+`FORMAT_OPTION` and `output` are the one `--format text|json` every printed result offers.
+
+Light on purpose: the entry point imports it for every command, so the workspace, the
+store and Rich load when a command first asks for them (`console` is made on first use).
 """
 
 from __future__ import annotations
@@ -12,20 +16,33 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
-from keel.cli import remote as remote_api
-from keel.config import Settings, load_settings
-from keel.errors import InputError, KeelError
-from keel.identity import Actor, local_actor
-from keel.workspace import Workspace, open_workspace
+from keel.errors import InputError, KeelError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from keel.config import Settings
+    from keel.identity import Actor
+    from keel.workspace import Workspace
 
 T = TypeVar("T")
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+_consoles: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """`console` (stdout) and `err_console` (stderr): Rich consoles, made on first import."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(name)
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "err_console", highlight=False, soft_wrap=True)
+    return _consoles[name]
+
 
 AS_OPTION = typer.Option(
     None,
@@ -33,7 +50,33 @@ AS_OPTION = typer.Option(
     metavar="USER",
     help="Act as this user (user:NAME); default KEEL_USER, then your login name.",
 )
-FORMAT_HELP = "Output format."
+
+
+def one_of(values: tuple[str, ...], option: str) -> dict[str, Any]:
+    """typer.Option settings accepting only `values` for `option` (else one line naming them,
+    exit 2), which shell completion offers."""
+
+    def check(value: Any) -> Any:
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item is not None and item not in values:
+                raise UsageError(f"{option} {item!r}: one of {', '.join(values)}")
+        return value
+
+    def complete(incomplete: str) -> list[str]:
+        return [v for v in values if v.startswith(incomplete)]
+
+    return {"callback": check, "autocompletion": complete}
+
+
+FORMATS = ("text", "json")
+FORMAT_OPTION = typer.Option(
+    "text",
+    "--format",
+    metavar="FORMAT",
+    help="text or json (the result, machine-readable).",
+    **one_of(FORMATS, "--format"),
+)
+JSON_OPTION = typer.Option(False, "--json", hidden=True, help="Same as --format json.")
 RELEASE_ARGUMENT = typer.Argument(..., metavar="MODEL@N", help="The release, e.g. credit-scorer@1.")
 
 
@@ -42,6 +85,8 @@ class State:
     home: str | None = None
 
     def settings(self) -> Settings:
+        from keel.config import load_settings
+
         return load_settings(self.home)
 
 
@@ -51,6 +96,8 @@ def state(ctx: typer.Context) -> State:
 
 @contextmanager
 def workspace(ctx: typer.Context) -> Iterator[Workspace]:
+    from keel.workspace import open_workspace
+
     ws = open_workspace(state(ctx).settings())
     try:
         yield ws
@@ -62,6 +109,8 @@ def workspace(ctx: typer.Context) -> Iterator[Workspace]:
 
 
 def actor(ctx: typer.Context, as_user: str | None) -> Actor:
+    from keel.identity import local_actor
+
     return local_actor(as_user, state(ctx).settings().user)
 
 
@@ -74,12 +123,51 @@ def change(
 ) -> T:
     """`remote(settings)` through the control plane when the CLI is its client, else
     `local(workspace, actor)` on the workspace, as `--as` (or KEEL_USER, or the login)."""
+    from keel.cli import remote as remote_api
+
     settings = state(ctx).settings()
     if remote_api.enabled(settings):
         return remote(settings)
     who = actor(ctx, as_user)
     with workspace(ctx) as ws:
         return local(ws, who)
+
+
+def decide(
+    ctx: typer.Context,
+    as_user: str | None,
+    *,
+    remote: Callable[[Settings], T],
+    refused: str,
+    subject: str,
+    work: Callable[[Any, Actor, Workspace], T],
+) -> T:
+    """`change` for a decision that may be refused: locally `work(session, actor, workspace)`
+    runs under `keel.pipeline.refusals.logged`, so a refusal is an event (`refused`, about
+    `subject`) as well as the error the user sees."""
+    from keel.pipeline import refusals
+
+    return change(
+        ctx,
+        as_user,
+        remote=remote,
+        local=lambda ws, who: refusals.logged(
+            ws, who, refused, subject, lambda session: work(session, who, ws)
+        ),
+    )
+
+
+def is_json(fmt: str, json_alias: bool = False) -> bool:
+    """Whether the result is wanted as JSON: `--format json`, or the older `--json`."""
+    return json_alias or fmt == "json"
+
+
+def output(fmt: str, data: Any, text: Callable[[], None]) -> None:
+    """Print a result: `data` as JSON under --format json, else `text()` prints it for people."""
+    if fmt == "json":
+        print_json(data)
+    else:
+        text()
 
 
 def invoke(command: Callable[..., Any], argv: list[str] | None) -> int:
@@ -101,7 +189,7 @@ def print_json(data: Any) -> None:
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    __getattr__("err_console").print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
 def check_choice(value: str, choices: tuple[str, ...], option: str) -> str:

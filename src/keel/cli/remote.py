@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from keel.config import Settings
@@ -43,6 +44,14 @@ def call(settings: Settings, method: str, path: str, body: Any = None) -> Any:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UsageError(f"cannot reach the control plane at {settings.url}: {reason}") from None
+
+
+def decision(settings: Settings, path: str, body: Any, refused: Callable[[list[str]], Any]) -> Any:
+    """POST a decision; a refusal with its reasons (HTTP 409) becomes `refused(reasons)`."""
+    try:
+        return call(settings, "POST", path, body)
+    except Refused as exc:
+        return refused(exc.problems)
 
 
 class Refused(KeelError):

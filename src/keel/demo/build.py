@@ -56,7 +56,7 @@ def build_demo(home: Path, *, progress=print) -> Demo:
                 f"{home} exists and is not a Keel demo workspace; choose another --home"
             )
         shutil.rmtree(home)
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)  # a new folder, or an empty one (as after mkdir)
     (home / MARKER).write_text("built by `keel demo`; safe to delete\n")
     settings = Settings(home=home, database_url=f"sqlite:///{home / DB_FILE}")
     actor = user_actor(ADMIN, "local")

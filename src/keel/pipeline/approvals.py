@@ -46,6 +46,14 @@ class Approval:
         }
 
 
+def separating_policy(session: Session, system: str) -> str | None:
+    """The first policy governing `system` that separates duties (`approverIsNotAuthor`)."""
+    for policy in policies_for(governing(session, system, "Policy")):
+        if policy.spec.separationOfDuties.approverIsNotAuthor:
+            return policy.key
+    return None
+
+
 def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = "") -> Approval:
     release = get_release(session, ref)
     if len(comment) > MAX_COMMENT:
@@ -53,14 +61,10 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
     system = release.system or ""
     pods.require_role(session, actor, system, role)
     if actor.id == release.created_by:
-        strict = [
-            p.key
-            for p in policies_for(governing(session, system, "Policy"))
-            if p.spec.separationOfDuties.approverIsNotAuthor
-        ]
+        strict = separating_policy(session, system)
         if strict:
             raise PermissionDenied(
-                f"{actor.id} created {release.short_name} and may not approve it ({strict[0]} "
+                f"{actor.id} created {release.short_name} and may not approve it ({strict} "
                 "separates duties)"
             )
     if session.get(ApprovalRow, (release.name, role, actor.id)) is not None:

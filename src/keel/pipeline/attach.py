@@ -14,6 +14,7 @@ from keel.catalog.pods import roles_of
 from keel.errors import NoStanding, PermissionDenied, UsageError
 from keel.identity import Actor
 from keel.pipeline import runs
+from keel.pipeline.approvals import separating_policy
 from keel.pipeline.evidence import Evidence, record_evidence
 from keel.pipeline.releases import get_release
 from keel.pipeline.runs import get_run
@@ -32,7 +33,9 @@ def add_evidence(
 
     Evidence decides checks (the newest per check counts), so not anyone may add it: a run's
     evidence comes from the run's owner or someone in the system's pod, a release's from
-    someone in the pod.
+    someone in the pod. What a release's author records on it directly comes back marked
+    as not counting where a policy separates duties (`Evidence.judged`), so the caller can
+    say so at once.
     """
     key = runs.system_key(session, system)
     if (run_id is None) == (release is None):
@@ -46,7 +49,7 @@ def add_evidence(
             raise PermissionDenied(
                 f"run {run_id} is {run.actor}'s and {actor.id} is not in the pod of {key}"
             )
-    release_name = None
+    release_name = found = None
     if release is not None:
         found = get_release(session, release)
         if found.system != key:
@@ -54,4 +57,7 @@ def add_evidence(
         if not in_pod:
             raise NoStanding(f"{actor.id} is not in the pod of {key}")
         release_name = found.name
-    return record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
+    recorded = record_evidence(session, actor, key, data, run_id=run_id, release=release_name)
+    if found is None:
+        return recorded
+    return recorded.judged(found.created_by, separating_policy(session, key))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import or_, select
@@ -25,6 +25,8 @@ from keel.pipeline.policy_kind import Track
 from keel.pipeline.tables import EvidenceRow
 
 MAX_LOG_LINES = 200
+Result = Literal["pass", "fail", "error"]
+RESULTS: tuple[str, ...] = get_args(Result)
 
 
 class EvidenceIn(BaseModel):
@@ -34,7 +36,7 @@ class EvidenceIn(BaseModel):
 
     track: Track
     check: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")
-    result: str = Field(pattern=r"^(pass|fail|error)$")
+    result: Result
     figures: dict[str, float] = {}
     inputs: dict[str, str] = {}
     thresholds: dict[str, float] = {}
@@ -63,6 +65,23 @@ class Evidence:
     actor: str
     created_at: str
     event_seq: int
+    counts: bool | None = None  # toward promotion, where that was judged (see `judged`)
+    note: str | None = None  # why it does not count
+
+    def by_author(self, author: str) -> bool:
+        """Recorded on a release directly by `author` (the release's), not by a run."""
+        return self.run_id is None and self.actor == author
+
+    def judged(self, author: str, separating: str | None) -> Evidence:
+        """This evidence marked as counting or not for a release by `author`, where the
+        policy `separating` (if any) separates duties: the author's own does not count."""
+        if separating and self.by_author(author):
+            note = (
+                f"recorded by {author}, the release's author: under separation of duties "
+                f"({separating}) the author's own evidence does not count"
+            )
+            return replace(self, counts=False, note=note)
+        return replace(self, counts=True, note=None)
 
     @classmethod
     def from_row(cls, row: EvidenceRow) -> Evidence:
@@ -99,6 +118,8 @@ class Evidence:
             "actor": self.actor,
             "createdAt": self.created_at,
             "event": self.event_seq,
+            "counts": self.counts,
+            "note": self.note,
         }
 
 

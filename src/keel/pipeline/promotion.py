@@ -114,9 +114,14 @@ def _counted_evidence(session: Session, release: Release, policies) -> list[Evid
     directly; under separation of duties, not what its author recorded on it directly (the
     author cannot overwrite the pipeline's findings with their own)."""
     evidence = evidence_for(session, release=release.name, run_id=release.run)
-    if not any(p.spec.separationOfDuties.approverIsNotAuthor for p in policies):
-        return evidence
-    return [e for e in evidence if e.run_id is not None or e.actor != release.created_by]
+    return [e for e in _judged(evidence, release, policies) if e.counts]
+
+
+def _judged(evidence: list[Evidence], release: Release, policies) -> list[Evidence]:
+    separating = next(
+        (p.key for p in policies if p.spec.separationOfDuties.approverIsNotAuthor), None
+    )
+    return [e.judged(release.created_by, separating) for e in evidence]
 
 
 def _counted_approvals(session: Session, release: Release) -> list[Approval]:
@@ -137,7 +142,7 @@ def status(session: Session, release: Release) -> dict[str, Any]:
     )
     facts = standing(session, release)
     return {
-        "evidence": [e.summary() for e in evidence],
+        "evidence": [e.summary() for e in _judged(evidence, release, facts.policies)],
         "approvals": [a.summary() for a in approvals_of(session, release)],
         "serves": sorted(serves),
         "missing": {

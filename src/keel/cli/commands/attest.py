@@ -11,7 +11,7 @@ from rich.markup import escape
 from keel.audit import attest
 from keel.audit.verify import parse_vkey
 from keel.cli import context
-from keel.cli.context import RELEASE_ARGUMENT, console, print_json
+from keel.cli.context import FORMAT_OPTION, RELEASE_ARGUMENT, console, print_json
 from keel.errors import UsageError
 from keel.pipeline import releases
 from keel.pipeline.bom import release_bom
@@ -41,10 +41,9 @@ def verify(
         help="Verify offline, trusting only this public key or a file of them (as "
         "`keel audit pubkey` prints them), without the workspace and its live log. Repeatable.",
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Check signatures, statements, the subject digest, and that the events are in the log."""
-    context.check_choice(fmt, ("text", "json"), "--format")
     if not file.is_file():
         raise UsageError(f"{file}: no such file")
     data = file.read_bytes()

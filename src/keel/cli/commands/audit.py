@@ -14,7 +14,7 @@ from keel.audit import log as audit_log
 from keel.audit.verify import parse_vkey
 from keel.catalog.refs import parse_ref
 from keel.cli import context
-from keel.cli.context import AS_OPTION, console, print_json, warn
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, JSON_OPTION, console, print_json, warn
 from keel.errors import UsageError
 
 app = typer.Typer(help="The audit record of every change and decision.", no_args_is_help=True)
@@ -48,14 +48,19 @@ def log(
     limit: int | None = typer.Option(
         None, "--limit", "-n", min=1, max=10_000_000, help="Only the newest N."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json (one event per line)."),
+    fmt: str = typer.Option(
+        "text",
+        "--format",
+        metavar="FORMAT",
+        **context.one_of(context.FORMATS, "--format"),
+        help="text or json (one event per line).",
+    ),
     which: str = LOG_OPTION,
 ) -> None:
     """List events, oldest first (of both logs, by time, unless --log picks one).
 
     With --format json each line is the event's stored canonical bytes.
     """
-    context.check_choice(fmt, ("text", "json"), "--format")
     logs = _logs(which)
     with context.workspace(ctx) as ws, ws.read() as session:
         events = [
@@ -109,7 +114,7 @@ def _time(text: str) -> str:
 
 
 @app.command("checkpoint")
-def checkpoint(ctx: typer.Context, which: str = LOG_OPTION) -> None:
+def checkpoint(ctx: typer.Context, which: str = LOG_OPTION, fmt: str = FORMAT_OPTION) -> None:
     """Sign a checkpoint of each log now, and print them (C2SP signed notes).
 
     The governance log is signed with the workspace's key, the traffic log with the
@@ -134,8 +139,11 @@ def checkpoint(ctx: typer.Context, which: str = LOG_OPTION) -> None:
                 signed = checkpoints.checkpoint(session, signer, log, force=True)
             if signed is None:
                 raise UsageError(f"the {log} log is empty: nothing to sign yet")
-            notes.append(signed.note)
-    print("\n".join(notes), end="")
+            notes.append((log, signed.note))
+    if fmt == "json":
+        print_json([{"log": log, "note": note} for log, note in notes])
+        return
+    print("\n".join(note for _, note in notes), end="")
 
 
 def _signer(ws, log: str) -> keys.Signer:
@@ -154,7 +162,8 @@ def _signer(ws, log: str) -> keys.Signer:
 @app.command("pubkey")
 def pubkey(
     ctx: typer.Context,
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    fmt: str = FORMAT_OPTION,
+    json_alias: bool = JSON_OPTION,
     which: str = LOG_OPTION,
 ) -> None:
     """Print the workspace's public keys (current and retired) for verifiers.
@@ -167,7 +176,7 @@ def pubkey(
         names = {trust.key_name(ws.name, log) for log in logs}
         entries = [e for e in keys.history(session) if e["name"] in names]
     entries.sort(key=lambda e: e["name"])  # governance first, each in the order made
-    if json_out:
+    if context.is_json(fmt, json_alias):
         print_json(entries)
         return
     for e in entries:  # C2SP verifier keys: name+hash+base64(0x01 || Ed25519 public key)
@@ -229,6 +238,7 @@ def verify(
         metavar="SECONDS",
         help="Fail when an event has stayed unsigned for longer.",
     ),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Recompute the logs from their stored bytes and check every checkpoint; exit 1 on failure.
 
@@ -263,7 +273,22 @@ def verify(
                 session, name, wanted, pinned=pinned, since=seen, max_tail_age=max_tail_age
             )
         audit_log.remember(home, results)
-    for result in results:
+    if fmt == "json":
+        print_json(
+            [
+                {
+                    "log": r.log,
+                    "ok": r.ok,
+                    "events": r.events,
+                    "checkpoints": r.checkpoints,
+                    "unsigned": r.unsigned,
+                    "problems": r.problems,
+                    "summary": r.summary(),
+                }
+                for r in results
+            ]
+        )
+    for result in results if fmt == "text" else ():
         console.print(result.summary(), markup=False)
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
@@ -273,6 +298,7 @@ def export(
     ctx: typer.Context,
     folder: Path = typer.Argument(..., metavar="DIR"),
     which: str = LOG_OPTION,
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Write the logs (events, checkpoints, key history) for offline checking.
 
@@ -302,6 +328,9 @@ def export(
                     counts.append(audit_log.export(session, name, target, log))
                 except OSError as exc:
                     raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if fmt == "json":
+        print_json({"folder": str(folder), "logs": logs, "events": sum(counts)})
+        return
     console.print(
         f"exported {sum(counts)} events ({', '.join(logs)}) to {folder}; check with: "
         f"python -m keel.audit.verify --key VKEY {folder}",
@@ -316,6 +345,7 @@ def rotate_key(
     which: str = typer.Option(
         "governance", "--log", metavar="LOG", help="governance only, for now."
     ),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Replace the signing key; the old one stays in the history so old checkpoints verify."""
     if which != "governance":
@@ -327,4 +357,8 @@ def rotate_key(
             new = audit_log.rotate_key(session, actor, ws.settings.home, name)
         ws._signer = None
         ws.signer()  # the committed rotation's key now takes the key file's place
-    console.print(f"new signing key {new.key_id}", markup=False)
+    context.output(
+        fmt,
+        {"log": which, "key_id": new.key_id},
+        lambda: console.print(f"new signing key {new.key_id}", markup=False),
+    )

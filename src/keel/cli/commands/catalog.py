@@ -10,13 +10,8 @@ import typer
 from keel.catalog import service
 from keel.catalog.export import export_yaml
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, console, warn
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, console, warn
 from keel.errors import UsageError
-
-
-def register(root: typer.Typer) -> None:
-    root.command("apply")(apply)
-    root.command("export")(export)
 
 
 def apply(
@@ -24,6 +19,7 @@ def apply(
     files: list[Path] = typer.Option(
         ..., "-f", "--file", metavar="PATH", help="A YAML file or a folder of them; repeatable."
     ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Apply catalog YAML: all or nothing, idempotent.
@@ -56,6 +52,9 @@ def apply(
     )
     created, updated = answer["created"], answer["updated"]
     unchanged, op = answer["unchanged"], answer["op"]
+    if fmt == "json":
+        context.print_json({"entities": len(loaded.entities), **answer})
+        return
     console.print(
         f"applied {len(loaded.entities)} entities: {len(created)} created, "
         f"{len(updated)} updated, {unchanged} unchanged",

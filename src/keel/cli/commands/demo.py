@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from keel.cli.commands.serve import DEFAULT_PORT
+from keel.cli.commands.serve import DEFAULT_PORT, remember, url_of
 from keel.cli.context import invoke
-from keel.demo import build_demo
 
 TOUR = (
     ("Which questions can each node not answer?", ["map", "validate"]),
@@ -43,17 +42,14 @@ TOUR = (
 )
 
 
-def register(root: typer.Typer) -> None:
-    root.command("demo")(demo)
-
-
 def demo(
     ctx: typer.Context,
     home: Path = typer.Option(
         Path("keel-demo"),
         "--home",
         metavar="DIR",
-        help="Where to build the demo workspace (replaced if it is one).",
+        help="Where to build the demo workspace: a new or empty folder, or an earlier demo "
+        "(replaced).",
     ),
     serve: bool = typer.Option(
         True,
@@ -70,6 +66,8 @@ def demo(
     delivery pods and a few deliberate gaps for validate and pod show to find. Then serves
     the web UI and prints a one-time login link.
     """
+    from keel.demo import build_demo
+
     keel = ctx.find_root().command  # the whole `keel` group, run as from a terminal
 
     built = build_demo(home, progress=lambda line: print(f"  {line}"))
@@ -82,12 +80,14 @@ def demo(
         print(f"## {question}\n$ {shlex.join(['keel', '--home', str(home), *args])}")
         invoke(keel, ["--home", str(built.home), *args])
         print()
-    url = f"http://{host}:{port}"
+    url = url_of(host, port)
+    remember(built.settings, url)
     print(f"API token (admin, 1 day), for scripts:  {built.api_token}")
     print(f"Web UI:                                   {url}/")
     print(f"One-time login link (10 minutes):         {url}/login/code?c={built.login_code}")
     print(
-        f"A new link later: keel --home {shlex.quote(str(home))} login-link --user ana.lima --role admin"
+        f"A new link later: keel --home {shlex.quote(str(home))} login-link --user ana.lima "
+        "--role admin"
     )
     print(f"Gateway key (demo-app, 1 day):            {built.gateway_key}")
     print(

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import typer
 from rich.markup import escape
 
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, console, print_json, warn
 from keel.errors import InputError, UsageError
 from keel.pipeline import attach, runs
-from keel.pipeline.evidence import evidence_for
+from keel.pipeline.evidence import RESULTS, evidence_for
+from keel.pipeline.policy_kind import Track
 from keel.pipeline.releases import get_release
+
+TRACKS: tuple[str, ...] = get_args(Track)
 
 app = typer.Typer(
     help="Evidence: the recorded outcome of each pipeline check.", no_args_is_help=True
@@ -35,9 +39,16 @@ def add(
         metavar="FILE",
         help="The evidence as JSON ({track, check, result, figures, inputs, thresholds, log}).",
     ),
-    track: str | None = typer.Option(None, "--track", help="data, model, feature, eval or deploy."),
+    track: str | None = typer.Option(
+        None,
+        "--track",
+        **context.one_of(TRACKS, "--track"),
+        help="data, model, feature, eval or deploy.",
+    ),
     check: str | None = typer.Option(None, "--check", help="The check's name, e.g. fairness."),
-    result: str | None = typer.Option(None, "--result", help="pass, fail or error."),
+    result: str | None = typer.Option(
+        None, "--result", **context.one_of(RESULTS, "--result"), help="pass, fail or error."
+    ),
     figure: list[str] = typer.Option(
         [], "--figure", metavar="NAME=NUMBER", help="A measured figure. Repeatable."
     ),
@@ -47,9 +58,14 @@ def add(
     log: list[str] = typer.Option(
         [], "--log", metavar="LINE", help="A line of the check's log. Repeatable."
     ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
-    """Record one check's outcome for a run or a release."""
+    """Record one check's outcome for a run or a release.
+
+    Under separation of duties, what a release's author records on it does not count toward
+    its promotion: recorded all the same, with a warning.
+    """
     if file is not None:
         if track or check or result or figure or input_ or log:
             raise UsageError("give the evidence as --file or as options, not both")
@@ -82,10 +98,16 @@ def add(
         remote=lambda settings: remote.call(settings, "POST", "/api/v1/evidence", body),
         local=here,
     )
-    console.print(
-        f"recorded {shown['track']}.{shown['check']}: {shown['result']} "
-        f"({shown['digest'][:19]}…, event #{shown['event']})",
-        markup=False,
+    if shown.get("counts") is False:
+        warn(escape(shown["note"]))
+    context.output(
+        fmt,
+        shown,
+        lambda: console.print(
+            f"recorded {shown['track']}.{shown['check']}: {shown['result']} "
+            f"({shown['digest'][:19]}…, event #{shown['event']})",
+            markup=False,
+        ),
     )
 
 
@@ -94,10 +116,9 @@ def list_(
     ctx: typer.Context,
     release: str | None = typer.Option(None, "--release", metavar="MODEL@N"),
     run: str | None = typer.Option(None, "--run", metavar="RUN"),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """A release's evidence (its own and its run's), or a run's."""
-    context.check_choice(fmt, ("text", "json"), "--format")
     if (release is None) == (run is None):
         raise UsageError("name a --release or a --run")
     with context.workspace(ctx) as ws, ws.read() as session:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import typer
 
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, JSON_OPTION, console, print_json
 from keel.errors import UsageError
 
 route_app = typer.Typer(
@@ -19,13 +19,6 @@ key_app = typer.Typer(
     help="Gateway API keys: create (shown once), list, revoke.", no_args_is_help=True
 )
 ENV_HELP = "staging or production."
-
-
-def register(root: typer.Typer) -> None:
-    root.command("gateway")(gateway)
-    root.command("serve-model")(serve_model)
-    root.add_typer(route_app, name="route")
-    root.add_typer(key_app, name="key")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -97,7 +90,7 @@ def serve_model(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8410, "--port", min=1, max=65535, help="Port to listen on."),
     artifacts: str | None = typer.Option(
-        None, "--artifacts", metavar="DIR", help="Model folder (default <home>/artifacts)."
+        None, "--artifacts", metavar="DIR", help="Model folder (default: HOME/artifacts)."
     ),
 ) -> None:
     """Serve the demo's models: *.skops on /v1/predict, the support index on /v1/chat and
@@ -120,18 +113,23 @@ def serve_model(
     uvicorn.run(create_app(models), host=host, port=port, log_level="warning", access_log=False)
 
 
+SETTINGS = ("model", "rpm", "tpm", "timeout", "upstream-key-env", "guard")  # --clear NAME
+
+
 @route_app.command("set")
 def route_set(
     ctx: typer.Context,
     endpoint: str = typer.Argument(..., metavar="ENDPOINT_REF", help="An API of the map."),
     env: str = typer.Option(..., "--env", help=ENV_HELP),
-    upstream: str = typer.Option(..., "--upstream", metavar="URL", help="e.g. http://h:p/v1"),
+    upstream: str | None = typer.Option(
+        None, "--upstream", metavar="URL", help="e.g. http://h:p/v1 (needed for a new route)."
+    ),
     model: str | None = typer.Option(None, "--model", help="The upstream's name for it."),
     rpm: int | None = typer.Option(None, "--rpm", min=1, help="Requests/min, all keys."),
     tpm: int | None = typer.Option(None, "--tpm", min=1, help="Tokens/min, all keys."),
     timeout: float | None = typer.Option(None, "--timeout", min=0.1, help="Upstream timeout, s."),
-    capture: bool = typer.Option(
-        False, "--capture/--no-capture", help="Store redacted payloads in the traffic log."
+    capture: bool | None = typer.Option(
+        None, "--capture/--no-capture", help="Store redacted payloads in the traffic log."
     ),
     credential_env: str | None = typer.Option(
         None,
@@ -148,69 +146,90 @@ def route_set(
         "default: block injections, redact PII and secrets.",
     ),
     no_guard: bool = typer.Option(False, "--no-guard", help="No guard on this route."),
-    limits_fail: str = typer.Option(
-        "closed",
+    limits_fail: str | None = typer.Option(
+        None,
         "--limits-fail",
-        help="When the rate-limit store (Redis) is down: closed (refuse, 503) or open "
-        "(serve, recorded as limit: unchecked).",
+        help="When the rate-limit store (Redis) is down: closed (refuse, 503; the default) or "
+        "open (serve, recorded as limit: unchecked).",
     ),
+    clear: list[str] = typer.Option(
+        [],
+        "--clear",
+        metavar="SETTING",
+        **context.one_of(SETTINGS, "--clear"),
+        help=f"Unset a setting of the route ({', '.join(SETTINGS)}; guard: back to the "
+        "default). Repeatable.",
+    ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
-    """Route ENDPOINT_REF in an environment to an upstream (replaces an existing route)."""
+    """Route ENDPOINT_REF in an environment to an upstream, or change an existing route.
+
+    Only what is given changes: the route's other settings stay as they were (--clear
+    unsets one). Prints the resulting route.
+    """
     from keel.gateway import routes
 
-    upstream = routes.check_upstream(upstream)  # here too: a refused URL goes nowhere
-    context.check_choice(limits_fail, routes.LIMITS_FAIL, "--limits-fail")
+    if upstream is not None:
+        upstream = routes.check_upstream(upstream)  # here too: a refused URL goes nowhere
+    if limits_fail is not None:
+        context.check_choice(limits_fail, routes.LIMITS_FAIL, "--limits-fail")
     if guard_file and no_guard:
         raise UsageError("--guard and --no-guard exclude each other")
-    guard: dict | bool | None = None
-    if no_guard:
-        guard = False
-    elif guard_file:
+    given: dict = {
+        "upstream": upstream,
+        "model": model,
+        "rpm": rpm,
+        "tpm": tpm,
+        "timeout": timeout,
+        "capture": capture,
+        "credential_env": credential_env,
+        "limits_fail": limits_fail,
+        "guard": False if no_guard else None,
+    }
+    if guard_file:
         from pathlib import Path
 
         from keel.cli.commands.guard import policy_mapping
         from keel.guard.policy import parse_policy
 
-        guard = policy_mapping(Path(guard_file)) or {}
-        parse_policy(guard)  # refuse a bad file here, one line per problem
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
-        body = {
-            "endpoint": endpoint,
-            "environment": env,
-            "upstream": upstream,
-            "model": model,
-            "rpm": rpm,
-            "tpm": tpm,
-            "timeout": timeout,
-            "capture": capture,
-            "credential_env": credential_env,
-            "guard": guard,
-            "limits_fail": limits_fail,
-        }
-        done = remote.call(settings, "PUT", "/api/v1/gateway/routes", body)
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
-            done = routes.set_route(
-                session,
-                actor,
-                endpoint,
-                env,
-                upstream,
-                model=model,
-                rpm=rpm,
-                tpm=tpm,
-                timeout=timeout,
-                capture=capture,
-                credential_env=credential_env,
-                guard=guard,
-                limits_fail=limits_fail,
+        given["guard"] = policy_mapping(Path(guard_file)) or {}
+        parse_policy(given["guard"])  # refuse a bad file here, one line per problem
+    cleared = {name.replace("upstream-key-env", "credential_env") for name in clear}
+    both = [n for n in cleared if given[n] is not None]
+    if both:
+        raise UsageError(f"--clear {both[0]} and a new value for it exclude each other")
+    changes = {k: v for k, v in given.items() if v is not None}
+
+    def merged(current: dict | None) -> dict:
+        route = {k: v for k, v in (current or {}).items() if k in given}
+        route.update(changes)
+        route.update(dict.fromkeys(cleared))
+        if not route.get("upstream"):
+            raise UsageError(f"{endpoint} has no route in {env} yet: give its --upstream")
+        return route
+
+    def through_api(settings) -> dict:
+        from keel.catalog.refs import key_of
+
+        key = key_of(endpoint, default_kind="api")
+        found = remote.call(settings, "GET", "/api/v1/gateway/routes")["routes"]
+        current = next((r for r in found if (r["endpoint"], r["environment"]) == (key, env)), None)
+        body = {"endpoint": endpoint, "environment": env, **merged(current)}
+        return remote.call(settings, "PUT", "/api/v1/gateway/routes", body)
+
+    def here(ws, who) -> dict:
+        with ws.write(who) as session:
+            key = routes.endpoint_key(session, endpoint)
+            found = routes.list_routes(session)
+            current = next((r for r in found if (r.endpoint, r.environment) == (key, env)), None)
+            route = merged(current.as_dict() if current else None)
+            return routes.set_route(
+                session, who, endpoint, env, route.pop("upstream"), **route
             ).as_dict()
-    console.print(
-        f"route {done['endpoint']} ({done['environment']}) -> {done['upstream']}", markup=False
-    )
+
+    done = context.change(ctx, as_user, remote=through_api, local=here)
+    context.output(fmt, done, lambda: _print_route(done))
 
 
 @route_app.command("remove")
@@ -218,47 +237,57 @@ def route_remove(
     ctx: typer.Context,
     endpoint: str = typer.Argument(..., metavar="ENDPOINT_REF"),
     env: str = typer.Option(..., "--env", help=ENV_HELP),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Remove a route."""
+    from urllib.parse import urlencode
+
     from keel.gateway import routes
 
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
-        from urllib.parse import urlencode
+    def here(ws, who) -> None:
+        with ws.write(who) as session:
+            routes.remove_route(session, who, endpoint, env)
 
-        query = urlencode({"endpoint": endpoint, "environment": env})
-        remote.call(settings, "DELETE", f"/api/v1/gateway/routes?{query}")
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
-            routes.remove_route(session, actor, endpoint, env)
-    console.print(f"removed the route of {endpoint} in {env}", markup=False)
+    query = urlencode({"endpoint": endpoint, "environment": env})
+    context.change(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(settings, "DELETE", f"/api/v1/gateway/routes?{query}"),
+        local=here,
+    )
+    context.output(
+        fmt,
+        {"endpoint": endpoint, "environment": env, "removed": True},
+        lambda: console.print(f"removed the route of {endpoint} in {env}", markup=False),
+    )
+
+
+def _print_route(r: dict) -> None:
+    limits = " ".join(f"{k}={r[k]}" for k in ("model", "rpm", "tpm", "timeout", "capture") if r[k])
+    if r.get("credential_env"):
+        limits += f" upstream-key-env={r['credential_env']}"
+    limits += f" limits-fail={r['limits_fail']}"
+    limits += " guard=" + ("off" if r["guard"] is False else "custom" if r["guard"] else "default")
+    console.print(
+        f"{r['endpoint']}  {r['environment']:10}  {r['upstream']}  {limits}", markup=False
+    )
 
 
 @route_app.command("list")
 def route_list(
-    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
+    ctx: typer.Context, fmt: str = FORMAT_OPTION, json_alias: bool = JSON_OPTION
 ) -> None:
     """List routes."""
     from keel.gateway import routes
 
     with context.workspace(ctx) as ws, ws.read() as session:
         found = [r.as_dict() for r in routes.list_routes(session)]
-    if json_out:
+    if context.is_json(fmt, json_alias):
         print_json(found)
         return
     for r in found:
-        limits = " ".join(
-            f"{k}={r[k]}" for k in ("model", "rpm", "tpm", "timeout", "capture") if r[k]
-        )
-        limits += f" limits-fail={r['limits_fail']}"
-        limits += " guard=" + (
-            "off" if r["guard"] is False else "custom" if r["guard"] else "default"
-        )
-        console.print(
-            f"{r['endpoint']}  {r['environment']:10}  {r['upstream']}  {limits}", markup=False
-        )
+        _print_route(r)
 
 
 @key_app.command("create")
@@ -277,14 +306,15 @@ def key_create(
     expires: str | None = typer.Option(
         None, "--expires", metavar="DURATION", help="e.g. 90d, 12h, 30m."
     ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Create a key for a consumer; the key is printed once, only here."""
     from keel.gateway import keys
 
     ttl = parse_duration(expires) if expires else None
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
+
+    def through_api(settings) -> dict:
         if ttl is not None and ttl % timedelta(minutes=1):
             raise typer.BadParameter("through the API, expiry is in whole minutes")
         body = {
@@ -297,13 +327,13 @@ def key_create(
             "expires_in_minutes": int(ttl.total_seconds() // 60) if ttl else None,
         }
         answer = remote.call(settings, "POST", "/api/v1/gateway/keys", body)
-        key_id, expires_at, secret = answer["id"], answer["expires_at"], answer["key"]
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
+        return {"id": answer["id"], "expires_at": answer["expires_at"], "key": answer["key"]}
+
+    def here(ws, who) -> dict:
+        with ws.write(who) as session:
             key, secret = keys.create_key(
                 session,
-                actor,
+                who,
                 consumer,
                 endpoint,
                 env,
@@ -312,23 +342,28 @@ def key_create(
                 tpm=tpm,
                 ttl=ttl,
             )
-        key_id, expires_at = key.id, key.expires_at
+        return {"id": key.id, "expires_at": key.expires_at, "key": secret}
+
+    done = context.change(ctx, as_user, remote=through_api, local=here)
+    done.update(consumer=consumer, environment=env)
+    if fmt == "json":
+        print_json(done)
+        return
     context.err_console.print(
-        f"key {key_id} for {consumer} ({env}), expires {expires_at or 'never'}", markup=False
+        f"key {done['id']} for {consumer} ({env}), expires {done['expires_at'] or 'never'}",
+        markup=False,
     )
-    print(secret)
+    print(done["key"])
 
 
 @key_app.command("list")
-def key_list(
-    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def key_list(ctx: typer.Context, fmt: str = FORMAT_OPTION, json_alias: bool = JSON_OPTION) -> None:
     """List live keys (never their secrets)."""
     from keel.gateway import keys
 
     with context.workspace(ctx) as ws, ws.read() as session:
         found = [k.as_dict() for k in keys.list_keys(session)]
-    if json_out:
+    if context.is_json(fmt, json_alias):
         print_json(found)
         return
     for k in found:
@@ -347,25 +382,34 @@ def key_revoke(
     consumer: str | None = typer.Option(
         None, "--consumer", metavar="NAME", help="Revoke every key of a consumer."
     ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Revoke a key, or every key of a consumer; running gateways refuse it within 2 s."""
+    from urllib.parse import quote
+
     from keel.gateway import keys
 
     if bool(key) == bool(consumer):
         raise typer.BadParameter("give a KEY or --consumer, not both")
-    settings = context.state(ctx).settings()
-    if remote.enabled(settings):
-        from urllib.parse import quote
+    path = (
+        f"/api/v1/gateway/keys/{quote(key, safe='')}"
+        if key
+        else f"/api/v1/gateway/consumers/{quote(consumer or '', safe='')}/keys"
+    )
 
-        path = (
-            f"/api/v1/gateway/keys/{quote(key, safe='')}"
-            if key
-            else f"/api/v1/gateway/consumers/{quote(consumer or '', safe='')}/keys"
-        )
-        revoked = remote.call(settings, "DELETE", path)["revoked"]
-    else:
-        actor = context.actor(ctx, as_user)
-        with context.workspace(ctx) as ws, ws.write(actor) as session:
-            revoked = keys.revoke_keys(session, actor, key=key, consumer=consumer)
-    console.print(f"revoked {', '.join(revoked)}", markup=False)
+    def here(ws, who) -> list[str]:
+        with ws.write(who) as session:
+            return keys.revoke_keys(session, who, key=key, consumer=consumer)
+
+    revoked = context.change(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(settings, "DELETE", path)["revoked"],
+        local=here,
+    )
+    context.output(
+        fmt,
+        {"revoked": revoked},
+        lambda: console.print(f"revoked {', '.join(revoked)}", markup=False),
+    )

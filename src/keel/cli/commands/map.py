@@ -12,7 +12,7 @@ from keel.catalog.impact import impact as impact_of
 from keel.catalog.render import FORMATS, map_view, render
 from keel.catalog.validate import validate as validate_map
 from keel.cli import context
-from keel.cli.context import console, print_json
+from keel.cli.context import FORMAT_OPTION, console, print_json
 
 app = typer.Typer(help="The system map: validate, impact, show.", no_args_is_help=True)
 
@@ -27,14 +27,13 @@ def _system_key(graph, system: str | None) -> str | None:
 def validate(
     ctx: typer.Context,
     system: str | None = SYSTEM_OPTION,
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Report unanswered questions per node; exit 1 if any.
 
     Owner, lineage, governance and rollback per node, plus dangling references, dependency
     cycles and nodes no business outcome depends on. Exit 0 clean, 1 findings, 2 bad input.
     """
-    context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         graph = load_graph(session)
         report = validate_map(graph, system=_system_key(graph, system))
@@ -56,7 +55,7 @@ def impact(
     ctx: typer.Context,
     ref: str = typer.Argument(..., metavar="REF", help="kind:namespace/name, or a unique name."),
     direction: str = typer.Option("down", "--direction", "-d", help="down, up or both."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """What a failure reaches (down) or comes from (up).
 
@@ -64,7 +63,6 @@ def impact(
     Upstream: every node a failure may come from.
     """
     context.check_choice(direction, ("down", "up", "both"), "--direction")
-    context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         result = impact_of(session, ref, direction)  # type: ignore[arg-type]
     if fmt == "json":

@@ -7,7 +7,7 @@ from rich.markup import escape
 
 from keel.catalog.pods import pod_report
 from keel.cli import context
-from keel.cli.context import console, print_json
+from keel.cli.context import FORMAT_OPTION, console, print_json
 
 app = typer.Typer(help="Delivery pods: who holds each role of a system.", no_args_is_help=True)
 
@@ -18,10 +18,9 @@ def show(
     system: str = typer.Argument(
         ..., metavar="SYSTEM", help="The system (name or system:ns/name)."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Show a system's pod and its gaps; exit 1 if any."""
-    context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         report = pod_report(session, system)
     if fmt == "json":

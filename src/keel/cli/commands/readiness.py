@@ -9,9 +9,8 @@ from rich.markup import escape
 
 from keel.catalog.queries import system_key
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, console, print_json
 from keel.errors import UsageError
-from keel.pipeline import refusals
 from keel.readiness import reviews, stages
 from keel.readiness.scorecard import Minimum, Scorecard, readiness
 
@@ -19,12 +18,6 @@ stage_app = typer.Typer(
     help="Lifecycle stages: design, build, validate, operate.", no_args_is_help=True
 )
 BAR = 20  # characters in a dimension's bar
-
-
-def _format(fmt: str) -> str:
-    if fmt not in ("text", "json"):
-        raise UsageError(f"--format {fmt!r}: one of text, json")
-    return fmt
 
 
 def _min_score(text: str | None) -> float | None:
@@ -44,7 +37,7 @@ def ready(
     system: str = typer.Argument(
         ..., metavar="SYSTEM", help="The system, e.g. credit-decisioning."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
     min_score: str | None = typer.Option(
         None,
         "--min-score",
@@ -57,7 +50,6 @@ def ready(
     The overall score is the mean of the five dimension scores (0-100 each). Exit 0 at or
     above the minimum (or when there is none), 1 below it, 2 on bad input.
     """
-    _format(fmt)
     gate = _min_score(min_score)
     with context.workspace(ctx) as ws, ws.read() as session:
         card = readiness(session, system)
@@ -100,7 +92,7 @@ def review(
         help="privacy, legal or security: record your review. Without it, list the reviews.",
     ),
     comment: str = typer.Option("", "--comment", help="On what terms, or what was checked."),
-    fmt: str = typer.Option("text", "--format", help="text or json (when listing)."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Clear a privacy, legal or security review of a system, as its named reviewer.
@@ -108,7 +100,6 @@ def review(
     The reviewer is spec.reviewers.KIND of the System, or else its pod's riskLead; anyone
     else is refused (exit 3, logged).
     """
-    _format(fmt)
     if kind is None:
         with context.workspace(ctx) as ws, ws.read() as session:
             found = reviews.reviews_of(session, system_key(session, system))
@@ -122,22 +113,22 @@ def review(
             console.print(f"{r.kind:9} {r.created_at[:19]}  {r.reviewer}{note}", markup=False)
         return
     path = f"/api/v1/systems/{quote(system, safe='')}/reviews"
-    done = context.change(
+    done = context.decide(
         ctx,
         as_user,
         remote=lambda settings: remote.call(
             settings, "POST", path, {"kind": kind, "comment": comment}
         ),
-        local=lambda ws, who: refusals.logged(
-            ws,
-            who,
-            "readiness.review.refused",
-            reviews.subject_of(system),
-            lambda session: reviews.review(session, who, system, kind, comment),
-        ).summary(),
+        refused="readiness.review.refused",
+        subject=reviews.subject_of(system),
+        work=lambda session, who, _: reviews.review(session, who, system, kind, comment).summary(),
     )
-    console.print(
-        f"{escape(done['reviewer'])} cleared the {kind} review of {escape(done['system'])}"
+    context.output(
+        fmt,
+        done,
+        lambda: console.print(
+            f"{escape(done['reviewer'])} cleared the {kind} review of {escape(done['system'])}"
+        ),
     )
 
 
@@ -145,10 +136,9 @@ def review(
 def stage_show(
     ctx: typer.Context,
     system: str = typer.Argument(..., metavar="SYSTEM", help="The system."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """The system's lifecycle stage and its exit criteria, met or not."""
-    _format(fmt)
     with context.workspace(ctx) as ws, ws.read() as session:
         shown = stages.show(session, system)
     if fmt == "json":
@@ -175,30 +165,23 @@ def stage_advance(
     to: str | None = typer.Option(
         None, "--to", metavar="STAGE", help="The stage you expect next (refused if it skips)."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Move the system to its next stage; refused (exit 1, logged) with the unmet criteria."""
-    _format(fmt)
-
-    def through_api(settings) -> dict:
-        path = f"/api/v1/systems/{quote(system, safe='')}/stage"
-        try:
-            return remote.call(settings, "POST", path, {"to": to})
-        except remote.Refused as refused:
-            return {"system": system, "allowed": False, "missing": refused.problems}
-
-    shown = context.change(
+    path = f"/api/v1/systems/{quote(system, safe='')}/stage"
+    shown = context.decide(
         ctx,
         as_user,
-        remote=through_api,
-        local=lambda ws, who: refusals.logged(
-            ws,
-            who,
-            "readiness.advance.refused",
-            reviews.subject_of(system),
-            lambda session: stages.advance(session, who, system, to),
-        ).as_dict(),
+        remote=lambda settings: remote.decision(
+            settings,
+            path,
+            {"to": to},
+            lambda missing: {"system": system, "allowed": False, "missing": missing},
+        ),
+        refused="readiness.advance.refused",
+        subject=reviews.subject_of(system),
+        work=lambda session, who, _: stages.advance(session, who, system, to).as_dict(),
     )
     if fmt == "json":
         print_json(shown)
@@ -210,9 +193,3 @@ def stage_advance(
         for c in shown["missing"]:
             console.print(f"  {escape(str(c))}", soft_wrap=True)
     raise typer.Exit(0 if shown["allowed"] else 1)
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(ready)
-    app.command()(review)
-    app.add_typer(stage_app, name="stage")

@@ -12,10 +12,9 @@ import typer
 from rich.markup import escape
 
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, RELEASE_ARGUMENT, console, print_json
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, RELEASE_ARGUMENT, console, print_json
 from keel.errors import InputError, UsageError
-from keel.pipeline import approvals, promotion, refusals, releases
-from keel.pipeline.policy import Missing
+from keel.pipeline import approvals, promotion, releases
 from keel.pipeline.testreports import read_benchmarks, read_junit
 
 app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
@@ -83,6 +82,7 @@ def create(
         metavar="FILE",
         help="Also write the attestation bundle here (.intoto.jsonl).",
     ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Release the next version of a model: sign its SLSA provenance and release statements."""
@@ -104,6 +104,15 @@ def create(
         release = releases.create_release(session, who, ws.signer(), system, model, build)
     if out:
         out.write_bytes(release.bundle)
+    if fmt == "json":
+        print_json(
+            {
+                **release.summary(),
+                "release": release.short_name,
+                "bundle": str(out) if out else None,
+            }
+        )
+        return
     console.print(
         f"released [bold]{escape(release.short_name)}[/] ({release.artifact_digest})",
         soft_wrap=True,
@@ -124,10 +133,9 @@ def list_(
     system: str | None = typer.Argument(
         None, metavar="[SYSTEM]", help="Only this system's releases."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """List releases, oldest first."""
-    context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         found = releases.list_releases(session, system)
     if fmt == "json":
@@ -146,10 +154,9 @@ def list_(
 def show(
     ctx: typer.Context,
     release: str = RELEASE_ARGUMENT,
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Show a release: its artifact, what its attestations say, and what it rests on."""
-    context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         found = releases.get_release(session, release)
         status = promotion.status(session, found)
@@ -163,8 +170,10 @@ def show(
     )
     console.print(f"  created       {found.created_at} by {escape(found.created_by)}")
     for row in status["evidence"]:
+        counts = "" if row["counts"] else f" [red]does not count[/]: {escape(row['note'])}"
         console.print(
-            f"  evidence      {row['track']}.{row['check']}: {row['result']} ({row['createdAt'][:19]})"
+            f"  evidence      {row['track']}.{escape(row['check'])}: {row['result']} "
+            f"({row['createdAt'][:19]}){counts}"
         )
     for row in status["approvals"]:
         console.print(
@@ -214,27 +223,30 @@ def approve(
         help="The pod role you approve as (riskLead, dataSteward, mlEngineer, ...).",
     ),
     comment: str = typer.Option("", "--comment", help="Why, or on what terms."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Approve a release in a role you hold in its system's pod."""
     path = f"/api/v1/releases/{quote(release)}/approvals"
-    approver = context.change(
+    done = context.decide(
         ctx,
         as_user,
         remote=lambda settings: remote.call(
             settings, "POST", path, {"role": role, "comment": comment}
-        )["approver"],
-        local=lambda ws, who: (
-            refusals.logged(
-                ws,
-                who,
-                "pipeline.approval.refused",
-                release,
-                lambda session: approvals.approve(session, who, release, role, comment),
-            ).approver
+        ),
+        refused="pipeline.approval.refused",
+        subject=release,
+        work=lambda session, who, _: approvals.approve(
+            session, who, release, role, comment
+        ).summary(),
+    )
+    context.output(
+        fmt,
+        done,
+        lambda: console.print(
+            f"{escape(done['approver'])} approved {escape(release)} as {escape(role)}"
         ),
     )
-    console.print(f"{escape(approver)} approved {escape(release)} as {escape(role)}")
 
 
 @app.command()
@@ -242,30 +254,29 @@ def promote(
     ctx: typer.Context,
     release: str = RELEASE_ARGUMENT,
     to: str = typer.Option(..., "--to", metavar="ENV", help="staging or production."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Promote a release; refused (exit 1, logged) with the list of what is missing."""
-    context.check_choice(fmt, ("text", "json"), "--format")
-
-    def through_api(settings) -> promotion.Decision:
-        try:
-            path = f"/api/v1/releases/{quote(release)}/promote"
-            return promotion.Decision.from_dict(remote.call(settings, "POST", path, {"to": to}))
-        except remote.Refused as refused:
-            return promotion.Decision(release, to, [Missing("", p) for p in refused.problems])
-
-    decision = context.change(
+    path = f"/api/v1/releases/{quote(release)}/promote"
+    decision = context.decide(
         ctx,
         as_user,
-        remote=through_api,
-        local=lambda ws, who: refusals.logged(
-            ws,
-            who,
-            "pipeline.promotion.refused",
-            release,
-            lambda session: promotion.promote(session, who, ws.signer(), release, to),
+        remote=lambda settings: promotion.Decision.from_dict(
+            remote.decision(
+                settings,
+                path,
+                {"to": to},
+                lambda missing: {
+                    "release": release,
+                    "environment": to,
+                    "missing": [{"requirement": "", "reason": m} for m in missing],
+                },
+            )
         ),
+        refused="pipeline.promotion.refused",
+        subject=release,
+        work=lambda session, who, ws: promotion.promote(session, who, ws.signer(), release, to),
     )
     if fmt == "json":
         print_json(decision.as_dict())
@@ -290,10 +301,9 @@ def where(
     at: str | None = typer.Option(
         None, "--at", metavar="TIME", help="At this past time (ISO 8601, UTC if no zone)."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Which release each environment serves (or served at --at), per model."""
-    context.check_choice(fmt, ("text", "json"), "--format")
     with context.workspace(ctx) as ws, ws.read() as session:
         found = promotion.where(session, system, at=at)
     if fmt == "json":

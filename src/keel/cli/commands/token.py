@@ -9,16 +9,11 @@ import typer
 
 from keel.auth import ROLES, create_token, list_tokens, revoke_tokens
 from keel.cli import context, remote
-from keel.cli.commands.serve import DEFAULT_PORT
-from keel.cli.context import AS_OPTION, console, print_json
+from keel.cli.commands.serve import DEFAULT_PORT, base_url
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, JSON_OPTION, console, print_json
 
 app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 ROLE_HELP = f"One of {', '.join(ROLES)}."
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="token")
-    root.command("login-link")(login_link)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -39,6 +34,7 @@ def create(
         None, "--expires", metavar="DURATION", help="e.g. 90d, 12h."
     ),
     note: str = typer.Option("", "--note", help="What it is for."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Create an API token; the secret is printed once, only here."""
@@ -65,6 +61,10 @@ def create(
     token_id, owner, expires_at, secret = context.change(
         ctx, as_user, remote=through_api, local=here
     )
+    if fmt == "json":
+        done = {"id": token_id, "user": owner, "role": role, "expires_at": expires_at}
+        print_json({**done, "token": secret})
+        return
     console.print(
         f"token {token_id} for {owner} ({role}), expires {expires_at or 'never'}", markup=False
     )
@@ -72,13 +72,11 @@ def create(
 
 
 @app.command("list")
-def list_(
-    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def list_(ctx: typer.Context, fmt: str = FORMAT_OPTION, json_alias: bool = JSON_OPTION) -> None:
     """List live API tokens (never their secrets)."""
     with context.workspace(ctx) as ws, ws.read() as session:
         tokens = list_tokens(session)
-    if json_out:
+    if context.is_json(fmt, json_alias):
         print_json([t.as_dict() for t in tokens])
         return
     for t in tokens:
@@ -94,6 +92,7 @@ def revoke(
     ctx: typer.Context,
     token_id: str | None = typer.Argument(None, metavar="ID", help="The token's id."),
     user: str | None = typer.Option(None, "--user", metavar="REF", help="Revoke all of a user's."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Revoke a token, or every credential of a user (--user)."""
@@ -110,19 +109,31 @@ def revoke(
             return revoke_tokens(session, who, token_id=token_id, user=user)
 
     revoked = context.change(ctx, as_user, remote=through_api, local=here)
-    console.print(f"revoked {', '.join(revoked)}", markup=False)
+    context.output(
+        fmt,
+        {"revoked": revoked},
+        lambda: console.print(f"revoked {', '.join(revoked)}", markup=False),
+    )
 
 
 def login_link(
     ctx: typer.Context,
     user: str = typer.Option(..., "--user", metavar="REF", help="Who logs in (user:NAME)."),
     role: str = typer.Option("viewer", "--role", help=ROLE_HELP),
-    url: str = typer.Option(f"http://127.0.0.1:{DEFAULT_PORT}", "--url", help="The control plane."),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="The control plane (default: KEEL_PUBLIC_URL, else where `keel serve` last served "
+        f"this workspace, else http://127.0.0.1:{DEFAULT_PORT}).",
+    ),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Print a one-time browser login link (valid 10 minutes)."""
     context.check_choice(role, ROLES, "--role")
     actor = context.actor(ctx, as_user)
+    settings = context.state(ctx).settings()
     with context.workspace(ctx) as ws, ws.write(actor) as session:
         _, code = create_token(session, actor, user, role, kind="login")
-    print(f"{url.rstrip('/')}/login/code?c={code}")
+    link = f"{(url or base_url(settings)).rstrip('/')}/login/code?c={code}"
+    context.output(fmt, {"user": user, "role": role, "link": link}, lambda: print(link))

@@ -6,19 +6,14 @@ import typer
 
 from keel.auth import list_tokens
 from keel.cli import context, remote
-from keel.cli.context import AS_OPTION, console, print_json, warn
+from keel.cli.context import AS_OPTION, FORMAT_OPTION, JSON_OPTION, console, print_json, warn
 from keel.store import schema
 from keel.workspace import core
 
 app = typer.Typer(help="Inspect the workspace or switch it to server mode.", no_args_is_help=True)
 
 
-def register(root: typer.Typer) -> None:
-    root.command("init")(init)
-    root.add_typer(app, name="workspace")
-
-
-def init(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
+def init(ctx: typer.Context, fmt: str = FORMAT_OPTION, as_user: str | None = AS_OPTION) -> None:
     """Create or upgrade the workspace; safe to re-run.
 
     Creates KEEL_HOME with its SQLite store (or migrates the PostgreSQL store named by
@@ -29,13 +24,20 @@ def init(ctx: typer.Context, as_user: str | None = AS_OPTION) -> None:
     ws.close()
     where = settings.home if settings.embedded else _redacted(settings.database_url)
     verb = "created" if created else "up to date"
-    console.print(f"workspace {verb}: {where} (schema {schema.HEAD})", markup=False)
+    context.output(
+        fmt,
+        {
+            "created": created,
+            "home": str(settings.home),
+            "store": str(where),
+            "schema": schema.HEAD,
+        },
+        lambda: console.print(f"workspace {verb}: {where} (schema {schema.HEAD})", markup=False),
+    )
 
 
 @app.command("show")
-def show(
-    ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def show(ctx: typer.Context, fmt: str = FORMAT_OPTION, json_alias: bool = JSON_OPTION) -> None:
     """Where the workspace is: store, schema, mode."""
     settings = context.state(ctx).settings()
     with context.workspace(ctx) as ws, ws.read() as session:
@@ -46,7 +48,7 @@ def show(
             "schema": schema.HEAD,
             "mode": core.get_mode(session),
         }
-    if json_out:
+    if context.is_json(fmt, json_alias):
         print_json(info)
     else:
         for key, value in info.items():
@@ -57,6 +59,7 @@ def show(
 def mode(
     ctx: typer.Context,
     new_mode: str = typer.Argument(..., metavar="MODE", help="embedded or server."),
+    fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Switch to server mode (changes only through the API).
@@ -84,7 +87,13 @@ def mode(
         )["changed"],
         local=here,
     )
-    console.print(f"mode {'set to' if changed else 'already'} {new_mode}", markup=False)
+    context.output(
+        fmt,
+        {"mode": new_mode, "changed": changed},
+        lambda: console.print(
+            f"mode {'set to' if changed else 'already'} {new_mode}", markup=False
+        ),
+    )
 
 
 def _redacted(url: str) -> str:
