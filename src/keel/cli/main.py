@@ -15,6 +15,7 @@ from keel.cli.commands import (
     gateway,
     guard,
     map,
+    notify,
     pipeline,
     pod,
     readiness,
@@ -75,6 +76,7 @@ token.register(app)
 gateway.register(app)
 demo.register(app)
 readiness.register(app)
+notify.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

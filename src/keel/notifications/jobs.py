@@ -1,0 +1,33 @@
+"""The notifications package's work for `keel worker`: one reconciler that delivers.
+
+Each pass fans out what the governance log gained since the cursor and attempts what is
+due, all in the pass's own transaction (the worker commits it with the pass's record). A
+worker killed mid-pass loses that pass's records, never a notification: the deliveries stay
+due and are sent again under the same `webhook-id`. Sends are bounded by `Policy.timeout`
+each and `Policy.per_pass` per pass.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from keel.notifications.deliver import run_pass
+from keel.notifications.targets import control_plane
+from keel.worker.registry import JobContext, reconciler
+
+
+@reconciler(
+    "notifications.deliver",
+    every=5.0,
+    description="Fan new governance events out to subscriptions; send the deliveries due.",
+)
+def deliver(ctx: JobContext) -> str | None:
+    settings = ctx.workspace.settings
+    done = run_pass(
+        lambda: nullcontext(ctx.session),
+        ctx.actor,
+        now=ctx.now,
+        public_url=settings.public_url,
+        own=control_plane(settings.public_url, settings.url),
+    )
+    return done.summary()
