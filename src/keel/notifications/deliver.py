@@ -55,8 +55,9 @@ class Policy:
         return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def fan_out(session: Session, *, batch: int = BATCH) -> int:
-    """Deliveries for the events after the cursor (one batch); returns how many it added."""
+def fan_out(session: Session, *, now: datetime | None = None, batch: int = BATCH) -> int:
+    """Deliveries for the events after the cursor (one batch), due at `now`; returns how
+    many it added."""
     cursor = session.get(CursorRow, audit.GOVERNANCE)
     if cursor is None:
         cursor = CursorRow(log=audit.GOVERNANCE, seq=0)
@@ -71,7 +72,8 @@ def fan_out(session: Session, *, batch: int = BATCH) -> int:
         return 0
     start = max(cursor.seq, min(s.after_seq for s in subs))
     events = audit.after(session, start, limit=batch)
-    now = stamp()
+    created = stamp()
+    due = stamp(now) if now else created
     name = workspace_name(session)
     added = 0
     for event in events:
@@ -90,8 +92,8 @@ def fan_out(session: Session, *, batch: int = BATCH) -> int:
                         subject=event.subject,
                         status="pending",
                         attempts=0,
-                        next_at=now,
-                        created_at=now,
+                        next_at=due,
+                        created_at=created,
                     )
                 )
                 added += 1
@@ -285,7 +287,7 @@ def run_pass(
     done = Pass()
     with write() as session:
         for _ in range(batches):
-            done.fanned += fan_out(session)
+            done.fanned += fan_out(session, now=now)
             if session.get(CursorRow, audit.GOVERNANCE).seq >= audit.head(session):
                 break
         due = list(

@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from standardwebhooks import Webhook
 
 from keel.errors import UsageError
-from keel.notifications.targets import resolve_ref
+from keel.notifications.targets import check_ref, resolve_ref
 from keel.version import __version__
 
 RETRIED_4XX = (408, 429)
@@ -144,6 +144,8 @@ def smtp_settings(env: dict[str, str] | None = None) -> Smtp:
             "file:/path instead"
         )
     ref = env.get("KEEL_SMTP_PASSWORD_REF") or None
+    if ref is not None:
+        check_ref(ref, "KEEL_SMTP_PASSWORD_REF")
     return Smtp(
         host,
         port,
