@@ -30,7 +30,7 @@ class Received:
 @dataclass
 class Receiver:
     """Answers POSTs with the statuses in `script` in turn (then `then`); a float hangs that
-    many seconds first (then answers 200)."""
+    many seconds first (then answers 200); a (status, headers) pair sends those headers."""
 
     url: str
     script: list = field(default_factory=list)
@@ -44,6 +44,16 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    yield from _receiver()
+
+
+@pytest.fixture
+def internal() -> Iterator[Receiver]:
+    """A second receiver: an internal service a redirect might point at."""
+    yield from _receiver()
+
+
+def _receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     box = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hook")
     lock = threading.Lock()
@@ -58,7 +68,12 @@ def receiver() -> Iterator[Receiver]:
             if isinstance(answer, float):
                 time.sleep(answer)
                 answer = 200
+            headers = {}
+            if isinstance(answer, tuple):
+                answer, headers = answer
             self.send_response(answer)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", "2")
             self.end_headers()
             self.wfile.write(b"ok")

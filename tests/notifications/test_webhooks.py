@@ -113,6 +113,20 @@ def test_4xx_is_final_but_408_and_429_are_retried(ws, admin, receiver, hook_secr
     assert dead.subject == "job.a" and "404" in dead.last_error
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_never_followed_and_is_final(
+    ws, admin, receiver, internal, hook_secret, status
+):
+    subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
+    emit(ws, admin, "worker.job.failed", "job.a")
+    receiver.script = [(status, {"location": internal.url})]
+    assert deliver(ws).dead == 1
+    assert internal.received == [] and len(receiver.received) == 1
+    with ws.read() as session:
+        (row,) = deliveries(session)
+    assert row.last_error == f"the receiver answered {status} (redirects are not followed)"
+
+
 def test_a_refused_connection_is_recorded_and_retried(ws, admin, hook_secret, receiver):
     nobody = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
     subscribe(ws, admin, event="job-failed", webhook=nobody, secret_ref=hook_secret)
