@@ -19,7 +19,6 @@ _EXPORTS = {
     "GOVERNANCE": "keel.audit.events",
     "Change": "keel.audit.events",
     "Event": "keel.audit.events",
-    "after": "keel.audit.events",
     "append": "keel.audit.events",
     "head": "keel.audit.events",
     "list_events": "keel.audit.events",

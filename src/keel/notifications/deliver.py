@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keel import audit
+from keel.audit.events import after
 from keel.audit.events import now as event_time
 from keel.clock import stamp
 from keel.errors import UsageError
@@ -71,7 +72,7 @@ def fan_out(session: Session, *, now: datetime | None = None, batch: int = BATCH
         cursor.seq = max(cursor.seq, audit.head(session))
         return 0
     start = max(cursor.seq, min(s.after_seq for s in subs))
-    events = audit.after(session, start, limit=batch)
+    events = after(session, start, limit=batch)
     created = stamp()
     due = stamp(now) if now else created
     name = workspace_name(session)
