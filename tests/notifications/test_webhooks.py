@@ -101,28 +101,28 @@ def test_the_last_attempt_dead_letters_once_and_is_listed(
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_4xx_is_final_but_408_and_429_are_retried(ws, admin, receiver, hook_secret):
-    subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
+def test_4xx_is_final_but_408_and_429_are_retried(sqlite_ws, admin, receiver, hook_secret):
+    subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
     for name in ("a", "b", "c"):
-        emit(ws, admin, "worker.job.failed", f"job.{name}")
+        emit(sqlite_ws, admin, "worker.job.failed", f"job.{name}")
     receiver.script = [404, 408, 429]
-    done = deliver(ws)
+    done = deliver(sqlite_ws)
     assert (done.attempted, done.dead, done.retrying) == (3, 1, 2)
-    with ws.read() as session:
+    with sqlite_ws.read() as session:
         (dead,) = deliveries(session, status="dead")
     assert dead.subject == "job.a" and "404" in dead.last_error
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirect_is_never_followed_and_is_final(
-    ws, admin, receiver, internal, hook_secret, status
+    sqlite_ws, admin, receiver, internal, hook_secret, status
 ):
-    subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(ws, admin, "worker.job.failed", "job.a")
+    subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
+    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
     receiver.script = [(status, {"location": internal.url})]
-    assert deliver(ws).dead == 1
+    assert deliver(sqlite_ws).dead == 1
     assert internal.received == [] and len(receiver.received) == 1
-    with ws.read() as session:
+    with sqlite_ws.read() as session:
         (row,) = deliveries(session)
     assert row.last_error == f"the receiver answered {status} (redirects are not followed)"
 
@@ -139,26 +139,39 @@ def test_a_refused_connection_is_recorded_and_retried(ws, admin, hook_secret, re
     assert "cannot connect" in attempt["error"] and attempt["status"] is None
 
 
-def test_a_receiver_that_does_not_answer_in_time_is_retried(ws, admin, receiver, hook_secret):
-    subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(ws, admin, "worker.job.failed", "job.a")
+def test_a_receiver_that_does_not_answer_in_time_is_retried(
+    sqlite_ws, admin, receiver, hook_secret
+):
+    subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
+    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
     receiver.script = [3.0]
     start = datetime.now(UTC)
-    assert deliver(ws, now=start, policy=Policy(timeout=0.5)).retrying == 1
-    assert deliver(ws, now=start + LATER).delivered == 1
-    with ws.read() as session:
+    assert deliver(sqlite_ws, now=start, policy=Policy(timeout=0.5)).retrying == 1
+    assert deliver(sqlite_ws, now=start + LATER).delivered == 1
+    with sqlite_ws.read() as session:
         (row,) = deliveries(session)
         errors = [a["error"] for a in service.attempts(session, row.id)]
     assert errors == ["no answer within 0.5 s", None]
     assert len(set(receiver.ids())) == 1
 
 
-def test_a_missing_secret_is_a_final_failure_that_names_the_reference(ws, admin, receiver):
-    subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref="env:NOT_SET_HERE")
-    emit(ws, admin, "worker.job.failed", "job.a")
-    assert deliver(ws).dead == 1
+def test_a_pass_starts_no_attempt_after_its_budget(sqlite_ws, admin, receiver, hook_secret):
+    subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
+    for name in ("a", "b", "c"):
+        emit(sqlite_ws, admin, "worker.job.failed", f"job.{name}")
+    receiver.script = [1.0, 1.0, 1.0]  # each answer takes a second
+    assert deliver(sqlite_ws, policy=Policy(budget=1.5)).delivered == 2
+    assert deliver(sqlite_ws).delivered == 1  # the third stayed due
+
+
+def test_a_missing_secret_is_a_final_failure_that_names_the_reference(sqlite_ws, admin, receiver):
+    subscribe(
+        sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref="env:NOT_SET_HERE"
+    )
+    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
+    assert deliver(sqlite_ws).dead == 1
     assert receiver.received == []
-    with ws.read() as session:
+    with sqlite_ws.read() as session:
         (row,) = deliveries(session)
     assert "NOT_SET_HERE is not set" in row.last_error
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class Policy:
     cap: float = 3600.0
     timeout: float = send.TIMEOUT  # per attempt
     per_pass: int = 50  # deliveries attempted per pass
+    budget: float | None = None  # seconds after which a pass starts no more attempts
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
@@ -301,7 +303,10 @@ def run_pass(
         )
         subs = {s.id: s for s in session.execute(select(SubscriptionRow)).scalars()}
         events = {seq: audit.list_events(session, seq=seq)[0] for seq in {d[2] for d in due}}
+    deadline = None if policy.budget is None else time.monotonic() + policy.budget
     for delivery_id, sub_id, seq in due:  # rows stay readable: sessions keep them on commit
+        if deadline is not None and time.monotonic() >= deadline:
+            break  # the rest stay due for the next pass
         outcome = attempt_one(subs[sub_id], events[seq], delivery_id, policy, public_url, own)
         with write() as session:
             state = record(session, actor, delivery_id, outcome, policy, now)
