@@ -209,7 +209,7 @@ def record(
         AttemptRow(
             delivery=delivery_id,
             number=number,
-            at=stamp(now),
+            at=stamp(),  # when it happened; `now` only schedules
             outcome=outcome_name,
             status=outcome.status,
             error=outcome.error,
@@ -220,12 +220,12 @@ def record(
     if row.status != "pending":  # finished meanwhile (another deliverer, a removal)
         return row.status
     if outcome.ok:
-        row.status, row.done_at, row.last_error = "delivered", stamp(now), None
+        row.status, row.done_at, row.last_error = "delivered", stamp(), None
     elif outcome_name == "retry":
         row.last_error = outcome.error
         row.next_at = stamp(now + timedelta(seconds=policy.delay(number, rng)))
     else:
-        row.status, row.done_at, row.last_error = "dead", stamp(now), outcome.error
+        row.status, row.done_at, row.last_error = "dead", stamp(), outcome.error
         audit.append(
             session,
             actor,
