@@ -26,12 +26,15 @@ def test_every_event_type_is_documented_or_says_what_will_write_it():
 
 
 def test_aliases_and_patterns_resolve_to_known_actions():
-    assert catalog.resolve("incident") == "incidents.incident.*"
+    assert catalog.resolve("incident") == "incidents.incident.*,incidents.action.*"
     assert catalog.resolve("key-expiring") == "gateway.key.expiring,auth.token.expiring"
     assert catalog.resolve(" promotion-refused ") == "pipeline.promotion.refused"
     assert catalog.resolve("incidents.incident.*") == "incidents.incident.*"
     assert catalog.matches("incidents.incident.*", "incidents.incident.resolved")
     assert not catalog.matches("incidents.incident.*", "incidents.incidents.opened")
+    # a `*` stands for the known actions: a refusal changes nothing and is not told
+    assert not catalog.matches("incidents.incident.*", "incidents.incident.refused")
+    assert catalog.matches(catalog.resolve("incident"), "incidents.action.done")
     assert catalog.matches("gateway.key.expiring,auth.token.expiring", "auth.token.expiring")
     for pattern in catalog.known():
         stored = catalog.resolve(pattern)
@@ -59,11 +62,12 @@ def test_resolve_accepts_only_what_matches_a_known_action(name):
 
 
 @given(st.sampled_from(sorted(catalog.ACTIONS)), st.text(max_size=20))
-def test_a_pattern_matches_only_its_own_prefix(action, tail):
+def test_a_pattern_matches_its_known_actions_only(action, tail):
     prefix = action.rsplit(".", 1)[0]
     assert catalog.matches(prefix + ".*", action)
-    assert catalog.matches(prefix + ".*", prefix + "." + tail)
-    assert not catalog.matches(prefix + ".*", prefix + tail) or tail.startswith(".")
+    other = prefix + "." + tail
+    assert catalog.matches(prefix + ".*", other) == (other in catalog.ACTIONS)
+    assert not catalog.matches(prefix + ".*", prefix + tail) or (prefix + tail) in catalog.ACTIONS
 
 
 @given(st.text(max_size=80))

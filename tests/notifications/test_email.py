@@ -25,12 +25,12 @@ def smtp_env(mailbox, monkeypatch):
 def test_the_message_names_the_event_and_links_to_it(sqlite_ws, admin, smtp_env):
     ws = sqlite_ws
     sub = subscribe(ws, admin, event="incident-opened", email="oncall@ops.example")
-    event = emit(ws, admin, "incidents.incident.opened", "incident:INC-7", severity=1, title="5xx")
+    event = emit(ws, admin, "incidents.incident.opened", "INC-7", severity=1, title="5xx")
     assert deliver(ws).delivered == 1
     ((sender, rcpts, message),) = smtp_env.messages
     assert sender == "keel@ops.example" and rcpts == ["oncall@ops.example"]
     assert message["To"] == "oncall@ops.example"
-    assert message["Subject"] == "[Keel] incidents.incident.opened: incident:INC-7"
+    assert message["Subject"] == "[Keel] incidents.incident.opened: INC-7"
     text = message.get_payload(decode=True).decode()
     assert f"Keel event #{event.seq}: incidents.incident.opened" in text
     assert f"http://127.0.0.1:8400/events/{event.seq}" in text
@@ -53,7 +53,7 @@ def test_a_public_url_is_the_link_base(tmp_path, admin, smtp_env):
     ws, _ = init_workspace(settings, admin)
     try:
         subscribe(ws, admin, event="job-failed", email="ops@ops.example")
-        event = emit(ws, admin, "worker.job.failed", "audit.verify")
+        event = emit(ws, admin, "worker.job.failed", "job:audit.verify")
         from keel.identity import SYSTEM
         from keel.notifications import run_pass
 
@@ -67,7 +67,7 @@ def test_a_public_url_is_the_link_base(tmp_path, admin, smtp_env):
 def test_a_refusing_server_is_a_failure_recorded_and_retried(sqlite_ws, admin, smtp_env):
     ws = sqlite_ws
     subscribe(ws, admin, event="job-failed", email="ops@ops.example")
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
     smtp_env.refuse = [(451, "try again later")]
     start = datetime.now(UTC)
     assert deliver(ws, now=start).retrying == 1
@@ -83,7 +83,7 @@ def test_a_refusing_server_is_a_failure_recorded_and_retried(sqlite_ws, admin, s
 def test_a_permanent_refusal_dead_letters(sqlite_ws, admin, smtp_env):
     ws = sqlite_ws
     subscribe(ws, admin, event="job-failed", email="ops@ops.example")
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
     smtp_env.refuse = [(550, "no such mailbox")]
     assert deliver(ws).dead == 1
     with ws.read() as session:
@@ -96,7 +96,7 @@ def test_no_smtp_server_listening_is_retried(sqlite_ws, admin, monkeypatch):
     monkeypatch.setenv("KEEL_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("KEEL_SMTP_PORT", str(free_port()))
     subscribe(ws, admin, event="job-failed", email="ops@ops.example")
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
     assert deliver(ws).retrying == 1
     with ws.read() as session:
         (row,) = deliveries(session)
@@ -112,11 +112,11 @@ def test_starttls_and_login_with_a_password_reference(sqlite_ws, admin, tls_mail
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("SMTP_PW", "s3cret")
     subscribe(ws, admin, event="job-failed", email="ops@ops.example")
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
     assert deliver(ws).delivered == 1
     assert tls_mailbox.logins == [("keel", "s3cret")] and len(tls_mailbox.messages) == 1
     monkeypatch.setenv("SMTP_PW", "wrong")  # refused (535, or the server hangs up): not sent
-    emit(ws, admin, "worker.job.failed", "job.b")
+    emit(ws, admin, "worker.job.failed", "job:b")
     assert deliver(ws, policy=Policy(timeout=2.0)).delivered == 0
     assert len(tls_mailbox.messages) == 1 and tls_mailbox.logins[-1] == ("keel", "wrong")
 
@@ -127,7 +127,7 @@ def test_without_starttls_a_server_that_requires_it_refuses(
     for key, value in tls_mailbox.env().items():
         monkeypatch.setenv(key, value)
     subscribe(sqlite_ws, admin, event="job-failed", email="ops@ops.example")
-    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
+    emit(sqlite_ws, admin, "worker.job.failed", "job:a")
     assert deliver(sqlite_ws).delivered == 0
     assert tls_mailbox.messages == []
 

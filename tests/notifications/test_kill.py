@@ -50,7 +50,7 @@ def _env(ws) -> dict[str, str]:
 def test_kill_9_mid_delivery_loses_nothing(ws, admin, receiver, command, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", SECRET)
     subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref="env:HOOK_SECRET")
-    seqs = [emit(ws, admin, "worker.job.failed", f"job.{n}").seq for n in range(4)]
+    seqs = [emit(ws, admin, "worker.job.failed", f"job:{n}").seq for n in range(4)]
     for round_ in range(2):  # killed twice, each time while the receiver holds a request
         receiver.arrived.clear()
         receiver.script = [60.0]  # the next request hangs until the process is gone

@@ -35,7 +35,11 @@ def test_subscribe_list_remove_with_their_events(ws, admin):
             email="risk@example.org",
             own=OWN,
         )
-    assert (hook.id, hook.event, hook.kind) == ("sub-1", "incidents.incident.*", "webhook")
+    assert (hook.id, hook.event, hook.kind) == (
+        "sub-1",
+        "incidents.incident.*,incidents.action.*",
+        "webhook",
+    )
     assert mail.subject == "system:default/credit-decisioning"
     with ws.write(admin) as session:
         remove(session, admin, "sub-1")
@@ -125,6 +129,26 @@ def test_bad_input_is_one_line_and_stores_nothing(ws, admin, kwargs, line):
     assert len(caught.value.problems) == 1 and line in caught.value.problems[0]
     assert "c2VjcmV0" not in str(caught.value)  # a refused literal is never echoed
     assert _count(ws) == before
+
+
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ("system:credit-decisioning", "system:default/credit-decisioning"),
+        ("System:Default/Credit", "system:default/credit"),
+        ("system:default/credit*", "system:default/credit*"),
+        ("INC-7", "INC-7"),  # incidents name themselves
+        ("job:audit.verify", "job:audit.verify"),  # not a catalog kind: as the worker spells it
+        ("workspace", "workspace"),
+        ("  ", None),
+    ],
+)
+def test_subject_filters_are_stored_as_events_spell_subjects(ws, admin, given, stored):
+    with ws.write(admin) as session:
+        made = subscribe(
+            session, admin, event="incident", subject=given, email="a@example.org", own=OWN
+        )
+    assert made.subject == stored
 
 
 def test_removing_twice_or_an_unknown_one(ws, admin):

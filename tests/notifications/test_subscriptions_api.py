@@ -13,7 +13,10 @@ def test_create_list_delete_by_role(api):  # noqa: F811
     assert api.post("/api/v1/subscriptions", role="viewer", json=HOOK).status_code == 403
     made = api.post("/api/v1/subscriptions", role="editor", json=HOOK)
     assert made.status_code == 201, made.text
-    assert made.json()["id"] == "sub-1" and made.json()["event"] == "incidents.incident.*"
+    assert (
+        made.json()["id"] == "sub-1"
+        and made.json()["event"] == "incidents.incident.*,incidents.action.*"
+    )
     mail = {"event": "job-failed", "email": "ops@example.org"}
     assert api.post("/api/v1/subscriptions", role="admin", json=mail).status_code == 201
     listed = api.get("/api/v1/subscriptions").json()["subscriptions"]

@@ -29,7 +29,7 @@ def hook_secret(monkeypatch):
 
 def test_a_delivery_is_signed_and_verifies_with_standardwebhooks(ws, admin, receiver, hook_secret):
     sub = subscribe(ws, admin, event="incident", webhook=receiver.url, secret_ref=hook_secret)
-    event = emit(ws, admin, "incidents.incident.opened", "incident:INC-1", severity=1, title="down")
+    event = emit(ws, admin, "incidents.incident.opened", "INC-1", severity=1, title="down")
     done = deliver(ws)
     assert (done.fanned, done.delivered) == (1, 1)
     (got,) = receiver.received
@@ -51,7 +51,7 @@ def test_a_delivery_is_signed_and_verifies_with_standardwebhooks(ws, admin, rece
 
 def test_503_twice_then_200_is_one_delivery_under_one_webhook_id(ws, admin, receiver, hook_secret):
     subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(ws, admin, "worker.job.failed", "audit.verify", error="boom")
+    emit(ws, admin, "worker.job.failed", "job:audit.verify", error="boom")
     receiver.script = [503, 503]
     start = datetime.now(UTC)
     assert deliver(ws, now=start).retrying == 1
@@ -76,7 +76,7 @@ def test_the_last_attempt_dead_letters_once_and_is_listed(
     ws, admin, receiver, hook_secret, monkeypatch, capsys
 ):
     sub = subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    event = emit(ws, admin, "worker.job.failed", "audit.verify", error="boom")
+    event = emit(ws, admin, "worker.job.failed", "job:audit.verify", error="boom")
     receiver.then = 500
     policy = Policy(attempts=3)
     start = datetime.now(UTC)
@@ -104,13 +104,13 @@ def test_the_last_attempt_dead_letters_once_and_is_listed(
 def test_4xx_is_final_but_408_and_429_are_retried(sqlite_ws, admin, receiver, hook_secret):
     subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
     for name in ("a", "b", "c"):
-        emit(sqlite_ws, admin, "worker.job.failed", f"job.{name}")
+        emit(sqlite_ws, admin, "worker.job.failed", f"job:{name}")
     receiver.script = [404, 408, 429]
     done = deliver(sqlite_ws)
     assert (done.attempted, done.dead, done.retrying) == (3, 1, 2)
     with sqlite_ws.read() as session:
         (dead,) = deliveries(session, status="dead")
-    assert dead.subject == "job.a" and "404" in dead.last_error
+    assert dead.subject == "job:a" and "404" in dead.last_error
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -118,7 +118,7 @@ def test_a_redirect_is_never_followed_and_is_final(
     sqlite_ws, admin, receiver, internal, hook_secret, status
 ):
     subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
+    emit(sqlite_ws, admin, "worker.job.failed", "job:a")
     receiver.script = [(status, {"location": internal.url})]
     assert deliver(sqlite_ws).dead == 1
     assert internal.received == [] and len(receiver.received) == 1
@@ -130,7 +130,7 @@ def test_a_redirect_is_never_followed_and_is_final(
 def test_a_refused_connection_is_recorded_and_retried(ws, admin, hook_secret, receiver):
     nobody = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
     subscribe(ws, admin, event="job-failed", webhook=nobody, secret_ref=hook_secret)
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
     assert deliver(ws).retrying == 1
     with ws.read() as session:
         (row,) = deliveries(session)
@@ -143,7 +143,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(
     sqlite_ws, admin, receiver, hook_secret
 ):
     subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
+    emit(sqlite_ws, admin, "worker.job.failed", "job:a")
     receiver.script = [3.0]
     start = datetime.now(UTC)
     assert deliver(sqlite_ws, now=start, policy=Policy(timeout=0.5)).retrying == 1
@@ -158,7 +158,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(
 def test_a_pass_starts_no_attempt_after_its_budget(sqlite_ws, admin, receiver, hook_secret):
     subscribe(sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
     for name in ("a", "b", "c"):
-        emit(sqlite_ws, admin, "worker.job.failed", f"job.{name}")
+        emit(sqlite_ws, admin, "worker.job.failed", f"job:{name}")
     receiver.script = [1.0, 1.0, 1.0]  # each answer takes a second
     assert deliver(sqlite_ws, policy=Policy(budget=1.5)).delivered == 2
     assert deliver(sqlite_ws).delivered == 1  # the third stayed due
@@ -168,7 +168,7 @@ def test_a_missing_secret_is_a_final_failure_that_names_the_reference(sqlite_ws,
     subscribe(
         sqlite_ws, admin, event="job-failed", webhook=receiver.url, secret_ref="env:NOT_SET_HERE"
     )
-    emit(sqlite_ws, admin, "worker.job.failed", "job.a")
+    emit(sqlite_ws, admin, "worker.job.failed", "job:a")
     assert deliver(sqlite_ws).dead == 1
     assert receiver.received == []
     with sqlite_ws.read() as session:
@@ -177,7 +177,7 @@ def test_a_missing_secret_is_a_final_failure_that_names_the_reference(sqlite_ws,
 
 
 def test_subject_filters_and_later_subscriptions(ws, admin, receiver, hook_secret):
-    emit(ws, admin, "incidents.incident.opened", "incident:INC-0")  # before any subscription
+    emit(ws, admin, "incidents.incident.opened", "INC-0")  # before any subscription
     subscribe(
         ws,
         admin,
@@ -206,12 +206,12 @@ def test_subject_filters_and_later_subscriptions(ws, admin, receiver, hook_secre
 
 def test_a_removed_subscription_gets_nothing_more(ws, admin, receiver, hook_secret):
     sub = subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
     receiver.then = 503
     deliver(ws)
     with ws.write(admin) as session:
         service.remove(session, admin, sub.id)
-    emit(ws, admin, "worker.job.failed", "job.b")
+    emit(ws, admin, "worker.job.failed", "job:b")
     start = datetime.now(UTC)
     assert deliver(ws, now=start + LATER).attempted == 0
     with ws.read() as session:
@@ -241,7 +241,7 @@ def test_a_pass_that_rolls_back_redelivers_under_the_same_id(ws, admin, receiver
     """The worker's transaction failing after a send (its commit, its process) undoes the
     fan-out and the record; the redo makes the same deliveries, ids and all."""
     subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
-    emit(ws, admin, "worker.job.failed", "job.a")
+    emit(ws, admin, "worker.job.failed", "job:a")
 
     class Crash(Exception):
         pass

@@ -43,6 +43,10 @@ TYPES: tuple[EventType, ...] = (
     EventType("incidents.incident.noted", "incident-noted", "a note was added", INCIDENTS),
     EventType("incidents.incident.resolved", "incident-resolved", "it is resolved", INCIDENTS),
     EventType("incidents.incident.updated", "incident-updated", "its record changed", INCIDENTS),
+    EventType(
+        "incidents.action.added", "incident-action-added", "an action item was added", INCIDENTS
+    ),
+    EventType("incidents.action.done", "incident-action-done", "an action item is done", INCIDENTS),
     EventType("gateway.key.expiring", "gateway-key-expiring", "a gateway key expires soon", WORKER),
     EventType("auth.token.expiring", "token-expiring", "an API token expires soon", WORKER),
     EventType("worker.job.failed", "job-failed", "a scheduled job failed", WORKER),
@@ -50,7 +54,7 @@ TYPES: tuple[EventType, ...] = (
 ACTIONS = {t.action: t for t in TYPES}
 # aliases naming several actions at once
 GROUPS: dict[str, tuple[str, ...]] = {
-    "incident": ("incidents.incident.*",),
+    "incident": ("incidents.incident.*", "incidents.action.*"),
     "key-expiring": ("gateway.key.expiring", "auth.token.expiring"),
 }
 ALIASES: dict[str, tuple[str, ...]] = {t.alias: (t.action,) for t in TYPES} | GROUPS
@@ -97,9 +101,13 @@ def resolve(name: str) -> str:
 
 
 def matches(pattern: str, action: str) -> bool:
-    """Whether an event's `action` is one the stored `pattern` names (pure)."""
+    """Whether an event's `action` is one the stored `pattern` names (pure). A `*` stands
+    for the known actions only: `incidents.incident.*` is not told of a refusal
+    (`incidents.incident.refused`), which changes nothing."""
     for part in pattern.split(","):
-        if part == action or (part.endswith(".*") and action.startswith(part[:-1])):
+        if part == action or (
+            part.endswith(".*") and action in ACTIONS and action.startswith(part[:-1])
+        ):
             return True
     return False
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from keel import audit
 from keel.catalog.refs import parse_ref
+from keel.catalog.registry import lookup
 from keel.clock import stamp
 from keel.errors import ConflictError, InputError, NotFoundError
 from keel.identity import Actor
@@ -90,15 +91,17 @@ class Delivery:
 
 
 def subject_filter(subject: str | None) -> str | None:
-    """An entity reference normalised as events name it; a prefix (ending in `*`, `/` or
-    `:`) or a named subject (`workspace`) as given, in lower case."""
+    """A catalog entity's reference normalised as events name it (`system:credit` is
+    `system:default/credit`); a prefix (ending in `*`, `/` or `:`) or any other subject
+    (`INC-7`, `job:audit.verify`, `workspace`) as given."""
     if subject is None or not subject.strip():
         return None
     subject = subject.strip()
     if len(subject) > 300:
         raise InputError("subject: at most 300 characters")
-    if subject.endswith(("*", "/", ":")) or ":" not in subject:
-        return subject.lower()
+    kind = subject.partition(":")[0] if ":" in subject else None
+    if subject.endswith(("*", "/", ":")) or kind is None or lookup(kind) is None:
+        return subject
     try:
         return parse_ref(subject).key
     except ValueError as exc:
