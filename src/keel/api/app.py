@@ -19,6 +19,7 @@ from keel.api import (
     problems,
     readiness,
     releases,
+    subscriptions,
     tokens,
     workspace,
 )
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
             releases,
             pipeline,
             readiness,
+            subscriptions,
             tokens,
             workspace,
             gateway,

@@ -167,6 +167,18 @@ def head(session: Session, log: str = GOVERNANCE) -> int:
     return driver.scalar(session.connection(), _HEAD, (log,)) or 0
 
 
+def after(session: Session, seq: int, *, limit: int, log: str = GOVERNANCE) -> list[Event]:
+    """The first `limit` events of `log` after `seq`, in order: how a reader tails the log
+    from a cursor it keeps (notifications)."""
+    query = (
+        select(EventRow.log, EventRow.body)
+        .where(EventRow.log == log, EventRow.seq > seq)
+        .order_by(EventRow.seq)
+        .limit(limit)
+    )
+    return [Event.from_row(row.log, row.body) for row in session.execute(query)]
+
+
 def list_events(
     session: Session,
     *,

@@ -74,6 +74,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "route": ("gateway", "route_app", "Gateway routes: endpoint x environment -> upstream."),
     "key": ("gateway", "key_app", "Gateway API keys: create (shown once), list, revoke."),
     "stage": ("readiness", "stage_app", "Lifecycle stages: design, build, validate, operate."),
+    "notify": (
+        "notify",
+        "app",
+        "Notifications: subscribe webhooks and e-mail addresses to events.",
+    ),
 }
 
 
