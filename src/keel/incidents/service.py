@@ -42,6 +42,11 @@ from keel.pipeline.releases import get_release
 STATUSES = ("open", "acknowledged", "mitigated", "resolved")
 SEVERITIES = (1, 2, 3, 4)
 REFUSED = "incidents.incident.refused"
+MOVED = {  # the event of each step forward
+    "acknowledged": "incidents.incident.acknowledged",
+    "mitigated": "incidents.incident.mitigated",
+    "resolved": "incidents.incident.resolved",
+}
 MAX_TITLE = 200
 MAX_NOTE = 4000
 MAX_TAG = 32
@@ -320,7 +325,7 @@ def move(session: Session, actor: Actor, incident: str, to: str, note: str = "")
     row.status = to
     found = _from_row(session, row)
     details = found.event_details(previous=before, note=text or None)
-    (event,) = append(session, actor, [Change(f"incidents.incident.{to}", found.id, details)])
+    (event,) = append(session, actor, [Change(MOVED[to], found.id, details)])
     setattr(row, f"{to}_at", event.time)
     row.updated_at = event.time
     if text:
