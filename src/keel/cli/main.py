@@ -14,6 +14,7 @@ from keel.cli.commands import (
     evidence,
     gateway,
     guard,
+    incident,
     map,
     pipeline,
     pod,
@@ -75,6 +76,7 @@ token.register(app)
 gateway.register(app)
 demo.register(app)
 readiness.register(app)
+incident.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:
