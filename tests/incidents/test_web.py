@@ -19,6 +19,7 @@ from tests.servers import serving
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ANA = user_actor("ana.lima", "local")
+HOSTILE = "Scores drift <script>document.title='owned'</script>"  # a title is text, never markup
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_the_list_and_an_incident_with_its_timeline(sqlite_ws, browser):
         catalog.apply(session, ANA, catalog.load([EXAMPLES / "demo" / "catalog"]).entities)
         _, token = create_token(session, ANA, "ana.lima", "viewer")
         service.open_incident(
-            session, ANA, systems=["credit-decisioning"], severity=3, title="Scores drift"
+            session, ANA, systems=["credit-decisioning"], severity=3, title=HOSTILE
         )
         service.add_action(
             session, ANA, "INC-1", title="Retrain on Q4", owner="ana.lima", tag="retrain"
@@ -89,6 +90,8 @@ def test_the_list_and_an_incident_with_its_timeline(sqlite_ws, browser):
         assert "verified" in page.locator("p.proof").inner_text()  # the event page, with its proof
 
         page.goto(f"{base}/incidents/INC-1")
+        assert page.locator("h1").inner_text() == f"INC-1: {HOSTILE}"
+        assert page.title() != "owned" and page.locator("main script").count() == 0
         assert "☑" not in page.locator("ul.actions").inner_text()
         assert "Retrain on Q4" in page.locator("ul.actions").inner_text()
         assert "retrained" in page.locator("ul.notes").inner_text()
