@@ -184,8 +184,11 @@ def attribute(session: Session, anomaly: Event) -> Spike:
     bucket = timedelta(seconds=float(anomaly.details.get("bucket_s") or 10))
     since = stamp(parse(anomaly.time) - bucket - SLACK)
     # the anomaly is recorded just before the request that revealed it, in the same batch
-    requests = [e.details for e in _back_to(session, anomaly.seq + 2, since) if e.action == REQUEST]
-    mine = [d for d in requests if key and d.get("key") == key and d.get("endpoint")]
+    wanted = int(anomaly.details.get("requests") or 0) or CHUNK
+    window = _back_to(session, anomaly.seq + 2, since, key, wanted)
+    requests = [e.details for e in window if e.action == REQUEST]
+    mine = [d for d in requests if key and d.get("key") == key][-wanted:]  # its bucket
+    mine = [d for d in mine if d.get("endpoint")]
     per = {
         endpoint: [d for d in mine if d["endpoint"] == endpoint]
         for endpoint in sorted({d["endpoint"] for d in mine})
@@ -212,16 +215,20 @@ def attribute(session: Session, anomaly: Event) -> Spike:
     return Spike(kind, endpoint, system, release if system else None, figures)
 
 
-def _back_to(session: Session, before: int, since: str) -> list[Event]:
-    """Traffic events with seq < `before` back to the first before `since`, read in chunks
-    (the seq is the indexed column; the time is not)."""
+def _back_to(
+    session: Session, before: int, since: str, key: str | None, wanted: int
+) -> list[Event]:
+    """Traffic events with seq < `before`, walking back in chunks (the seq is the indexed
+    column; the time is not) until `wanted` requests of `key` are found (the bucket's count,
+    as the detector reported it) or the events are older than `since`."""
     found: list[Event] = []
-    hi, size = before, CHUNK
+    hi, size, mine = before, CHUNK, 0
     while hi > 1:
         lo = max(0, hi - size)
         part = list_events(session, log=TRAFFIC, after=lo, before=hi)
         found = part + found
-        if lo == 0 or (part and part[0].time < since):
+        mine += sum(1 for e in part if e.action == REQUEST and e.details.get("key") == key)
+        if lo == 0 or (part and part[0].time < since) or (key and mine >= wanted):
             break
         hi, size = lo + 1, size * 2
     return [e for e in found if e.time >= since]
