@@ -4,6 +4,8 @@ input that stores nothing and is logged (or not) as the refusal rules say."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from keel.audit import head, list_events
@@ -205,3 +207,27 @@ def test_open_by_severity_counts_the_unresolved(demo_ws):
         service.move(session, ANA, "INC-2", "resolved")
         counts = service.open_by_severity(session)
     assert counts == {1: 1, 2: 0, 3: 1, 4: 0}
+
+
+@given(st.integers(min_value=1, max_value=999_999_999))
+def test_any_incident_number_reads_back(n):
+    assert service.number_of(f"INC-{n}") == n == service.number_of(f" inc-{n} ")
+
+
+@given(st.text(max_size=20))
+def test_any_other_text_is_one_line_of_refusal(text):
+    if service.ID.match(text.strip()):
+        return
+    with pytest.raises(InputError) as caught:
+        service.number_of(text)
+    assert len(caught.value.problems) == 1
+
+
+@given(st.one_of(st.integers(), st.text(max_size=5), st.booleans(), st.none(), st.floats()))
+def test_a_severity_is_1_to_4_or_refused(value):
+    try:
+        level = service.check_severity(value)
+    except InputError:
+        return
+    assert level in (1, 2, 3, 4)
+    assert value == level or str(value).strip() == str(level)

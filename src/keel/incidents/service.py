@@ -166,8 +166,8 @@ def check_severity(value: object) -> int:
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
+        number = int(value.strip())  # ASCII digits only: '¹' is a digit to str.isdigit
     if number not in SEVERITIES:
         raise InputError(f"severity {value!r}: a whole number from 1 (the worst) to 4")
     return number
