@@ -40,6 +40,7 @@ bench: install services
 	$(BIN)/python bench/guard_bench.py
 	$(BIN)/python bench/readiness_bench.py
 	$(BIN)/python bench/notifications_bench.py
+	$(BIN)/python bench/incidents_bench.py
 
 clean:
 	rm -rf $(VENV) keel-demo .pytest_cache .ruff_cache .hypothesis

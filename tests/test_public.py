@@ -74,6 +74,7 @@ MODULES = {
     "keel.pipeline": "approvals attach bom checks environments evidence openlineage policy "
     "policy_kind promotion refusals releases runs sdk tables testreports",
     "keel.readiness": "checks facts reviews scorecard stages tables",
+    "keel.incidents": "detect jobs service tables timeline",
 }
 PACKAGES = sorted(m.name for m in pkgutil.iter_modules(keel.__path__, "keel.") if m.ispkg)
 

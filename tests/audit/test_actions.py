@@ -58,6 +58,14 @@ def emitted() -> dict[str, list[str]]:
             and n.args
             and isinstance(n.args[0], ast.Constant)
         ]
+        work = {  # names of jobs and reconcilers (keel.worker.registry), not actions
+            id(n.args[0])
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and getattr(n.func, "attr", getattr(n.func, "id", None)) in ("job", "reconciler")
+            and n.args
+        }
+        strings = [n for n in strings if id(n) not in work]
         for node in strings + changes:
             found.setdefault(node.value, []).append(f"{path.relative_to(REPO)}:{node.lineno}")
     return found

@@ -12,6 +12,7 @@ from keel.api import (
     catalog,
     events,
     gateway,
+    incidents,
     map,
     metrics,
     pipeline,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
             tokens,
             workspace,
             gateway,
+            incidents,
             metrics,
         )
     ]

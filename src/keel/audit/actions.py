@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 RULE = re.compile(r"^[a-z]+\.[a-z][a-z_]*\.[a-z]+$")
-IRREGULAR_PAST = frozenset({"set"})  # past participles that do not end in -ed
+IRREGULAR_PAST = frozenset({"set", "done"})  # past participles that do not end in -ed
 
 # old stored name -> current name (add a row when an action is renamed; never remove one)
 RENAMED: dict[str, str] = {

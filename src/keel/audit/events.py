@@ -189,10 +189,14 @@ def list_events(
     op: str | None = None,
     since: str | None = None,
     seq: int | None = None,
+    after: int | None = None,
+    before: int | None = None,
+    until: str | None = None,
     limit: int | None = None,
 ) -> list[Event]:
     """Events in log order, filtered on the indexed fields and their signed bodies; `limit`
-    keeps the newest."""
+    keeps the newest. `after` and `before` bound the seq (exclusive), `since` and `until` the
+    time (inclusive): a reader that keeps a cursor asks for what follows it."""
     query = select(EventRow.log, EventRow.body).where(EventRow.log == log)
     if subject:
         query = query.where(EventRow.subject == subject)
@@ -206,6 +210,12 @@ def list_events(
         query = query.where(EventRow.time >= since)
     if seq is not None:
         query = query.where(EventRow.seq == seq)
+    if after is not None:
+        query = query.where(EventRow.seq > after)
+    if before is not None:
+        query = query.where(EventRow.seq < before)
+    if until:
+        query = query.where(EventRow.time <= until)
     if limit:  # the newest `limit`, still returned oldest first
         query = query.order_by(EventRow.seq.desc()).limit(limit)
         rows = list(session.execute(query))[::-1]
@@ -223,4 +233,7 @@ def list_events(
         and (not op or e.op == op)
         and (not since or e.time >= since)
         and (seq is None or e.seq == seq)
+        and (after is None or e.seq > after)
+        and (before is None or e.seq < before)
+        and (not until or e.time <= until)
     ]

@@ -74,6 +74,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "route": ("gateway", "route_app", "Gateway routes: endpoint x environment -> upstream."),
     "key": ("gateway", "key_app", "Gateway API keys: create (shown once), list, revoke."),
     "stage": ("readiness", "stage_app", "Lifecycle stages: design, build, validate, operate."),
+    "incident": ("incident", "app", "Incidents: open, move forward, note, resolve."),
     "notify": (
         "notify",
         "app",

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0008"
+HEAD = "0009"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -23,6 +23,7 @@ def metadata():
     import keel.auth.tables
     import keel.catalog.tables
     import keel.gateway.tables
+    import keel.incidents.tables
     import keel.notifications.tables
     import keel.pipeline.tables
     import keel.readiness.tables

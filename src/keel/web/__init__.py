@@ -17,12 +17,13 @@ from keel.web.pages import (
     error_page,
     events,
     gateway,
+    incidents,
     pods,
     readiness,
     releases,
 )
 
-PAGES = (auth, catalog, pods, releases, readiness, events, gateway)
+PAGES = (auth, catalog, pods, releases, readiness, events, gateway, incidents)
 CSP = (
     # Cytoscape.js sets inline styles on its canvas container, hence 'unsafe-inline' for styles only.
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
