@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     # outermost but for errors: callers and their roles are checked before a body is read
     app.add_middleware(Gate, roles=declared_roles(routers, API))
     app.include_router(api)
+    app.include_router(metrics.public)  # /metrics, for Prometheus (keel.api.metrics)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -178,9 +178,10 @@ def list_events(
     since: str | None = None,
     seq: int | None = None,
     limit: int | None = None,
+    after: int | None = None,
 ) -> list[Event]:
     """Events in log order, filtered on the indexed fields and their signed bodies; `limit`
-    keeps the newest."""
+    keeps the newest; `after` only those with a greater seq (a reader catching up)."""
     query = select(EventRow.log, EventRow.body).where(EventRow.log == log)
     if subject:
         query = query.where(EventRow.subject == subject)
@@ -194,6 +195,8 @@ def list_events(
         query = query.where(EventRow.time >= since)
     if seq is not None:
         query = query.where(EventRow.seq == seq)
+    if after is not None:
+        query = query.where(EventRow.seq > after)
     if limit:  # the newest `limit`, still returned oldest first
         query = query.order_by(EventRow.seq.desc()).limit(limit)
         rows = list(session.execute(query))[::-1]

@@ -21,6 +21,7 @@ from keel.cli.commands import (
     release,
     serve,
     token,
+    worker,
     workspace,
 )
 from keel.cli.context import State, invoke
@@ -75,6 +76,7 @@ token.register(app)
 gateway.register(app)
 demo.register(app)
 readiness.register(app)
+worker.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

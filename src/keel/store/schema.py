@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0007"
+HEAD = "0008"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -25,6 +25,7 @@ def metadata():
     import keel.gateway.tables
     import keel.pipeline.tables
     import keel.readiness.tables
+    import keel.worker.tables
     import keel.workspace.tables  # noqa: F401
 
     return Base.metadata
