@@ -26,14 +26,15 @@ class Schedule:
 
     def previous(self, now: datetime) -> datetime:
         """The newest slot at or before `now` (UTC)."""
-        local = now.astimezone(self.zone)
+        local = now.astimezone(self.zone).replace(microsecond=0)  # croniter drops them
         # croniter's get_prev is strictly before its start: start a second later
         slot = croniter(self.cron, local + timedelta(seconds=1)).get_prev(datetime)
         return slot.astimezone(UTC)
 
     def following(self, now: datetime) -> datetime:
         """The first slot after `now` (UTC)."""
-        slot = croniter(self.cron, now.astimezone(self.zone)).get_next(datetime)
+        local = now.astimezone(self.zone).replace(microsecond=0)
+        slot = croniter(self.cron, local).get_next(datetime)
         return slot.astimezone(UTC)
 
 

@@ -1,0 +1,32 @@
+"""Plans of test jobs, built without the global registry, and reading what the worker stored."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from keel import audit
+from keel.worker import cron, runner
+from keel.worker.registry import Job, Reconciler
+from keel.worker.tables import JobRunRow
+
+
+def plan(*jobs: Job, reconcilers: tuple[Reconciler, ...] = ()) -> runner.Plan:
+    return runner.Plan(
+        [runner.Planned(j, cron.parse(j.cron, j.timezone)) for j in jobs], list(reconcilers)
+    )
+
+
+def job(name: str, run, cron_: str = "0 * * * *", zone: str = "UTC") -> Job:
+    return Job(name, cron_, zone, "a test job", run, "tests")
+
+
+def runs(ws, name: str) -> list[JobRunRow]:
+    with ws.read() as session:
+        return list(
+            session.scalars(select(JobRunRow).where(JobRunRow.job == name).order_by(JobRunRow.slot))
+        )
+
+
+def events(ws, action: str) -> list[audit.Event]:
+    with ws.read() as session:
+        return audit.list_events(session, action=action)
