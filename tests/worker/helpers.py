@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import select
 
 from keel import audit
 from keel.worker import cron, runner
 from keel.worker.registry import Job, Reconciler
 from keel.worker.tables import JobRunRow
+from tests.conftest import REPO
+
+SLOW_ACTION = "tests.slot.ran"  # what tests/worker/slowjobs.py writes (imported by children only)
+
+
+def env_for(settings) -> dict[str, str]:
+    """The environment of a `keel` child process on the workspace of `settings`."""
+    return {
+        **os.environ,
+        "KEEL_HOME": str(settings.home),
+        "KEEL_DATABASE_URL": settings.database_url,
+        "PYTHONPATH": str(REPO),
+    }
 
 
 def plan(*jobs: Job, reconcilers: tuple[Reconciler, ...] = ()) -> runner.Plan:

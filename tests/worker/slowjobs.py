@@ -9,8 +9,7 @@ import time
 
 from keel import audit
 from keel.worker.registry import JobContext, job
-
-ACTION = "tests.slot.ran"
+from tests.worker.helpers import SLOW_ACTION as ACTION
 
 
 @job("tests.slow", cron="* * * * *", description="Writes its slot, slowly.")

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from keel.catalog import service
 from keel.worker import runner
 from tests.conftest import EXAMPLES, REPO
 from tests.servers import free_port
-from tests.worker.test_processes import env_for
+from tests.worker.helpers import env_for
 
 NAME = re.compile(r"^keel_[a-z0-9_]+$")
 UNBOUNDED = {"id", "user", "token", "key", "request", "consumer", "op", "seq"}
@@ -41,12 +42,13 @@ def served(sqlite_ws, admin):
     from datetime import UTC, datetime
 
     runner.once(sqlite_ws, runner.load(), datetime.now(UTC))
+    sqlite_ws.seal()  # as the CLI does when it exits
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "keel.cli.main", "serve", "--port", str(port)],
+        [str(Path(sys.executable).parent / "keel"), "serve", "--port", str(port)],
         env=env_for(sqlite_ws.settings),
         cwd=REPO,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
@@ -64,7 +66,7 @@ def served(sqlite_ws, admin):
         yield url, token, sqlite_ws
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.communicate(timeout=30)
 
 
 def scrape(text: str) -> dict[str, dict[tuple, float]]:

@@ -5,7 +5,6 @@ command line's answers to bad input."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -19,19 +18,11 @@ from keel.cli.main import run as keel
 from keel.worker import registry
 from keel.workspace import open_workspace
 from tests.conftest import REPO
-from tests.worker.helpers import events, runs
-from tests.worker.slowjobs import ACTION
+from tests.worker.helpers import SLOW_ACTION as ACTION
+from tests.worker.helpers import env_for, events, runs
 
+# the real command, with the slow job declared too (imported only in the child)
 WITH_SLOW = "import tests.worker.slowjobs; from keel.cli.main import main; main()"
-
-
-def env_for(settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KEEL_HOME": str(settings.home),
-        "KEEL_DATABASE_URL": settings.database_url,
-        "PYTHONPATH": str(REPO),
-    }
 
 
 def keel_process(settings, *args: str, code: str = "from keel.cli.main import main; main()"):
@@ -75,7 +66,9 @@ def test_sigkill_in_a_loop_never_completes_a_slot_twice(ws, settings):
                 settings, "worker", "--once", "--at", at, "--format", "json", code=WITH_SLOW
             )
             started = child.stderr.readline()  # the slot's transaction is open
-            if "slot started" in started and rng.random() < 0.75:  # most runs are killed: before, during or after the writes
+            if (
+                "slot started" in started and rng.random() < 0.75
+            ):  # most runs are killed: before, during or after the writes
                 time.sleep(rng.uniform(0, 0.7))
                 if child.poll() is None:
                     child.send_signal(signal.SIGKILL)
@@ -148,7 +141,7 @@ def test_on_postgresql_a_second_worker_waits_and_takes_over_after_a_sigkill(
         second = keel_process(settings, "worker")
         wait_for(second, "waiting to take over")
         once = keel_process(settings, "worker", "--once")
-        out, err = once.communicate(timeout=60)
+        _, err = once.communicate(timeout=60)
         assert once.returncode == 1 and err.count("\n") == 1 and "leader lock" in err
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()

@@ -108,7 +108,7 @@ def test_a_paused_job_does_not_run_and_resumed_runs_its_newest_slot_once(ws):
         "worker.job.paused",
         "worker.job.resumed",
     ]
-    with ws.write(alice) as session, pytest.raises(UsageError, match="no job 'tests.nothing'"):
+    with ws.write(alice) as session, pytest.raises(UsageError, match=r"no job 'tests\.nothing'"):
         schedule.set_paused(session, alice, p, "tests.nothing", True)
 
 
@@ -144,7 +144,7 @@ def test_a_bad_declaration_refuses_to_load_naming_the_job():
         lambda ctx: None
     )
     try:
-        with pytest.raises(UsageError, match="tests.badzone.*'Europe/Atlantis' is not an IANA"):
+        with pytest.raises(UsageError, match=r"tests\.badzone.*'Europe/Atlantis' is not an IANA"):
             runner.load([])
     finally:
         registry._JOBS.pop("tests.badzone")

@@ -6,7 +6,7 @@
   when a leader dies (even by SIGKILL) a waiting worker takes over at its next try, within
   `POLL` seconds. The leader checks its connection on every pass and stops leading when it
   is gone.
-- SQLite: an exclusive `flock` on `KEEL_HOME/worker.lock`, which the kernel releases when
+- SQLite: an exclusive `flock` on `KEEL_HOME/worker-leader.lock`, which the kernel releases when
   the process dies. One worker per workspace: a second is refused at once, with one line.
 
 `--once` never waits, on either backend. Job slots stay exactly-once even if two workers
@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from keel.errors import KeelError
 
 LEADER_LOCK = 0x4B45_4C57  # "KELW"; beside keel.store.engine.WRITER_LOCK
-LOCK_FILE = "worker.lock"
+LOCK_FILE = "worker-leader.lock"
 POLL = 1.0  # seconds between a waiting worker's tries
 
 
