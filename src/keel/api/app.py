@@ -19,6 +19,7 @@ from keel.api import (
     problems,
     readiness,
     releases,
+    schedule,
     tokens,
     workspace,
 )
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
             workspace,
             gateway,
             metrics,
+            schedule,
         )
     ]
     api = APIRouter(prefix=API, dependencies=[Depends(known_query)])

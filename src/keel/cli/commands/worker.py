@@ -11,10 +11,11 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import typer
 
-from keel.cli import context
+from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, console, print_json
 from keel.clock import stamp
 from keel.errors import UsageError
@@ -167,9 +168,16 @@ def show(ctx: typer.Context, name: str = typer.Argument(..., metavar="JOB"), fmt
 
 def _pause(ctx: typer.Context, name: str, as_user: str | None, paused: bool) -> None:
     plan = runner.load()
-    who = context.actor(ctx, as_user)
-    with context.workspace(ctx) as ws, ws.write(who) as session:
-        schedule.set_paused(session, who, plan, name, paused)
+
+    def here(ws, who) -> None:
+        with ws.write(who) as session:
+            schedule.set_paused(session, who, plan, name, paused)
+
+    def through_api(settings) -> None:
+        verb = "pause" if paused else "resume"
+        remote.call(settings, "POST", f"/api/v1/schedule/{quote(name, safe='')}/{verb}")
+
+    context.change(ctx, as_user, remote=through_api, local=here)
     console.print(f"{name} {'paused' if paused else 'resumed'}", markup=False)
 
 
