@@ -50,7 +50,8 @@ class Leadership:
         self._conn: Connection | None = None
         self._file = None
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self, *, record: bool = True) -> bool:
+        """Take the lock if free; on SQLite `record` writes this pid into the lock file."""
         if self.postgres:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
@@ -72,10 +73,11 @@ class Leadership:
         except BlockingIOError:
             handle.close()
             return False
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        if record:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
         self._file = handle
         return True
 
@@ -158,7 +160,7 @@ def someone_leads(engine: Engine, home: Path, name: str) -> bool:
             ).scalar()
         return bool(found)
     probe = Leadership(engine, home, name)
-    if probe.try_acquire():
+    if probe.try_acquire(record=False):
         probe.release()
         return False
     return True
