@@ -71,10 +71,11 @@ EXPORTS = {
 MODULES = {
     "keel.catalog": "apply entity export graph impact kinds parse pods queries refs registry "
     "render rules service source suggest tables validate",
-    "keel.pipeline": "approvals attach bom checks environments evidence openlineage policy "
-    "policy_kind promotion refusals releases runs sdk tables testreports",
-    "keel.readiness": "checks facts reviews scorecard stages tables",
+    "keel.pipeline": "approvals attach bom checks collectors environments evidence openlineage "
+    "policy policy_kind promotion refusals releases runs sdk tables testreports",
+    "keel.readiness": "checks collectors facts jobs reviews scorecard stages tables",
     "keel.incidents": "detect jobs service tables timeline",
+    "keel.worker": "collectors cron leader registry runner schedule tables",
 }
 PACKAGES = sorted(m.name for m in pkgutil.iter_modules(keel.__path__, "keel.") if m.ispkg)
 

@@ -28,6 +28,8 @@ Deliberately outside the hierarchy, each with its own boundary:
 - `keel.gateway.ratelimit.Unavailable`: the limit store could not be asked; the route's
   `limits_fail` setting decides between a 503 and serving the request unchecked.
 - `keel.guard.chat.GuardBlocked`: a guard's verdict inside the gateway, not a mistake.
+- `keel.worker.registry.JobFailed`: a job's verdict that its slot failed, keeping what it
+  wrote (the registry imports no other Keel module, so it cannot derive from KeelError).
 - `keel.web.pages.LoginRequired`: a page without a session, answered by a redirect to /login.
 - `keel.cli.remote.Refused` is a KeelError: a 409 from the control plane, exit 1.
 

@@ -20,6 +20,7 @@ from keel.api import (
     problems,
     readiness,
     releases,
+    schedule,
     subscriptions,
     tokens,
     workspace,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
             gateway,
             incidents,
             metrics,
+            schedule,
         )
     ]
     api = APIRouter(prefix=API, dependencies=[Depends(known_query)])
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, ws: Workspace | None = None)
     # outermost but for errors: callers and their roles are checked before a body is read
     app.add_middleware(Gate, roles=declared_roles(routers, API))
     app.include_router(api)
+    app.include_router(metrics.public)  # /metrics, for Prometheus (keel.api.metrics)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -12,6 +12,8 @@ import re
 
 RULE = re.compile(r"^[a-z]+\.[a-z][a-z_]*\.[a-z]+$")
 IRREGULAR_PAST = frozenset({"set", "done"})  # past participles that do not end in -ed
+# warnings of something about to happen, which no past tense names (`auth.token.expiring`)
+FORESEEN = frozenset({"expiring"})
 
 # old stored name -> current name (add a row when an action is renamed; never remove one)
 RENAMED: dict[str, str] = {
@@ -42,7 +44,7 @@ def follows_rule(action: str) -> bool:
     if not RULE.match(action):
         return False
     verb = action.rsplit(".", 1)[1]
-    return verb.endswith("ed") or verb in IRREGULAR_PAST
+    return verb.endswith("ed") or verb in IRREGULAR_PAST or verb in FORESEEN
 
 
 def current(action: str) -> str:

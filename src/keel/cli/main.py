@@ -74,6 +74,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "route": ("gateway", "route_app", "Gateway routes: endpoint x environment -> upstream."),
     "key": ("gateway", "key_app", "Gateway API keys: create (shown once), list, revoke."),
     "stage": ("readiness", "stage_app", "Lifecycle stages: design, build, validate, operate."),
+    "worker": (
+        "worker",
+        "app",
+        "Run the control plane's background work: schedules and reconcilers.",
+    ),
+    "schedule": ("worker", "schedule_app", "The jobs packages declare: list, show, pause, resume."),
     "incident": ("incident", "app", "Incidents: open, move forward, note, resolve."),
     "notify": (
         "notify",

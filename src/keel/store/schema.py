@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0009"
+HEAD = "0010"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -27,6 +27,7 @@ def metadata():
     import keel.notifications.tables
     import keel.pipeline.tables
     import keel.readiness.tables
+    import keel.worker.tables
     import keel.workspace.tables  # noqa: F401
 
     return Base.metadata

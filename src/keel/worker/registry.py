@@ -16,7 +16,8 @@ A package declares its work at import time, in its own `jobs` module:
 `keel.worker.runner.JOB_MODULES`) and runs what is due: a job once per cron slot, a
 reconciler once per pass. A job's slot record and what the job wrote through `ctx.session`
 commit in one transaction, so a slot never completes twice. A job that raises fails its slot
-(recorded, retried at its next slot); it never stops the worker.
+(recorded, retried at its next slot); it never stops the worker. A job that wants its
+writes kept while failing raises `JobFailed`.
 
 This module imports no other Keel package, so that any layer may declare work here
 (tests/test_layers.py lists it as pure).
@@ -51,6 +52,13 @@ class JobContext:
 
 
 Run = Callable[[JobContext], "str | None"]
+
+
+class JobFailed(Exception):
+    """Raised by a job that found something wrong and recorded it: the slot fails (its record
+    says so, `worker.job.failed` is appended) but what the job wrote through `ctx.session`
+    commits with it, e.g. the `audit.verify.failed` event a failed verify appends. Any other
+    exception rolls back what the job wrote."""
 
 
 @dataclass(frozen=True)
