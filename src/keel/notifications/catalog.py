@@ -21,8 +21,6 @@ class EventType:
     written_from: str | None = None  # None: written today; else the change that will write it
 
 
-INCIDENTS = "the incidents package (issue 16)"
-WORKER = "keel worker's jobs (issue 16)"
 # Keep in step with docs/events.md: tests/notifications/test_catalog.py checks that every
 # action here is listed there, unless `written_from` says which change will write it.
 TYPES: tuple[EventType, ...] = (
@@ -33,23 +31,17 @@ TYPES: tuple[EventType, ...] = (
         written_from="issue 17",
     ),
     EventType("pipeline.promotion.refused", "promotion-refused", "a promotion was refused"),
-    EventType("incidents.incident.opened", "incident-opened", "an incident was opened", INCIDENTS),
-    EventType(
-        "incidents.incident.acknowledged", "incident-acknowledged", "an owner took it", INCIDENTS
-    ),
-    EventType(
-        "incidents.incident.mitigated", "incident-mitigated", "its impact is stopped", INCIDENTS
-    ),
-    EventType("incidents.incident.noted", "incident-noted", "a note was added", INCIDENTS),
-    EventType("incidents.incident.resolved", "incident-resolved", "it is resolved", INCIDENTS),
-    EventType("incidents.incident.updated", "incident-updated", "its record changed", INCIDENTS),
-    EventType(
-        "incidents.action.added", "incident-action-added", "an action item was added", INCIDENTS
-    ),
-    EventType("incidents.action.done", "incident-action-done", "an action item is done", INCIDENTS),
-    EventType("gateway.key.expiring", "gateway-key-expiring", "a gateway key expires soon", WORKER),
-    EventType("auth.token.expiring", "token-expiring", "an API token expires soon", WORKER),
-    EventType("worker.job.failed", "job-failed", "a scheduled job failed", WORKER),
+    EventType("incidents.incident.opened", "incident-opened", "an incident was opened"),
+    EventType("incidents.incident.acknowledged", "incident-acknowledged", "an owner took it"),
+    EventType("incidents.incident.mitigated", "incident-mitigated", "its impact is stopped"),
+    EventType("incidents.incident.noted", "incident-noted", "a note was added"),
+    EventType("incidents.incident.resolved", "incident-resolved", "it is resolved"),
+    EventType("incidents.incident.updated", "incident-updated", "its record changed"),
+    EventType("incidents.action.added", "incident-action-added", "an action item was added"),
+    EventType("incidents.action.done", "incident-action-done", "an action item is done"),
+    EventType("gateway.key.expiring", "gateway-key-expiring", "a gateway key expires soon"),
+    EventType("auth.token.expiring", "token-expiring", "an API token expires soon"),
+    EventType("worker.job.failed", "job-failed", "a scheduled job failed"),
 )
 ACTIONS = {t.action: t for t in TYPES}
 # aliases naming several actions at once

@@ -162,7 +162,7 @@ def show(
         )
 
 
-def _pause(ctx: typer.Context, name: str, as_user: str | None, paused: bool) -> None:
+def _pause(ctx: typer.Context, name: str, as_user: str | None, paused: bool, fmt: str) -> None:
     plan = runner.load()
 
     def here(ws, who) -> None:
@@ -174,7 +174,11 @@ def _pause(ctx: typer.Context, name: str, as_user: str | None, paused: bool) -> 
         remote.call(settings, "POST", f"/api/v1/schedule/{quote(name, safe='')}/{verb}")
 
     context.change(ctx, as_user, remote=through_api, local=here)
-    console.print(f"{name} {'paused' if paused else 'resumed'}", markup=False)
+    context.output(
+        fmt,
+        {"job": name, "paused": paused},
+        lambda: console.print(f"{name} {'paused' if paused else 'resumed'}", markup=False),
+    )
 
 
 @schedule_app.command("pause")
@@ -182,9 +186,10 @@ def pause(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="JOB"),
     as_user: str | None = AS_OPTION,
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Stop running a job until it is resumed (stored: every worker keeps it)."""
-    _pause(ctx, name, as_user, True)
+    _pause(ctx, name, as_user, True, fmt)
 
 
 @schedule_app.command("resume")
@@ -192,6 +197,7 @@ def resume(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="JOB"),
     as_user: str | None = AS_OPTION,
+    fmt: str = FORMAT_OPTION,
 ) -> None:
     """Run a paused job again; its newest missed slot runs once."""
-    _pause(ctx, name, as_user, False)
+    _pause(ctx, name, as_user, False, fmt)
