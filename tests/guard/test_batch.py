@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (look-alike letters are a disguise under test)
 """One injection model pass per request (issue 13, the guard's CPU budget): the batched
 scorer agrees with the one-text scorer everywhere, and the gateway's input guard hashes a
 request's texts once, however many side fields it carries."""
