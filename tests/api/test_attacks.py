@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,6 +198,48 @@ def test_refusals_of_pod_members_are_still_recorded(server):
     assert events[-1]["action"].endswith("refused") and events[-1]["actor"]["id"].endswith(
         "ivo.costa"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (f"{RELEASE}/approvals", {"role": "riskLead"}),
+        (f"{RELEASE}/promote", {"to": "staging"}),
+        ("/api/v1/systems/credit-decisioning/stage", {}),
+        ("/api/v1/systems/credit-decisioning/reviews", {"kind": "privacy"}),
+        (
+            "/api/v1/evidence",
+            {
+                "system": "credit-decisioning",
+                "release": "credit-scorer@1",
+                "evidence": {"track": "model", "check": "auc", "result": "pass"},
+            },
+        ),
+    ],
+)
+def test_a_caller_outside_the_pod_is_refused_without_waiting_for_the_writer_lock(
+    server, path, body
+):
+    """Callers with no standing were refused inside a write transaction, so each waited for
+    the store's writer lock (and held it while refused): with a long write under way, a
+    flood of them queued behind it for the 30 s busy timeout each. Standing is read first."""
+    environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+    home = next(e.split(b"=", 1)[1] for e in environ if e.startswith(b"KEEL_HOME="))
+    counted = _metric(server, "keel_api_refusals_unrecorded_total")
+    before = server.head()
+    lock = sqlite3.connect(Path(home.decode()) / DB_FILE, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")  # another writer, mid-transaction
+    try:
+        answer = httpx.post(
+            f"{server.url}{path}", json=body, headers=server.auth("outsider"), timeout=5
+        )  # before: blocked for the busy timeout (30 s), read timeout here
+    finally:
+        lock.rollback()
+        lock.close()
+    assert answer.status_code == 403, answer.text
+    assert "pod" in answer.json()["detail"]
+    assert server.head() == before  # still no governance event per refusal
+    assert _metric(server, "keel_api_refusals_unrecorded_total") - counted == 1
 
 
 # 3. unknown JSON fields ------------------------------------------------------------------
