@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,6 +200,48 @@ def test_refusals_of_pod_members_are_still_recorded(server):
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (f"{RELEASE}/approvals", {"role": "riskLead"}),
+        (f"{RELEASE}/promote", {"to": "staging"}),
+        ("/api/v1/systems/credit-decisioning/stage", {}),
+        ("/api/v1/systems/credit-decisioning/reviews", {"kind": "privacy"}),
+        (
+            "/api/v1/evidence",
+            {
+                "system": "credit-decisioning",
+                "release": "credit-scorer@1",
+                "evidence": {"track": "model", "check": "auc", "result": "pass"},
+            },
+        ),
+    ],
+)
+def test_a_caller_outside_the_pod_is_refused_without_waiting_for_the_writer_lock(
+    server, path, body
+):
+    """Callers with no standing were refused inside a write transaction, so each waited for
+    the store's writer lock (and held it while refused): with a long write under way, a
+    flood of them queued behind it for the 30 s busy timeout each. Standing is read first."""
+    environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+    home = next(e.split(b"=", 1)[1] for e in environ if e.startswith(b"KEEL_HOME="))
+    counted = _metric(server, "keel_api_refusals_unrecorded_total")
+    before = server.head()
+    lock = sqlite3.connect(Path(home.decode()) / DB_FILE, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")  # another writer, mid-transaction
+    try:
+        answer = httpx.post(
+            f"{server.url}{path}", json=body, headers=server.auth("outsider"), timeout=5
+        )  # before: blocked for the busy timeout (30 s), read timeout here
+    finally:
+        lock.rollback()
+        lock.close()
+    assert answer.status_code == 403, answer.text
+    assert "pod" in answer.json()["detail"]
+    assert server.head() == before  # still no governance event per refusal
+    assert _metric(server, "keel_api_refusals_unrecorded_total") - counted == 1
+
+
 # 3. unknown JSON fields ------------------------------------------------------------------
 
 
@@ -259,6 +302,81 @@ def test_unknown_fields_everywhere(server, method, path, who, body):
         )
     )
     assert repr(unknown) in answer.json()["detail"] and "accepted" in answer.json()["detail"]
+    assert server.head() == before
+
+
+def _run(server: Server) -> str:
+    return httpx.post(
+        f"{server.url}/api/v1/runs",
+        json={"system": "credit-decisioning", "pipeline": "ci"},
+        headers=server.auth("engineer"),
+    ).json()["id"]
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where", "field", "accepted"),
+    [
+        (
+            "/api/v1/evidence",
+            {
+                "system": "credit-decisioning",
+                "evidence": {"track": "model", "check": "auc", "result": "pass", "figure": {}},
+            },
+            "evidence figure",
+            "figure",
+            ["track", "check", "result", "figures", "thresholds", "log"],
+        ),
+        (
+            "/api/v1/runs/{run}/finish",
+            {"status": "complete", "facts": {"metric": {"auc": 0.9}}},
+            "run facts metric",
+            "metric",
+            ["datasets", "artifacts", "params", "metrics"],
+        ),
+        (  # a dataset's lineage in a misspelt field was kept and silently lost (item 3)
+            "/api/v1/runs/{run}/finish",
+            {"status": "complete", "facts": {"datasets": [{"digest": DIGEST, "sourse": "x"}]}},
+            "run facts datasets.0.sourse",
+            "sourse",
+            ["source", "digest", "name", "path"],
+        ),
+        (
+            "/api/v1/gateway/routes",
+            {
+                "endpoint": "support-chat-api",
+                "environment": "staging",
+                "upstream": "http://127.0.0.1:9/v1",
+                "guard": {"output": {"pii": "block", "pii_type": ["EMAIL_ADDRESS"]}},
+            },
+            "policy output.pii_type",
+            "pii_type",
+            ["pii", "secrets", "injection", "pii_types", "fail_closed"],
+        ),
+    ],
+)
+def test_unknown_nested_fields_are_refused_like_top_level_ones(
+    server, path, body, where, field, accepted
+):
+    """Nested objects (evidence, run facts and their datasets, a route's guard policy) gave
+    pydantic's raw "Extra inputs are not permitted", or kept the field, without naming the
+    accepted ones."""
+    who = "admin" if "gateway" in path else "engineer"
+    url = f"{server.url}{path.replace('{run}', _run(server))}"
+    if "evidence" in body:
+        body = {**body, "run": _run(server)}
+    before = server.head()
+    method = "PUT" if "gateway" in path else "POST"
+    answer = httpx.request(method, url, json=body, headers=server.auth(who))
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    line = answer.json()["detail"]
+    assert "\n" not in line and "Extra inputs" not in line
+    assert line.startswith(f"{where}: unknown field {field!r}; accepted: "), line
+    assert all(name in line for name in accepted), line
+    assert "did you mean" in line  # each of these is a near miss of an accepted field
     assert server.head() == before
 
 

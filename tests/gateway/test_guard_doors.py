@@ -134,6 +134,26 @@ def test_answer_side_fields_are_redacted_complete_and_streamed(hostile_gateway):
     assert fields["transcript"] == "say [REDACTED:CREDIT_CARD]"
 
 
+def test_side_fields_remembered_clean_still_block_an_injection(hostile_gateway):
+    """The guard's CPU budget: a side document found clean is not scored again (clients send
+    the same tools with every request); one changed field makes it a new document."""
+    ask, hostile = hostile_gateway
+    tools = [{"type": "function", "function": {"name": "weather", "description": "Weather."}}]
+    body: dict[str, Any] = {
+        "messages": [{"role": "user", "content": "What is the weather?"}],
+        "tools": tools,
+        "metadata": {"ticket": "T-1"},
+    }
+    for _ in range(3):
+        assert ask(**body).status_code == 200
+    received = len(hostile.received)
+    for _ in range(2):  # and a blocked document is never remembered as clean
+        blocked = ask(**{**body, "metadata": {"ticket": "T-1", "note": INJECTION}})
+        assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "injection"
+    assert len(hostile.received) == received
+    assert ask(**body).status_code == 200
+
+
 @pytest.mark.parametrize(
     "where",
     ["tool description", "message name", "history tool call", "user", "metadata", "schema"],

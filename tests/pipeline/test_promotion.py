@@ -277,7 +277,8 @@ def test_run_facts_are_checked_and_only_its_runner_reports(demo_ws, engineer):
         ({"datasets": [{"source": "german-credit", "digest": 5}]}, "run facts datasets.0.digest"),
         ({"artifacts": [{"digest": "md5:zz"}]}, "run facts artifacts.0.digest"),
         ({"metrics": {"auc": "high"}}, "run facts metrics.auc"),
-        ({"colour": "red"}, "run facts colour"),
+        ({"colour": "red"}, "run facts colour: unknown field 'colour'; accepted: datasets"),
+        ({"datasets": [{"digest": "sha256:" + "0" * 64, "sourse": "x"}]}, "'source'"),
     ):
         with demo_ws.write(engineer) as session, pytest.raises(UsageError, match=words):
             runs.finish_run(session, engineer, run.id, "complete", facts)

@@ -27,6 +27,7 @@ class ApplyResult(BaseModel):
     updated: list[str]
     unchanged: int
     op: str | None
+    warnings: list[str] = []  # near misses a Backstage kind keeps (`spec.pods` for `pod`)
 
 
 @router.get("/entities", response_model=queries.Page, summary="List entities")
@@ -88,8 +89,9 @@ async def apply(
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
     body = await request.body()  # capped by the gate (gate.APPLY_CAP)
+    warnings: list[str] = []
     entities, result = await run_in_threadpool(
-        _apply, ws, caller, request.headers.get("content-type", ""), body
+        _apply, ws, caller, request.headers.get("content-type", ""), body, warnings
     )
     return {
         "entities": len(entities),
@@ -97,23 +99,24 @@ async def apply(
         "updated": result.updated,
         "unchanged": result.unchanged,
         "op": result.op,
+        "warnings": warnings,
     }
 
 
-def _apply(ws: Workspace, caller: Principal, content_type: str, body: bytes):
-    entities = _parse(content_type, body)
+def _apply(ws: Workspace, caller: Principal, content_type: str, body: bytes, warnings: list):
+    entities = _parse(content_type, body, warnings)
     with ws.write(caller.actor) as session:
         return entities, service.apply(session, caller.actor, entities)
 
 
-def _parse(content_type: str, body: bytes) -> list:
+def _parse(content_type: str, body: bytes, warnings: list[str]) -> list:
     media = content_type.split(";")[0].strip().lower()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Problem(400, "the body is not UTF-8") from None
     if media in ("application/yaml", "application/x-yaml", "text/yaml"):
-        return parse_documents(parse_text(text, "<body>"))
+        return parse_documents(parse_text(text, "<body>"), warnings)
     if media == "application/json":
         try:
             data = json.loads(text)
@@ -126,7 +129,8 @@ def _parse(content_type: str, body: bytes) -> list:
         docs = data.get("documents") if isinstance(data, dict) else None
         if not isinstance(docs, list):
             raise Problem(422, 'a JSON body is {"documents": [entity, ...]}')
-        return parse_documents([Document(d, f"<documents[{i}]>", {}) for i, d in enumerate(docs)])
+        documents = [Document(d, f"<documents[{i}]>", {}) for i, d in enumerate(docs)]
+        return parse_documents(documents, warnings)
     raise Problem(
         415, 'send application/yaml (catalog YAML) or application/json ({"documents": [...]})'
     )

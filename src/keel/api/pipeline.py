@@ -14,7 +14,7 @@ from pydantic import Field
 from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.auth import Principal
-from keel.pipeline import attach, promotion, runs
+from keel.pipeline import attach, promotion, refusals, runs
 from keel.workspace import Workspace
 
 router = APIRouter(tags=["pipelines"])
@@ -71,6 +71,8 @@ def list_runs(
 def add_evidence(
     body: EvidenceBody, caller: Principal = Depends(editor), ws: Workspace = Depends(workspace)
 ) -> dict[str, Any]:
+    if body.release is not None and body.run is None:  # a release's evidence: the pod only
+        refusals.standing_first(ws, refusals.system_standing(caller.actor, body.system))
     with ws.write(caller.actor) as session:
         found = attach.add_evidence(
             session, caller.actor, body.system, body.evidence, run_id=body.run, release=body.release

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keel.errors import InputError, KeelError, NoStanding
+from keel.models import line
 
 log = logging.getLogger("keel.api")
 MEDIA_TYPE = "application/problem+json"
@@ -93,8 +94,7 @@ def problem_response(
 
 
 def _line(err: dict) -> str:
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{where}: {err.get('msg', 'invalid')}"
+    return line(err)
 
 
 def install(app: FastAPI) -> None:

@@ -67,6 +67,7 @@ def advance(
         "readiness.advance.refused",
         reviews.subject_of(system),
         lambda session: stages.advance(session, caller.actor, system, to),
+        standing=refusals.system_standing(caller.actor, system),
     )
     if decision.allowed:
         return decision.as_dict()
@@ -100,5 +101,6 @@ def post_review(
         "readiness.review.refused",
         reviews.subject_of(system),
         lambda session: reviews.review(session, caller.actor, system, body.kind, body.comment),
+        standing=refusals.system_standing(caller.actor, system),
     )
     return done.summary()

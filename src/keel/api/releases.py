@@ -118,6 +118,7 @@ def approve(
         "pipeline.approval.refused",
         release,
         lambda session: approvals.approve(session, caller.actor, release, body.role, body.comment),
+        standing=refusals.release_standing(caller.actor, release),
     )
     return found.summary()
 
@@ -140,6 +141,7 @@ def promote(
         "pipeline.promotion.refused",
         release,
         lambda session: promotion.promote(session, caller.actor, ws.signer(), release, body.to),
+        standing=refusals.release_standing(caller.actor, release),
     )
     if not decision.allowed:
         return problem_response(

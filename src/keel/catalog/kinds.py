@@ -296,83 +296,65 @@ SYSTEM = KindDef(
     ),
 )
 LOCATION = KindDef("Location", BACKSTAGE, LocationSpec, order=5)
-RESOURCE = KindDef(
-    "Resource",
-    BACKSTAGE,
-    ResourceSpec,
-    order=30,
-    in_map=True,
-    questions=frozenset({OWNER}),
-    refs=(_OWNER, _SYSTEM, _DEPENDS, _DEPENDENCY_OF),
+
+
+def _node(
+    kind: str,
+    versions: tuple[str, ...],
+    spec: type[BaseModel],
+    order: int,
+    questions: frozenset[str],
+    *refs: RefField,
+) -> KindDef:
+    """A node of the system map: it is drawn in the map, and it has an owner and a system."""
+    return KindDef(kind, versions, spec, (_OWNER, _SYSTEM, *refs), questions, True, order)
+
+
+RESOURCE = _node(
+    "Resource", BACKSTAGE, ResourceSpec, 30, frozenset({OWNER}), _DEPENDS, _DEPENDENCY_OF
 )
-DATA_SOURCE = KindDef(
+DATA_SOURCE = _node(
     "DataSource",
     KEEL,
     DataSourceSpec,
-    order=31,
-    in_map=True,
-    questions=frozenset({OWNER, LINEAGE, GOVERNANCE}),
-    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
+    31,
+    frozenset({OWNER, LINEAGE, GOVERNANCE}),
+    _DEPENDS,
+    _ROLLBACK,
 )
-FEATURE_SET = KindDef(
+FEATURE_SET = _node(
     "FeatureSet",
     KEEL,
     FeatureSetSpec,
-    order=32,
-    in_map=True,
-    questions=frozenset({OWNER, LINEAGE, ROLLBACK}),
-    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
+    32,
+    frozenset({OWNER, LINEAGE, ROLLBACK}),
+    _DEPENDS,
+    _ROLLBACK,
 )
-MODEL = KindDef(
-    "Model",
-    KEEL,
-    ModelSpec,
-    order=33,
-    in_map=True,
-    questions=_ALL_QUESTIONS,
-    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
-)
-COMPONENT = KindDef(
+MODEL = _node("Model", KEEL, ModelSpec, 33, _ALL_QUESTIONS, _DEPENDS, _ROLLBACK)
+COMPONENT = _node(
     "Component",
     BACKSTAGE,
     ComponentSpec,
-    order=34,
-    in_map=True,
-    questions=frozenset({OWNER, LINEAGE}),
-    refs=(
-        _OWNER,
-        _SYSTEM,
-        RefField("subcomponentOf", "partOf", "component", frozenset({"component"})),
-        RefField("providesApis", "providedBy", "api", frozenset({"api"}), reverse=True),
-        RefField("consumesApis", "consumesApi", "api", frozenset({"api"})),
-        _DEPENDS,
-        _DEPENDENCY_OF,
-        _ROLLBACK,
-    ),
+    34,
+    frozenset({OWNER, LINEAGE}),
+    RefField("subcomponentOf", "partOf", "component", frozenset({"component"})),
+    RefField("providesApis", "providedBy", "api", frozenset({"api"}), reverse=True),
+    RefField("consumesApis", "consumesApi", "api", frozenset({"api"})),
+    _DEPENDS,
+    _DEPENDENCY_OF,
+    _ROLLBACK,
 )
-API = KindDef(
-    "API",
-    BACKSTAGE,
-    ApiSpec,
-    order=35,
-    in_map=True,
-    questions=_ALL_QUESTIONS,
-    refs=(_OWNER, _SYSTEM, _DEPENDS, _ROLLBACK),
-)
-BUSINESS_OUTCOME = KindDef(
+API = _node("API", BACKSTAGE, ApiSpec, 35, _ALL_QUESTIONS, _DEPENDS, _ROLLBACK)
+BUSINESS_OUTCOME = _node(
     "BusinessOutcome",
     KEEL,
     BusinessOutcomeSpec,
-    order=36,
-    in_map=True,
-    questions=frozenset({OWNER, LINEAGE}),
-    refs=(
-        _OWNER,
-        _SYSTEM,
-        _DEPENDS,
-        _ROLLBACK,
-        RefField("measuredBy", "measuredBy", None),
-    ),
+    36,
+    frozenset({OWNER, LINEAGE}),
+    _DEPENDS,
+    _ROLLBACK,
+    RefField("measuredBy", "measuredBy", None),
 )
 
 CATALOG_KINDS = (

@@ -7,15 +7,16 @@ across the whole input.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from keel.catalog import kinds, registry, rules
 from keel.catalog.entity import Entity, Relation
 from keel.catalog.refs import DEFAULT_NAMESPACE, EntityRef, parse_ref
 from keel.catalog.source import MAX_DEPTH, Document, dotted
 from keel.errors import InputError
+from keel.models import nearest
 
 ENVELOPE = ("apiVersion", "kind", "metadata", "spec")
 SERVER_FIELDS = ("relations", "status")  # Backstage fills these in; accepted and dropped
@@ -33,14 +34,15 @@ METADATA_FIELDS = (
 LINK_FIELDS = ("url", "title", "icon", "type")
 
 
-def parse_documents(documents: list[Document]) -> list[Entity]:
-    """Every document as an Entity; raises InputError listing every problem found."""
+def parse_documents(documents: list[Document], warnings: list[str] | None = None) -> list[Entity]:
+    """Every document as an Entity; raises InputError listing every problem found. Near
+    misses kept in Backstage kinds' specs (`spec.pods` for `pod`) go to `warnings`."""
     entities: list[Entity] = []
     problems: list[str] = []
     first_seen: dict[str, Entity] = {}
     for doc in documents:
         found: list[str] = []
-        entity = parse_document(doc, found)
+        entity = parse_document(doc, found, warnings)
         problems.extend(found)
         if entity is None:
             continue
@@ -60,13 +62,20 @@ def parse_documents(documents: list[Document]) -> list[Entity]:
     return entities
 
 
-def parse_document(doc: Document, problems: list[str]) -> Entity | None:
-    """One entity, or None with the reasons appended to `problems`."""
+def parse_document(
+    doc: Document, problems: list[str], warnings: list[str] | None = None
+) -> Entity | None:
+    """One entity, or None with the reasons appended to `problems` (and near misses that a
+    Backstage kind keeps to `warnings`)."""
 
     start = len(problems)
 
     def problem(path: tuple, reason: str) -> None:
         problems.append(f"{doc.where(path)}: {dotted(path) or 'document'}: {reason}")
+
+    def warn(path: tuple, reason: str) -> None:
+        if warnings is not None:
+            warnings.append(f"{doc.where(path)}: {dotted(path)}: {reason}")
 
     data = doc.data
     if not isinstance(data, dict):
@@ -105,6 +114,8 @@ def parse_document(doc: Document, problems: list[str]) -> Entity | None:
         problem(("spec",), f"must be a mapping, not {_type_name(spec_in)}")
         return None
     spec = _spec(kind_def, spec_in, problem)
+    if spec is not None:
+        _near_misses(kind_def.spec, spec, ("spec",), warn)
     if metadata is None or spec is None or len(problems) > start:
         return None
 
@@ -217,9 +228,78 @@ def _spec(kind_def: kinds.KindDef, spec: dict[str, Any], problem) -> dict[str, A
             loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
             if loc not in reported:  # a union reports once per member it tried
                 reported.add(loc)
-                problem(("spec", *loc), _message(err))
+                message = _message(err)
+                if err["type"] == "extra_forbidden":
+                    message += _meant(_model_at(kind_def.spec, loc[:-1]), loc[-1])
+                problem(("spec", *loc), message)
         return None
     return spec
+
+
+def _meant(model: type[BaseModel] | None, key: Any) -> str:
+    """` (accepted: ...; did you mean `x`?)` for an unknown field of `model`."""
+    if model is None:
+        return ""
+    accepted = list(model.model_fields)
+    meant = nearest(str(key), accepted)
+    hint = f"; did you mean `{meant}`?" if meant else ""
+    return f" (accepted: {', '.join(accepted)}{hint})"
+
+
+def _near_misses(model: type[BaseModel], value: Any, path: tuple, warn) -> None:
+    """Keys a model that allows extra fields (a Backstage kind's spec, a profile) keeps
+    although they are a near miss of one of its own: a warning each, since Backstage allows
+    other fields but `spec.pods` is almost surely a `pod` the system would lack. Walks the
+    nested models too."""
+    if not isinstance(value, dict):
+        return
+    fields = model.model_fields
+    for key, item in value.items():
+        if key in fields:
+            inner = _model_of(fields[key].annotation)
+            if inner is not None:
+                for sub, element in _elements(item):
+                    _near_misses(inner, element, (*path, key, *sub), warn)
+        elif model.model_config.get("extra") == "allow":
+            meant = nearest(str(key), [f for f in fields if f not in value])
+            if meant:
+                warn(
+                    (*path, key),
+                    f"not a field of {_kind_name(model)}, kept for Backstage "
+                    f"(did you mean `{meant}`?)",
+                )
+
+
+def _kind_name(model: type[BaseModel]) -> str:
+    return model.__name__.removesuffix("Spec")
+
+
+def _elements(item: Any) -> list[tuple[tuple, Any]]:
+    if isinstance(item, list):
+        return [((i,), element) for i, element in enumerate(item)]
+    return [((), item)]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (through Optional, unions and lists), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model that holds the field at `loc` (a pydantic error's location) inside `model`."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part)
+        current = _model_of(field.annotation) if field is not None else None
+    return current
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from keel.catalog.graph import CatalogGraph, load_graph
 from keel.catalog.kinds import POD_ROLES
+from keel.catalog.tables import RelationRow
 from keel.errors import NoStanding, NotFoundError, PermissionDenied
 from keel.identity import Actor
 
@@ -78,6 +80,23 @@ def roles_of(session: Session, system: str, user: str) -> set[str]:
     """The pod roles `user` (a normalised user key) holds in `system`."""
     report = pod_report(session, system)
     return {role for role, people in report.roles.items() if any(p.ref == user for p in people)}
+
+
+def require_standing(session: Session, actor: Actor, system: str) -> None:
+    """Raise NoStanding unless the actor is named in the system's pod or as one of its
+    reviewers: the check a read transaction makes before a write transaction is opened for a
+    caller who could never act on the system (`keel.pipeline.refusals.logged`). One indexed
+    query of the relations the system's spec declares; it never refuses anyone the checks
+    inside the write transaction would let act."""
+    found = session.execute(
+        select(RelationRow.type).where(
+            RelationRow.source == system,
+            RelationRow.target == actor.id,
+            or_(RelationRow.type.startswith("pod."), RelationRow.type.startswith("reviewer.")),
+        )
+    ).first()
+    if found is None:
+        raise NoStanding(f"{actor.id} is not in the pod of {system}")
 
 
 def require_role(session: Session, actor: Actor, system: str, role: str) -> None:

@@ -26,7 +26,8 @@ class Loaded:
 def load(paths: Iterable[str | Path]) -> Loaded:
     """Read and validate catalog files; raises InputError with every problem found."""
     source = load_paths(paths)
-    return Loaded(parse_documents(source.documents), source.warnings)
+    warnings = list(source.warnings)
+    return Loaded(parse_documents(source.documents, warnings), warnings)
 
 
 def load_text(text: str, file: str = "<input>") -> list[Entity]:

@@ -6,7 +6,10 @@
   embeddings input one by one as before, and everything else too (`tools[].function.description`,
   `messages[].name`, tool-call arguments in the history, `user`, `metadata`, `response_format`,
   the next field): each on its own for PII, secrets and invisible characters, and all of them
-  together as one document for injection (one score, not one per field). A block answers 400
+  together as one document for injection (one score, not one per field). Every injection
+  score of a request (each main text and the side document) is taken in one pass
+  (`scan.scan_all`), and a side document found clean is remembered (`CleanSides`), so the
+  same tools and metadata sent with every request are scanned once. A block answers 400
   `guard_violation` (code: the scanner); a redaction rewrites the forwarded body in place.
 - `OutputGuard`: complete answers through `guard_response` and SSE streams through
   `ResponseStreamGuard` (hold-back across chunks), both by the same shape rule
@@ -33,8 +36,9 @@ from keel.gateway.routes import Route
 from keel.guard import shape
 from keel.guard.chat import GuardBlocked, ResponseStreamGuard, guard_response
 from keel.guard.chat import scan_text as _scan_text
+from keel.guard.findings import ScanResult
 from keel.guard.policy import DEFAULT_POLICY, Policy, parse_policy
-from keel.guard.scan import GUARD_ERROR, quiet, scan, scan_injection
+from keel.guard.scan import GUARD_ERROR, quiet, scan, scan_all, scan_injection
 
 UNCHECKED = "unchecked"
 
@@ -120,9 +124,36 @@ def _side_texts(call: Call, main: list) -> list[tuple[dict | list, Any, str]]:
     return slots
 
 
+class CleanSides:
+    """Side documents already found clean under a policy (quiet: no PII, secret, invisible
+    character or limit, and no injection finding), so a client that sends the same tools,
+    `user` and `metadata` with every request (most do) pays for their scan once. Keyed by the
+    document itself (the side texts joined, which is all `quiet` and the injection score
+    read) and the policy object; only clean verdicts are kept, so a finding, a block or a
+    scanner error is found again on every request. Bounded by the characters it holds."""
+
+    MAX_CHARS = 1 << 20
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, str], Policy] = {}
+        self._chars = 0
+
+    def seen(self, policy: Policy, document: str) -> bool:
+        return self._seen.get((id(policy), document)) is policy
+
+    def add(self, policy: Policy, document: str) -> None:
+        if self._chars + len(document) > self.MAX_CHARS:
+            self._seen.clear()
+            self._chars = 0
+        if len(document) <= self.MAX_CHARS // 16:
+            self._seen[(id(policy), document)] = policy
+            self._chars += len(document)
+
+
 class InputGuard:
     def __init__(self, policies: Policies):
         self.policies = policies
+        self.clean = CleanSides()
 
     async def __call__(self, call: Call) -> None:
         policy = self.policies.of(call.route)
@@ -132,13 +163,19 @@ class InputGuard:
         side = _side_texts(call, main)
         # as given: an instruction is no less one for a redacted e-mail address in it
         side_texts = [(k if w == "keys" else c[k], w) for c, k, w in side]
-        if side_texts and quiet([t for t, _ in side_texts], "input", policy):
+        document = "\n".join(t for t, _ in side_texts) if side_texts else None
+        known = document is not None and self.clean.seen(policy, document)
+        # every injection score of the request (each main text, the side document) in one pass
+        results, scored = scan_all(
+            [c[k] for c, k, _ in main], "input", policy, document=None if known else document
+        )
+        if known or (side_texts and quiet([t for t, _ in side_texts], "input", policy)):
             side = []  # no PII, secret or invisible character in any of them: one check
         changed = False
         for i, (container, key, where) in enumerate(main + side):
             is_key = where == "keys"
             text = key if is_key else container[key]
-            result = scan(text, "input", policy, injection=i < len(main))
+            result = results[i] if i < len(main) else scan(text, "input", policy, injection=False)
             self._check(call, result, where)
             if result.text is not None and result.text != text:
                 if is_key:
@@ -146,8 +183,10 @@ class InputGuard:
                 else:
                     container[key] = result.text
                 changed = True
-        if side_texts:
-            self._injection(call, policy, side_texts)
+        if scored is not None:
+            self._injection(call, policy, side_texts, scored)
+            if not side and not scored.findings and not scored.errors and document is not None:
+                self.clean.add(policy, document)
         if changed:
             call.raw = None  # re-encode the rewritten body
 
@@ -166,10 +205,11 @@ class InputGuard:
         for e in result.errors:
             _error_finding(call, "input", where, e)
 
-    def _injection(self, call: Call, policy: Policy, texts: list[tuple[str, str]]) -> None:
-        """The side texts scored as one document; a block names the first field that scores on
-        its own, or `request` when only the document as a whole reads as an injection."""
-        result = scan_injection("\n".join(t for t, _ in texts), policy)
+    def _injection(
+        self, call: Call, policy: Policy, texts: list[tuple[str, str]], result: ScanResult
+    ) -> None:
+        """The side texts' verdict as one document; a block names the first field that scores
+        on its own, or `request` when only the document as a whole reads as an injection."""
         where = "request"
         if result.blocked and result.blocked_by != GUARD_ERROR:
             hit = next(((t, w) for t, w in texts if scan_injection(t, policy).blocked), None)

@@ -205,3 +205,11 @@ def variants(text: str) -> list[str]:
         if "1" in out:
             found.append(_LEET_WORD.sub(_leet(_LEET_L), out))
     return [v for v in found if v != text]
+
+
+def variants_of(texts: list[str]) -> list[list[str]]:
+    """`[variants(t) for t in texts]`, with one check for the common case: texts all ASCII and
+    no encoding or leet trigger anywhere in them joined (a trigger in a text is one in the join)."""
+    if all(t.isascii() for t in texts) and not _gate("\n".join(texts)):
+        return [[] for _ in texts]
+    return [variants(t) for t in texts]

@@ -41,18 +41,40 @@ def hashes(data: bytes) -> list[np.ndarray]:
     return out
 
 
-def occurrences(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hashes_of(parts: list[bytes]) -> list[list[np.ndarray]]:
+    """`[hashes(p) for p in parts]` from one `hashes` call over the parts joined: each part's
+    n-grams are a slice of the join's (those across a seam are in no slice)."""
+    if len(parts) < 2:
+        return [hashes(p) for p in parts]
+    whole = hashes(b"".join(parts))
+    out, at = [], 0
+    for part in parts:
+        size = len(part)
+        out.append(
+            [
+                ids[at : at + size - n + 1]
+                for n, ids in zip(NGRAMS, whole, strict=False)
+                if size >= n
+            ]
+        )
+        at += size
+    return out
+
+
+def occurrences(
+    data: bytes, ids: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every n-gram of `data` as (start byte, bucket, start byte of the previous same bucket or -1).
 
     An n-gram is the first of its bucket in a span [s, e) exactly when it starts there and its
     previous occurrence starts before s, so distinct-bucket sums over any spans follow from
-    these three arrays without a loop. They come grouped by bucket (in no other useful order),
+    these three arrays without a loop. `ids`: the `hashes` of `data`, when known. They come grouped by bucket (in no other useful order),
     from a stable two-pass radix argsort (16 low bits, then the high bits): linear time.
     """
     size, k, none = len(data), len(NGRAMS), 1 << BITS
     grid = np.full((size, k), none, dtype=np.uint32)  # position-major, so ties sort by start
-    for row, ids in enumerate(hashes(data)):
-        grid[: len(ids), row] = ids
+    for row, found in enumerate(hashes(data) if ids is None else ids):
+        grid[: len(found), row] = found
     flat = grid.ravel()
     order = np.argsort(flat.astype(np.uint16), kind="stable")  # numpy radix-sorts 16-bit keys
     order = order[np.argsort((flat[order] >> 16).astype(np.uint8), kind="stable")]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from keel.errors import InputError
+from keel.models import Strict, line
 
 Action = Literal["redact", "block", "allow"]
 Stage = Literal["input", "output"]
@@ -57,8 +58,7 @@ STRICT_POLICY = Policy(
 )
 
 
-class _StageModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _StageModel(Strict):
     pii: Action | None = None
     secrets: Action | None = None
     injection: Action | None = None
@@ -70,8 +70,7 @@ class _StageModel(BaseModel):
     fail_closed: bool | None = None
 
 
-class _PolicyModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _PolicyModel(Strict):
     input: _StageModel = _StageModel()
     output: _StageModel = _StageModel()
 
@@ -81,9 +80,7 @@ def parse_policy(data: dict[str, Any] | None, base: Policy = DEFAULT_POLICY) -> 
     try:
         parsed = _PolicyModel.model_validate(data or {})
     except ValidationError as exc:
-        raise InputError(
-            [f"policy {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        ) from None
+        raise InputError([line(e, "policy") for e in exc.errors()]) from None
     stages = {}
     for name in STAGES:
         given = getattr(parsed, name).model_dump(exclude_none=True)

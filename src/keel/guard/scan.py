@@ -12,7 +12,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 
-from keel.guard import injection, limits, pii, prefilter, secrets, unicode, width
+from keel.guard import injection as _injection
+from keel.guard import limits, pii, prefilter, secrets, unicode, width
 from keel.guard.findings import Finding, ScanResult, resolve_overlaps
 from keel.guard.policy import DEFAULT_POLICY, Policy, Stage, StagePolicy
 
@@ -32,7 +33,7 @@ def scanners(
     """The content scanners a stage runs, in order, each a function of the (stripped) text."""
     out: list[tuple[str, Callable[[str], list[Finding]]]] = []
     if stage == "input" and injection_scan:
-        out.append(("injection", lambda t: injection.scan(t, rules.injection_threshold)))
+        out.append(("injection", lambda t: _injection.scan(t, rules.injection_threshold)))
     out.append(("pii", width.folded(lambda t: pii.scan(t, rules.pii_types))))
     out.append(("secrets", _secrets))
     return out
@@ -56,19 +57,85 @@ def scan(
     """The verdict on `text`; `injection=False` leaves the injection scanner out (the gateway
     scores a request's other fields as one document, `scan_injection`)."""
     rules = policy.stage(stage)
+    prepared = _prepare(text, rules)
+    if isinstance(prepared, ScanResult):
+        return prepared
+    invisible, clean, errors = prepared
+    found: list[Finding] = []
+    if stage == "input" and injection:
+        found = _run(
+            "injection", lambda t: _injection.scan(t, rules.injection_threshold), clean, errors
+        )
+    return _finish(text, stage, rules, invisible, clean, errors, found)
+
+
+def scan_all(
+    texts: list[str],
+    stage: Stage = "input",
+    policy: Policy = DEFAULT_POLICY,
+    *,
+    document: str | None = None,
+) -> tuple[list[ScanResult], ScanResult | None]:
+    """`[scan(t, stage, policy) for t in texts]` and, given a `document`,
+    `scan_injection(document, policy)`, with every injection score of them taken in one pass
+    (`injection.scan_many`): what a request costs the model is one pass, not one per text."""
+    rules = policy.stage(stage)
+    prepared = [_prepare(t, rules) for t in texts]
+    todo = [i for i, p in enumerate(prepared) if not isinstance(p, ScanResult)]
+    scored = [prepared[i][1] for i in todo] if stage == "input" else []  # type: ignore[index]
+    if document is not None:
+        scored.append(unicode.strip(document))
+    found: list[list[Finding]] = [[] for _ in scored]
+    failed = ""
+    if scored:
+        try:
+            found = _injection.scan_many(scored, rules.injection_threshold)
+        except Exception as exc:  # as `_run`: the policy decides
+            failed = f"injection: {type(exc).__name__}"
+    results: list[ScanResult] = []
+    for i, (text, p) in enumerate(zip(texts, prepared, strict=True)):
+        if isinstance(p, ScanResult):
+            results.append(p)
+            continue
+        invisible, clean, errors = p
+        hits = found[todo.index(i)] if stage == "input" else []
+        if failed and stage == "input":
+            errors.append(failed)
+        results.append(_finish(text, stage, rules, invisible, clean, errors, hits))
+    doc = None
+    if document is not None:
+        doc = _injection_result(document, found[-1], [failed] if failed else [], rules)
+    return results, doc
+
+
+def _prepare(text: str, rules: StagePolicy) -> ScanResult | tuple[list[Finding], str, list[str]]:
+    """Limits (a ScanResult when over them), then invisible characters: (found, the text
+    stripped of them when the policy redacts them, errors so far)."""
     over = limits.check(text, rules.max_chars, rules.max_tokens)
     if over:
         return ScanResult(blocked=True, findings=over, blocked_by=limits.SCANNER)
-
     errors: list[str] = []
     invisible = _run("unicode", unicode.scan, text, errors)
     clean = text
     if invisible and rules.unicode == "redact":
         clean = unicode.strip(text)
-    to_original = _offset_map(invisible) if clean is not text else None
+    return invisible, clean, errors
 
-    found: list[Finding] = []
-    for name, fn in scanners(stage, rules, injection):
+
+def _finish(
+    text: str,
+    stage: Stage,
+    rules: StagePolicy,
+    invisible: list[Finding],
+    clean: str,
+    errors: list[str],
+    found: list[Finding],
+) -> ScanResult:
+    """The verdict once the injection scanner's `found` are known: PII and secrets, then what
+    blocks and what is redacted."""
+    to_original = _offset_map(invisible) if clean is not text else None
+    found = list(found)
+    for name, fn in scanners(stage, rules, injection_scan=False):
         found.extend(_run(name, fn, clean, errors))
     found = resolve_overlaps(found)
 
@@ -109,10 +176,16 @@ def scan_injection(text: str, policy: Policy = DEFAULT_POLICY) -> ScanResult:
     errors: list[str] = []
     found = _run(
         "injection",
-        lambda t: injection.scan(t, rules.injection_threshold),
+        lambda t: _injection.scan(t, rules.injection_threshold),
         unicode.strip(text),
         errors,
     )
+    return _injection_result(text, found, errors, rules)
+
+
+def _injection_result(
+    text: str, found: list[Finding], errors: list[str], rules: StagePolicy
+) -> ScanResult:
     found = [Finding(f.type, 0, len(text), f.scanner, f.score) for f in found]
     if errors and rules.fail_closed:
         blocked_by: str | None = GUARD_ERROR

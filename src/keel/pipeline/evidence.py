@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from keel.audit.canonical import canonical_bytes, digest
 from keel.audit.events import Change, append
 from keel.errors import InputError
 from keel.identity import Actor
+from keel.models import Strict, line
 from keel.pipeline.policy_kind import Track
 from keel.pipeline.tables import EvidenceRow
 
@@ -29,17 +30,15 @@ Result = Literal["pass", "fail", "error"]
 RESULTS: tuple[str, ...] = get_args(Result)
 
 
-class EvidenceIn(BaseModel):
+class EvidenceIn(Strict):
     """An evidence document as a check, the SDK, the CLI or the API hands it in."""
-
-    model_config = ConfigDict(extra="forbid")
 
     track: Track
     check: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")
     result: Result
-    figures: dict[str, float] = {}
-    inputs: dict[str, str] = {}
-    thresholds: dict[str, float] = {}
+    figures: dict[str, float] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
     log: list[str] = Field(default=[], max_length=MAX_LOG_LINES)
 
     @field_validator("figures", "thresholds")
@@ -133,9 +132,7 @@ def parse_evidence(data: Any) -> EvidenceIn:
 def first_problem(exc: ValidationError, what: str, whole: str | None = None) -> InputError:
     """The first thing pydantic found wrong, as one line: `<what> <field path>: <reason>`
     (`whole` names the document itself when the problem is not in a field)."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or whole or what
-    return InputError(f"{what} {where}: {first['msg']}")
+    return InputError(line(exc.errors()[0], what, whole or ""))
 
 
 def record_evidence(

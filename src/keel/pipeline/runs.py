@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from keel.catalog.queries import get_entity, system_key
 from keel.catalog.refs import key_of
 from keel.errors import ConflictError, InputError, NotFoundError, PermissionDenied, UsageError
 from keel.identity import Actor
+from keel.models import Strict
 from keel.pipeline.evidence import Evidence, first_problem, record_evidence
 from keel.pipeline.tables import RunRow
 
@@ -92,27 +93,32 @@ def start_run(session: Session, actor: Actor, system: str, pipeline: str) -> Run
     return Run.from_row(row)
 
 
-class _Dataset(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class _Dataset(Strict):
+    """A dataset or artifact a run used or made: its digest, the DataSource it comes from, and
+    the name and path the run knew it by (what the SDK reports). Nothing else: an unknown
+    field is refused (a misspelt `sourse` used to be kept and the lineage silently lost);
+    free-form facts of a run go in its `params`."""
+
     source: str | None = Field(None, max_length=300)
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    name: str | None = Field(None, max_length=300)
+    path: str | None = Field(None, max_length=4096)
 
 
-class _Facts(BaseModel):
+class _Facts(Strict):
     """What a run reports: datasets and artifacts by digest, parameters, finite metrics."""
 
-    model_config = ConfigDict(extra="forbid")
-    datasets: list[_Dataset] = []
-    artifacts: list[_Dataset] = []
-    params: dict[str, Any] = {}
-    metrics: dict[str, float] = {}
+    datasets: list[_Dataset] = Field(default_factory=list)
+    artifacts: list[_Dataset] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
 
 
 def _checked_facts(facts: Any) -> dict[str, Any]:
     try:
         checked = _Facts.model_validate(facts)
     except ValidationError as exc:
-        raise first_problem(exc, "run facts", "facts") from None
+        raise first_problem(exc, "run facts") from None
     if not all(math.isfinite(v) for v in checked.metrics.values()):
         raise InputError("run facts metrics: every metric is a finite number")
     for dataset in checked.datasets:
