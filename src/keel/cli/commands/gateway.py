@@ -65,15 +65,24 @@ def gateway(
     anomaly: str = typer.Option(
         "alert", "--anomaly", help="Per-key anomalies: off, alert (events), throttle."
     ),
+    workers: str = typer.Option(
+        "1",
+        "--workers",
+        metavar="N",
+        help="Worker processes sharing the port, 1 to 64; more than one needs --redis.",
+    ),
 ) -> None:
     """Run the gateway: the OpenAI-compatible data plane (keys, routes, limits, traffic log)."""
     from keel.gateway import server
     from keel.gateway.anomaly import MODES
+    from keel.gateway.workers import parse_workers
 
     context.check_choice(anomaly, MODES, "--anomaly")
+    count = parse_workers(workers, redis)
     settings = context.state(ctx).settings()
     print(
         f"Keel gateway on http://{host}:{port}/v1"
+        + (f"  ({count} workers)" if count > 1 else "")
         + (f"  (metrics: http://{host}:{admin_port}/metrics)" if admin_port else "")
         + (f"  (limits shared through {redis.split('@')[-1]})" if redis else ""),
         flush=True,
@@ -89,6 +98,7 @@ def gateway(
         max_body=max_body,
         timeout=timeout,
         anomaly=anomaly,
+        workers=count,
     )
 
 
