@@ -203,9 +203,9 @@ def test_a_worker_that_keeps_dying_stops_the_gateway_with_one_line(
     gw = _workers(run_gateway, sqlite_served, redis_url)
     other = _pids(gw)[1]
     for _ in range(5):
-        pid = _until(_first_pid.__get__(gw))
+        pid = _until(lambda: _first_pid(gw))
         os.kill(pid, signal.SIGKILL)
-        _until(lambda: gw.popen.poll() is not None or _first_pid(gw) != pid)
+        _until(lambda pid=pid: gw.popen.poll() is not None or _first_pid(gw) != pid)
     assert gw.popen.wait(timeout=60) == 1
     last = gw.output().strip().splitlines()[-1]
     assert last.startswith("error: worker 1 died 5 times within 60 s"), gw.output()
