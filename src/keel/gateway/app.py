@@ -280,8 +280,7 @@ class Gateway:
                 return  # no usage reported: the reservation stands
             used = 0  # refused or failed: nothing was generated
         try:
-            for check in call.limits:
-                await self.limiter.adjust(check, used - check.cost)
+            await self.limiter.settle([(check, used - check.cost) for check in call.limits])
         except Unavailable as exc:
             self.metrics.limiter_errors.inc()
             logger.debug("gateway: cannot settle tokens of %s: %s", call.id, exc)

@@ -6,9 +6,12 @@ limit, never an entry per token). Storage is in memory for one gateway process, 
 (`KEEL_REDIS_URL`) shared by every replica, so that the allowance is the limit, not the
 limit times the replicas: the check-and-increment runs as one Lua script in Redis.
 
-A request takes every applicable limit in turn; when one refuses, what the others took is
-given back. A token reservation (prompt + max_tokens) is settled with the upstream's usage
-afterwards: `adjust` adds or gives back the difference in the current window.
+A request takes every applicable limit; when one refuses, what the others took is given
+back. A token reservation (prompt + max_tokens) is settled with the upstream's usage
+afterwards: `settle` adds or gives back the difference in the current window. With Redis a
+request's checks go in one pipeline of the library's own script (one round trip, not one
+per limit), and so do its settlements: every gateway worker needs Redis, so this is paid
+on every request.
 
 Redis is asked with a short deadline (`timeout`, 50 ms by default for a whole request's
 limits, as Envoy's rate-limit filter does with its 20 ms) behind a circuit breaker: a store
@@ -69,6 +72,23 @@ class Unavailable(Exception):
 
 
 _ITEMS: dict[int, RateLimitItem] = {}
+_EXPIRY = 60  # s: every limit is per minute
+
+
+async def _execute(client, pipe, scripts: list) -> list:
+    """Run a pipeline of EVALSHA calls; when Redis lost the scripts (a restart, SCRIPT
+    FLUSH), load them and run it once more. (A pipeline given the Script objects would
+    instead ask SCRIPT EXISTS first, one more round trip on every request.)"""
+    from redis.exceptions import NoScriptError
+
+    commands = list(pipe.command_stack)
+    try:
+        return await pipe.execute()
+    except NoScriptError:
+        for script in scripts:
+            await client.script_load(script.script)
+        pipe.command_stack = commands
+        return await pipe.execute()
 
 
 def _item(limit: int) -> RateLimitItem:
@@ -113,8 +133,8 @@ class Limiter:
         if self.redis_url:
             warm = Check("warm-up", "warm-up", 1 << 30, 1)
             async with asyncio.timeout(max(2.0, self.timeout)):
-                await self.strategy.hit(warm.item, warm.ident, cost=1)
-                await self._adjust(warm, -1)
+                await self._acquire([warm])
+                await self._settle([(warm, 1), (warm, -2)])
 
     async def _ask(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` against the store within the deadline, behind the breaker; raises
@@ -140,6 +160,8 @@ class Limiter:
         return await self._ask(lambda: self._acquire(checks))
 
     async def _acquire(self, checks: list[Check]) -> Check | None:
+        if self.redis_url:
+            return await self._acquire_redis(checks)
         taken: list[Check] = []
         for check in checks:
             if not await self.strategy.hit(check.item, check.ident, cost=check.cost):
@@ -149,27 +171,59 @@ class Limiter:
             taken.append(check)
         return None
 
+    async def _acquire_redis(self, checks: list[Check]) -> Check | None:
+        """Every check in one round trip: a pipeline of the `limits` library's own
+        sliding-window script, one call per check (the same check-and-increment as `hit`)."""
+        storage, bridge = self.storage, self.storage.bridge
+        script = bridge.lua_acquire_sliding_window
+        pipe = bridge.get_connection().pipeline(transaction=False)
+        for check in checks:
+            key = check.item.key_for(check.ident)
+            previous = bridge.prefixed_key(storage._previous_window_key(key))
+            current = bridge.prefixed_key(storage._current_window_key(key))
+            pipe.evalsha(script.sha, 2, previous, current, check.limit, _EXPIRY, check.cost)
+        taken = await _execute(bridge.get_connection(), pipe, [script])
+        refused = next((c for c, ok in zip(checks, taken, strict=True) if not ok), None)
+        if refused is not None:  # give back what the others took, in one more round trip
+            await self._settle([(c, -c.cost) for c, ok in zip(checks, taken, strict=True) if ok])
+        return refused
+
     async def adjust(self, check: Check, delta: int) -> None:
         """Add `delta` (positive: used more than reserved; negative: give back) to the
         current window of `check`'s counter, never refusing and never below zero."""
-        if delta != 0:
-            await self._ask(lambda: self._adjust(check, delta))
+        await self.settle([(check, delta)])
+
+    async def settle(self, adjustments: list[tuple[Check, int]]) -> None:
+        """`adjust` for several counters at once (with Redis, one round trip)."""
+        adjustments = [(check, delta) for check, delta in adjustments if delta != 0]
+        if adjustments:
+            await self._ask(lambda: self._settle(adjustments))
+
+    async def _settle(self, adjustments: list[tuple[Check, int]]) -> None:
+        if not self.redis_url:
+            for check, delta in adjustments:
+                await self._adjust(check, delta)
+            return
+        storage, bridge = self.storage, self.storage.bridge
+        client = bridge.get_connection()
+        if self._give_back is None:
+            self._give_back = client.register_script(_GIVE_BACK)
+        scripts = [bridge.lua_incr_expire, self._give_back]
+        pipe = client.pipeline(transaction=False)
+        for check, delta in adjustments:
+            current = bridge.prefixed_key(
+                storage._current_window_key(check.item.key_for(check.ident))
+            )
+            if delta > 0:
+                pipe.evalsha(scripts[0].sha, 1, current, 2 * _EXPIRY, delta)
+            else:
+                pipe.evalsha(scripts[1].sha, 1, current, -delta)
+        await _execute(client, pipe, scripts)
 
     async def _adjust(self, check: Check, delta: int) -> None:
+        """In memory."""
         key = check.item.key_for(check.ident)
         expiry = check.item.get_expiry()
-        if self.redis_url:
-            current = self.storage._current_window_key(key)
-            if delta > 0:
-                await self.storage.incr(current, 2 * expiry, delta)
-            else:
-                client = self.storage.bridge.storage
-                if self._give_back is None:
-                    self._give_back = client.register_script(_GIVE_BACK)
-                await self._give_back(
-                    keys=[self.storage.bridge.prefixed_key(current)], args=[-delta]
-                )
-            return
         _, current = self.storage.sliding_window_keys(key, expiry, time.time())
         if delta > 0:
             await self.storage.incr(current, 2 * expiry, delta)
