@@ -23,6 +23,7 @@ route does then (refuse, or serve unchecked) is the gateway's decision, per rout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -73,6 +74,7 @@ class Unavailable(Exception):
 
 _ITEMS: dict[int, RateLimitItem] = {}
 _EXPIRY = 60  # s: every limit is per minute
+LATER = 0.02  # s a settlement waits, at most, for the next request's round trip
 
 
 async def _execute(client, pipe, scripts: list) -> list:
@@ -122,6 +124,8 @@ class Limiter:
         else:
             self.storage = MemoryStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self._later: list[tuple[Check, int]] = []  # settlements riding on the next round trip
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def backend(self) -> str:
@@ -177,12 +181,15 @@ class Limiter:
         storage, bridge = self.storage, self.storage.bridge
         script = bridge.lua_acquire_sliding_window
         pipe = bridge.get_connection().pipeline(transaction=False)
+        later, self._later = self._later, []
+        self._queue_settlements(pipe, later)  # first: what they give back counts now
         for check in checks:
             key = check.item.key_for(check.ident)
             previous = bridge.prefixed_key(storage._previous_window_key(key))
             current = bridge.prefixed_key(storage._current_window_key(key))
             pipe.evalsha(script.sha, 2, previous, current, check.limit, _EXPIRY, check.cost)
-        taken = await _execute(bridge.get_connection(), pipe, [script])
+        scripts = [script, *(self._settle_scripts() if later else ())]
+        taken = (await _execute(bridge.get_connection(), pipe, scripts))[len(later) :]
         refused = next((c for c, ok in zip(checks, taken, strict=True) if not ok), None)
         if refused is not None:  # give back what the others took, in one more round trip
             await self._settle([(c, -c.cost) for c, ok in zip(checks, taken, strict=True) if ok])
@@ -193,32 +200,59 @@ class Limiter:
         current window of `check`'s counter, never refusing and never below zero."""
         await self.settle([(check, delta)])
 
-    async def settle(self, adjustments: list[tuple[Check, int]]) -> None:
-        """`adjust` for several counters at once (with Redis, one round trip)."""
+    async def settle(self, adjustments: list[tuple[Check, int]], *, later: bool = False) -> None:
+        """`adjust` for several counters at once (with Redis, one round trip). `later`:
+        with Redis, they ride on this process's next acquire's round trip (ahead of its
+        checks), or go on their own within `LATER` s when no request comes: after its
+        answer a request then costs no round trip of its own."""
         adjustments = [(check, delta) for check, delta in adjustments if delta != 0]
-        if adjustments:
-            await self._ask(lambda: self._settle(adjustments))
+        if not adjustments:
+            return
+        if later and self.redis_url:
+            self._later.extend(adjustments)
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(LATER, self._send_later)
+            return
+        await self._ask(lambda: self._settle(adjustments))
+
+    def _send_later(self) -> None:
+        self._timer = None
+        if self._later:
+            asyncio.get_running_loop().create_task(self._settle_later())
+
+    async def _settle_later(self) -> None:
+        waiting, self._later = self._later, []
+        with contextlib.suppress(Unavailable):  # as for a request's own: reservations stand
+            await self._ask(lambda: self._settle(waiting))
 
     async def _settle(self, adjustments: list[tuple[Check, int]]) -> None:
         if not self.redis_url:
             for check, delta in adjustments:
                 await self._adjust(check, delta)
             return
-        storage, bridge = self.storage, self.storage.bridge
-        client = bridge.get_connection()
-        if self._give_back is None:
-            self._give_back = client.register_script(_GIVE_BACK)
-        scripts = [bridge.lua_incr_expire, self._give_back]
+        client = self.storage.bridge.get_connection()
         pipe = client.pipeline(transaction=False)
+        self._queue_settlements(pipe, adjustments)
+        await _execute(client, pipe, self._settle_scripts())
+
+    def _settle_scripts(self) -> list:
+        bridge = self.storage.bridge
+        if self._give_back is None:
+            self._give_back = bridge.get_connection().register_script(_GIVE_BACK)
+        return [bridge.lua_incr_expire, self._give_back]
+
+    def _queue_settlements(self, pipe, adjustments: list[tuple[Check, int]]) -> None:
+        if not adjustments:
+            return
+        storage, bridge = self.storage, self.storage.bridge
+        add, give_back = self._settle_scripts()
         for check, delta in adjustments:
-            current = bridge.prefixed_key(
-                storage._current_window_key(check.item.key_for(check.ident))
-            )
+            key = check.item.key_for(check.ident)
+            current = bridge.prefixed_key(storage._current_window_key(key))
             if delta > 0:
-                pipe.evalsha(scripts[0].sha, 1, current, 2 * _EXPIRY, delta)
+                pipe.evalsha(add.sha, 1, current, 2 * _EXPIRY, delta)
             else:
-                pipe.evalsha(scripts[1].sha, 1, current, -delta)
-        await _execute(client, pipe, scripts)
+                pipe.evalsha(give_back.sha, 1, current, -delta)
 
     async def _adjust(self, check: Check, delta: int) -> None:
         """In memory."""
@@ -246,5 +280,9 @@ class Limiter:
 
     async def close(self) -> None:
         if self.redis_url:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._later:
+                await self._settle_later()
             client = self.storage.bridge.storage
             await client.aclose()
