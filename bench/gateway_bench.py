@@ -21,6 +21,7 @@ two minutes with LiteLLM; needs Redis (--redis, default redis://127.0.0.1:6379/0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -277,6 +278,10 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
     )
     if started.returncode:
         print(f"LiteLLM ({workers} workers) did not start: {started.stderr.strip()[-300:]}")
+        pidfile = Path(f"/tmp/anchors-litellm-{port}/pid")  # where litellm_proxy.sh keeps it
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.killpg(int(pidfile.read_text()), signal.SIGTERM)  # its workers too
         return None
     pid = int(started.stdout.strip().splitlines()[-1])
     out: dict = {}
@@ -285,7 +290,7 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
             f"\n== LiteLLM proxy, {workers} worker(s) (master key, no DB), same upstream ==",
             flush=True,
         )
-        n, requests = min(a.n, 200), min(a.requests, 1500)
+        n, requests = min(a.n, 150), min(a.requests, 1500)
         for name, extra in phases(n, requests, a.litellm_duration):
             out[name] = bench(
                 ANCHORS_VENV / "bin" / "python",
