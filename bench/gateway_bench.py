@@ -225,6 +225,42 @@ def served(admin_port: int) -> int:
     )
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (/proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def group(pgid: int) -> list[int]:
+    """The processes of a process group (LiteLLM's proxy and its workers)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[2]) == pgid:
+                out.append(int(entry.name))
+    return out
+
+
+def sent(runs: dict) -> int:
+    """Requests one target got in these anchors runs (validation and warm-ups included)."""
+    total = 0
+    for run in runs.values():
+        cfg = run["config"]
+        total += 1 + (cfg["n"] + 50 if cfg["n"] else 0)
+        total += run["throughput"]["via"]["done"] + 200
+    return total
+
+
 def run_keel(a, home: Path, key: str, upstream: str, workers: int) -> dict:
     gw_port, admin_port = free_port(), free_port()
     env = {**os.environ, "KEEL_HOME": str(home), "KEEL_DATABASE_URL": "", "KEEL_REDIS_URL": ""}
@@ -235,6 +271,11 @@ def run_keel(a, home: Path, key: str, upstream: str, workers: int) -> dict:
     out: dict = {}
     try:
         wait_http(admin_port, "/healthz", gw)
+        import urllib.request
+
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/healthz").read())
+        pids = [gw.pid, *(w["pid"] for w in health.get("workers", []))]
+        cpu = cpu_seconds(pids)
         via = f"http://127.0.0.1:{gw_port}"
         print(
             f"\n== Keel gateway, {workers} worker(s) (auth, rpm/tpm limits in Redis, guard "
@@ -254,8 +295,10 @@ def run_keel(a, home: Path, key: str, upstream: str, workers: int) -> dict:
                 [*extra, "--duration", str(a.duration), "--stream"],
             )
         answered = served(admin_port)
+        out["cpu_ms_per_request"] = (cpu_seconds(pids) - cpu) * 1000 / answered
     finally:
         stop(gw)  # SIGTERM: every worker flushes what its traffic log still holds
+    out["sent"] = sent({k: v for k, v in out.items() if k in ("c8", "c16", "stream")})
     out["traffic_log"] = {
         "answered": answered,
         "events": traffic_events(home)["requests"] - before,
@@ -269,7 +312,8 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
     if a.no_litellm or not litellm.exists():
         return None
     port = free_port()
-    env = {**os.environ, "ANCHORS_LITELLM_WORKERS": str(workers)}
+    # more workers start slower on a loaded machine: their start is not what is measured
+    env = {**os.environ, "ANCHORS_LITELLM_WORKERS": str(workers), "ANCHORS_START_TIMEOUT": "180"}
     started = subprocess.run(
         ["bash", str(ANCHORS / "litellm_proxy.sh"), str(port), upstream + "/v1"],
         capture_output=True,
@@ -285,6 +329,8 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
         return None
     pid = int(started.stdout.strip().splitlines()[-1])
     out: dict = {}
+    pids = group(pid)
+    cpu = cpu_seconds(pids)
     try:
         print(
             f"\n== LiteLLM proxy, {workers} worker(s) (master key, no DB), same upstream ==",
@@ -300,6 +346,7 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
                 "bench",
                 extra,
             )
+        out["cpu_ms_per_request"] = (cpu_seconds(pids) - cpu) * 1000 / sent(out)
     finally:
         os.killpg(pid, signal.SIGTERM)  # its own process group, workers included
     return out
@@ -407,6 +454,14 @@ def report(f: dict) -> None:
                 f"  {label:24} {workers:7d} {value:10.3f} {direct:10.3f} "
                 f"{'' if other is None else f'{other:10.3f}':>10} {vs:>16}"
             )
+        mine_cpu, lite_cpu = (
+            run["cpu_ms_per_request"],
+            (f["litellm"].get(workers) or {}).get("cpu_ms_per_request"),
+        )
+        print(
+            f"  {'CPU per request (ms)':24} {workers:7d} {mine_cpu:10.3f} {'':>10} "
+            + (f"{lite_cpu:10.3f} {lite_cpu / mine_cpu:10.1f}x less" if lite_cpu else "")
+        )
         log = run["traffic_log"]
         print(
             f"  {'traffic log':24} {workers:7d} {log['events']} events for {log['answered']} "

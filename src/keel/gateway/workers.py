@@ -80,10 +80,10 @@ def listen(host: str, port: int, count: int) -> list[socket.socket]:
         )[0]
     except socket.gaierror as exc:
         raise UsageError(f"cannot listen on {host}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
     try:
         with _socket(family) as probe:  # plain: fails on a port any socket holds
             probe.bind(address)
-        sockets: list[socket.socket] = []
         for _ in range(count):
             sock = _socket(family)
             sockets.append(sock)
@@ -91,7 +91,7 @@ def listen(host: str, port: int, count: int) -> list[socket.socket]:
             sock.bind(address)
             sock.listen(BACKLOG)
     except OSError as exc:
-        for sock in locals().get("sockets", []):
+        for sock in sockets:
             sock.close()
         raise KeelError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     return sockets
