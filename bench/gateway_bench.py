@@ -313,7 +313,7 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
         return None
     port = free_port()
     # more workers start slower on a loaded machine: their start is not what is measured
-    env = {**os.environ, "ANCHORS_LITELLM_WORKERS": str(workers), "ANCHORS_START_TIMEOUT": "180"}
+    env = {**os.environ, "ANCHORS_LITELLM_WORKERS": str(workers), "ANCHORS_START_TIMEOUT": "120"}
     started = subprocess.run(
         ["bash", str(ANCHORS / "litellm_proxy.sh"), str(port), upstream + "/v1"],
         capture_output=True,
@@ -324,8 +324,7 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
         print(f"LiteLLM ({workers} workers) did not start: {started.stderr.strip()[-300:]}")
         pidfile = Path(f"/tmp/anchors-litellm-{port}/pid")  # where litellm_proxy.sh keeps it
         if pidfile.exists():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.killpg(int(pidfile.read_text()), signal.SIGTERM)  # its workers too
+            halt(int(pidfile.read_text()))
         return None
     pid = int(started.stdout.strip().splitlines()[-1])
     out: dict = {}
@@ -336,7 +335,7 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
             f"\n== LiteLLM proxy, {workers} worker(s) (master key, no DB), same upstream ==",
             flush=True,
         )
-        n, requests = min(a.n, 150), min(a.requests, 1500)
+        n, requests = min(a.n, 100), min(a.requests, 1500)
         for name, extra in phases(n, requests, a.litellm_duration):
             out[name] = bench(
                 ANCHORS_VENV / "bin" / "python",
@@ -348,8 +347,19 @@ def run_litellm(a, upstream: str, workers: int) -> dict | None:
             )
         out["cpu_ms_per_request"] = (cpu_seconds(pids) - cpu) * 1000 / sent(out)
     finally:
-        os.killpg(pid, signal.SIGTERM)  # its own process group, workers included
+        halt(pid)
     return out
+
+
+def halt(pgid: int) -> None:
+    """Stop LiteLLM's process group (its workers too): SIGTERM, then SIGKILL after 15 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while group(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if group(pgid):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def redis_up(url: str) -> bool:
@@ -366,8 +376,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=600, help="sequential requests per target")
     ap.add_argument("--requests", type=int, default=30000, help="cap per throughput run")
-    ap.add_argument("--duration", type=float, default=6, help="seconds per throughput run")
-    ap.add_argument("--litellm-duration", type=float, default=5, help="same, for LiteLLM")
+    ap.add_argument("--duration", type=float, default=5, help="seconds per throughput run")
+    ap.add_argument("--litellm-duration", type=float, default=4, help="same, for LiteLLM")
     ap.add_argument("--workers", default="1,2", help="gateway configurations, e.g. 1,2 or 2")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="the shared limit store")
     ap.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM side")
