@@ -3,7 +3,7 @@ port (aiohttp: GET /metrics for Prometheus, GET /healthz), wired to the workspac
 
 `build` assembles the parts (config watcher, limiter, traffic journal and log, metrics,
 breaker) into a `Gateway`; `run` serves it, in this process or, with `workers` > 1, in
-that many worker processes under a supervisor (`keel.gateway.workers`). Starting, a gateway
+that many worker processes under a supervisor (`keel.gateway.workers.run`). Starting, a gateway
 first recovers the traffic records of any gateway on this home that was killed before it
 could store them (`journal.recover`). Keys and routes are managed on the control plane,
 never here.
@@ -156,23 +156,9 @@ def run(
     max_body: int = MAX_BODY,
     timeout: float = TIMEOUT,
     anomaly: str = "alert",
-    workers: int = 1,
 ) -> None:
-    """Serve until SIGTERM or SIGINT; `workers` > 1 needs `redis_url` (shared limits)."""
+    """Serve in this process until SIGTERM or SIGINT (`keel.gateway.workers.run` for more)."""
     redis_url = redis_url or os.environ.get("KEEL_REDIS_URL") or None
-    if workers > 1:
-        from keel.gateway import workers as workers_
-
-        options = dict(
-            redis_url=redis_url,
-            redis_timeout=redis_timeout,
-            interval=interval,
-            max_body=max_body,
-            timeout=timeout,
-            anomaly=anomaly,
-        )
-        workers_.serve(settings, workers, host=host, port=port, admin_port=admin_port, **options)
-        return
     import uvicorn
 
     ws = open_workspace(settings)

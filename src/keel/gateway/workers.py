@@ -105,6 +105,19 @@ def _socket(family: int) -> socket.socket:
     return sock
 
 
+def run(settings: Settings, count: int = 1, **options: Any) -> None:
+    """`keel gateway`: one process (`keel.gateway.server.run`), or `count` workers."""
+    if count == 1:
+        from keel.gateway import server
+
+        server.run(settings, **options)
+        return
+    options["redis_url"] = options.get("redis_url") or os.environ.get("KEEL_REDIS_URL") or None
+    if not options["redis_url"]:
+        raise UsageError(f"--workers {count} needs --redis URL (or KEEL_REDIS_URL)")
+    serve(settings, count, **options)
+
+
 def serve(
     settings: Settings,
     count: int,

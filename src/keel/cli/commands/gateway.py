@@ -73,12 +73,11 @@ def gateway(
     ),
 ) -> None:
     """Run the gateway: the OpenAI-compatible data plane (keys, routes, limits, traffic log)."""
-    from keel.gateway import server
+    from keel.gateway import workers as workers_
     from keel.gateway.anomaly import MODES
-    from keel.gateway.workers import parse_workers
 
     context.check_choice(anomaly, MODES, "--anomaly")
-    count = parse_workers(workers, redis)
+    count = workers_.parse_workers(workers, redis)
     settings = context.state(ctx).settings()
     print(
         f"Keel gateway on http://{host}:{port}/v1"
@@ -87,8 +86,9 @@ def gateway(
         + (f"  (limits shared through {redis.split('@')[-1]})" if redis else ""),
         flush=True,
     )
-    server.run(
+    workers_.run(
         settings,
+        count,
         host=host,
         port=port,
         admin_port=admin_port or None,
@@ -98,7 +98,6 @@ def gateway(
         max_body=max_body,
         timeout=timeout,
         anomaly=anomaly,
-        workers=count,
     )
 
 
