@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from keel.gateway.ratelimit import Check, Limiter
+from keel.gateway.ratelimit import LATER, Check, Limiter
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -73,5 +73,28 @@ def test_a_cost_above_the_limit_is_refused(storage):
     async def body(limiter: Limiter):
         check = fresh("key-tpm", 100, 101)
         assert await limiter.acquire([check]) == check
+
+    run(storage, body)
+
+
+def test_a_settlement_left_for_later_counts_before_the_next_check(storage):
+    """With Redis it rides on the next acquire's round trip, or goes alone within LATER s."""
+
+    async def body(limiter: Limiter):
+        reserve = fresh("key-tpm", 1000, 600)
+        assert await limiter.acquire([reserve]) is None
+        await limiter.settle([(reserve, 40 - 600)], later=True)  # the upstream used 40
+        assert await limiter.acquire([reserve]) is None  # 640 of 1,000: it fits
+        await limiter.settle([(reserve, -600)], later=True)
+        await asyncio.sleep(LATER * 5)  # no request came: sent on its own
+        assert await limiter.remaining(reserve) == 960
+        await limiter.settle([(reserve, 100)], later=True)
+        if limiter.redis_url:  # it waits; closing sends it
+            await limiter.close()
+            limiter = Limiter(limiter.redis_url)
+        try:
+            assert await limiter.remaining(reserve) == 860
+        finally:
+            await limiter.close()
 
     run(storage, body)

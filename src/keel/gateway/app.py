@@ -280,8 +280,8 @@ class Gateway:
                 return  # no usage reported: the reservation stands
             used = 0  # refused or failed: nothing was generated
         try:
-            for check in call.limits:
-                await self.limiter.adjust(check, used - check.cost)
+            adjustments = [(check, used - check.cost) for check in call.limits]
+            await self.limiter.settle(adjustments, later=True)
         except Unavailable as exc:
             self.metrics.limiter_errors.inc()
             logger.debug("gateway: cannot settle tokens of %s: %s", call.id, exc)

@@ -63,9 +63,14 @@ class Journal:
         self._lock = -1
 
     def open(self) -> None:
-        self.folder.mkdir(parents=True, mode=0o700)
-        self._lock = os.open(self.folder / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        """Made under a hidden name and renamed once locked: a gateway starting beside this
+        one (another worker) never takes a folder whose lock is not held yet for a dead one's."""
+        self.root.mkdir(parents=True, mode=0o700, exist_ok=True)
+        making = self.root / f".{self.folder.name}"
+        making.mkdir(mode=0o700)
+        self._lock = os.open(making / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while the process lives
+        making.rename(self.folder)
         self._new_segment()
 
     def stored(self, written: int, dropped: int) -> None:
@@ -125,9 +130,15 @@ def recover(ws: Workspace, journal: Journal) -> int:
         return 0
     recovered = 0
     for folder in sorted(journal.root.iterdir()):
-        if folder == journal.folder or not (folder / LOCK).is_file():
+        if folder == journal.folder:
             continue
-        lock = os.open(folder / LOCK, os.O_RDWR)
+        if folder.name.startswith("."):  # being made (it holds no record yet), or left so
+            _sweep(folder)
+            continue
+        try:
+            lock = os.open(folder / LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            continue  # not a journal, or another gateway recovered it just now
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -145,6 +156,24 @@ def recover(ws: Workspace, journal: Journal) -> int:
     if recovered:
         logger.warning("gateway: recovered %d traffic records of a killed gateway", recovered)
     return recovered
+
+
+def _sweep(folder: Path, age: float = 60.0) -> None:
+    """Delete a hidden folder a gateway died making (its lock free, older than `age` s)."""
+    try:
+        if time.time() - folder.stat().st_mtime < age:
+            return
+        lock = os.open(folder / LOCK, os.O_RDWR)
+    except FileNotFoundError:  # gone, or died before its lock file existed
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        shutil.rmtree(folder, ignore_errors=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(lock)
 
 
 def _read(folder: Path) -> list[tuple[str, str | None, dict[str, Any], float]]:

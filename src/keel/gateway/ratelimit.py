@@ -6,9 +6,12 @@ limit, never an entry per token). Storage is in memory for one gateway process, 
 (`KEEL_REDIS_URL`) shared by every replica, so that the allowance is the limit, not the
 limit times the replicas: the check-and-increment runs as one Lua script in Redis.
 
-A request takes every applicable limit in turn; when one refuses, what the others took is
-given back. A token reservation (prompt + max_tokens) is settled with the upstream's usage
-afterwards: `adjust` adds or gives back the difference in the current window.
+A request takes every applicable limit; when one refuses, what the others took is given
+back. A token reservation (prompt + max_tokens) is settled with the upstream's usage
+afterwards: `settle` adds or gives back the difference in the current window. With Redis a
+request's checks go in one pipeline of the library's own script (one round trip, not one
+per limit), and so do its settlements: every gateway worker needs Redis, so this is paid
+on every request.
 
 Redis is asked with a short deadline (`timeout`, 50 ms by default for a whole request's
 limits, as Envoy's rate-limit filter does with its 20 ms) behind a circuit breaker: a store
@@ -20,6 +23,7 @@ route does then (refuse, or serve unchecked) is the gateway's decision, per rout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -69,6 +73,24 @@ class Unavailable(Exception):
 
 
 _ITEMS: dict[int, RateLimitItem] = {}
+_EXPIRY = 60  # s: every limit is per minute
+LATER = 0.02  # s a settlement waits, at most, for the next request's round trip
+
+
+async def _execute(client, pipe, scripts: list) -> list:
+    """Run a pipeline of EVALSHA calls; when Redis lost the scripts (a restart, SCRIPT
+    FLUSH), load them and run it once more. (A pipeline given the Script objects would
+    instead ask SCRIPT EXISTS first, one more round trip on every request.)"""
+    from redis.exceptions import NoScriptError
+
+    commands = list(pipe.command_stack)
+    try:
+        return await pipe.execute()
+    except NoScriptError:
+        for script in scripts:
+            await client.script_load(script.script)
+        pipe.command_stack = commands
+        return await pipe.execute()
 
 
 def _item(limit: int) -> RateLimitItem:
@@ -102,6 +124,8 @@ class Limiter:
         else:
             self.storage = MemoryStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
+        self._later: list[tuple[Check, int]] = []  # settlements riding on the next round trip
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def backend(self) -> str:
@@ -113,8 +137,8 @@ class Limiter:
         if self.redis_url:
             warm = Check("warm-up", "warm-up", 1 << 30, 1)
             async with asyncio.timeout(max(2.0, self.timeout)):
-                await self.strategy.hit(warm.item, warm.ident, cost=1)
-                await self._adjust(warm, -1)
+                await self._acquire([warm])
+                await self._settle([(warm, 1), (warm, -2)])
 
     async def _ask(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run `work` against the store within the deadline, behind the breaker; raises
@@ -140,6 +164,8 @@ class Limiter:
         return await self._ask(lambda: self._acquire(checks))
 
     async def _acquire(self, checks: list[Check]) -> Check | None:
+        if self.redis_url:
+            return await self._acquire_redis(checks)
         taken: list[Check] = []
         for check in checks:
             if not await self.strategy.hit(check.item, check.ident, cost=check.cost):
@@ -149,27 +175,89 @@ class Limiter:
             taken.append(check)
         return None
 
+    async def _acquire_redis(self, checks: list[Check]) -> Check | None:
+        """Every check in one round trip: a pipeline of the `limits` library's own
+        sliding-window script, one call per check (the same check-and-increment as `hit`)."""
+        storage, bridge = self.storage, self.storage.bridge
+        script = bridge.lua_acquire_sliding_window
+        pipe = bridge.get_connection().pipeline(transaction=False)
+        later, self._later = self._later, []
+        self._queue_settlements(pipe, later)  # first: what they give back counts now
+        for check in checks:
+            key = check.item.key_for(check.ident)
+            previous = bridge.prefixed_key(storage._previous_window_key(key))
+            current = bridge.prefixed_key(storage._current_window_key(key))
+            pipe.evalsha(script.sha, 2, previous, current, check.limit, _EXPIRY, check.cost)
+        scripts = [script, *(self._settle_scripts() if later else ())]
+        taken = (await _execute(bridge.get_connection(), pipe, scripts))[len(later) :]
+        refused = next((c for c, ok in zip(checks, taken, strict=True) if not ok), None)
+        if refused is not None:  # give back what the others took, in one more round trip
+            await self._settle([(c, -c.cost) for c, ok in zip(checks, taken, strict=True) if ok])
+        return refused
+
     async def adjust(self, check: Check, delta: int) -> None:
         """Add `delta` (positive: used more than reserved; negative: give back) to the
         current window of `check`'s counter, never refusing and never below zero."""
-        if delta != 0:
-            await self._ask(lambda: self._adjust(check, delta))
+        await self.settle([(check, delta)])
+
+    async def settle(self, adjustments: list[tuple[Check, int]], *, later: bool = False) -> None:
+        """`adjust` for several counters at once (with Redis, one round trip). `later`:
+        with Redis, they ride on this process's next acquire's round trip (ahead of its
+        checks), or go on their own within `LATER` s when no request comes: after its
+        answer a request then costs no round trip of its own."""
+        adjustments = [(check, delta) for check, delta in adjustments if delta != 0]
+        if not adjustments:
+            return
+        if later and self.redis_url:
+            self._later.extend(adjustments)
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(LATER, self._send_later)
+            return
+        await self._ask(lambda: self._settle(adjustments))
+
+    def _send_later(self) -> None:
+        self._timer = None
+        if self._later:
+            asyncio.get_running_loop().create_task(self._settle_later())
+
+    async def _settle_later(self) -> None:
+        waiting, self._later = self._later, []
+        with contextlib.suppress(Unavailable):  # as for a request's own: reservations stand
+            await self._ask(lambda: self._settle(waiting))
+
+    async def _settle(self, adjustments: list[tuple[Check, int]]) -> None:
+        if not self.redis_url:
+            for check, delta in adjustments:
+                await self._adjust(check, delta)
+            return
+        client = self.storage.bridge.get_connection()
+        pipe = client.pipeline(transaction=False)
+        self._queue_settlements(pipe, adjustments)
+        await _execute(client, pipe, self._settle_scripts())
+
+    def _settle_scripts(self) -> list:
+        bridge = self.storage.bridge
+        if self._give_back is None:
+            self._give_back = bridge.get_connection().register_script(_GIVE_BACK)
+        return [bridge.lua_incr_expire, self._give_back]
+
+    def _queue_settlements(self, pipe, adjustments: list[tuple[Check, int]]) -> None:
+        if not adjustments:
+            return
+        storage, bridge = self.storage, self.storage.bridge
+        add, give_back = self._settle_scripts()
+        for check, delta in adjustments:
+            key = check.item.key_for(check.ident)
+            current = bridge.prefixed_key(storage._current_window_key(key))
+            if delta > 0:
+                pipe.evalsha(add.sha, 1, current, 2 * _EXPIRY, delta)
+            else:
+                pipe.evalsha(give_back.sha, 1, current, -delta)
 
     async def _adjust(self, check: Check, delta: int) -> None:
+        """In memory."""
         key = check.item.key_for(check.ident)
         expiry = check.item.get_expiry()
-        if self.redis_url:
-            current = self.storage._current_window_key(key)
-            if delta > 0:
-                await self.storage.incr(current, 2 * expiry, delta)
-            else:
-                client = self.storage.bridge.storage
-                if self._give_back is None:
-                    self._give_back = client.register_script(_GIVE_BACK)
-                await self._give_back(
-                    keys=[self.storage.bridge.prefixed_key(current)], args=[-delta]
-                )
-            return
         _, current = self.storage.sliding_window_keys(key, expiry, time.time())
         if delta > 0:
             await self.storage.incr(current, 2 * expiry, delta)
@@ -192,5 +280,9 @@ class Limiter:
 
     async def close(self) -> None:
         if self.redis_url:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._later:
+                await self._settle_later()
             client = self.storage.bridge.storage
             await client.aclose()

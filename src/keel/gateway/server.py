@@ -2,8 +2,11 @@
 port (aiohttp: GET /metrics for Prometheus, GET /healthz), wired to the workspace.
 
 `build` assembles the parts (config watcher, limiter, traffic journal and log, metrics,
-breaker) into a `Gateway`; `run` serves it. Starting, it first recovers the traffic records
-of any gateway on this home that was killed before it could store them (`journal.recover`). Keys and routes are managed on the control plane, never here.
+breaker) into a `Gateway`; `run` serves it, in this process or, with `workers` > 1, in
+that many worker processes under a supervisor (`keel.gateway.workers.run`). Starting, a gateway
+first recovers the traffic records of any gateway on this home that was killed before it
+could store them (`journal.recover`). Keys and routes are managed on the control plane,
+never here.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -31,6 +35,15 @@ from keel.workspace import Workspace, open_workspace
 DEFAULT_PORT = 8401
 DEFAULT_ADMIN_PORT = 8402
 logger = logging.getLogger("keel.gateway")
+# how uvicorn serves a gateway, in one process or in each worker
+UVICORN = dict(
+    loop="uvloop",
+    http="httptools",
+    lifespan="on",
+    access_log=False,
+    log_level="warning",
+    timeout_keep_alive=30,
+)
 
 
 def build(
@@ -45,7 +58,11 @@ def build(
     timeout: float = TIMEOUT,
     traffic_interval: float = 0.5,
     anomaly: str = "alert",
+    admin_host: str | None = None,
+    on_started: Callable[[int | None], None] | None = None,
 ) -> Gateway:
+    """`admin_port` None: no admin port; 0: any free one. `on_started(admin port)` runs
+    once the gateway is ready (a worker tells its supervisor so)."""
     metrics = Metrics()
     journal: Journal | None = None
 
@@ -72,10 +89,14 @@ def build(
             logger.warning("gateway: cannot recover a killed gateway's traffic records: %s", exc)
         watcher.start()
         traffic.start()
-        if admin_port:
+        bound = None
+        if admin_port is not None:
             runner = web.AppRunner(_admin_app(metrics, watcher, traffic), access_log=None)
             await runner.setup()
-            await web.TCPSite(runner, host, admin_port).start()
+            await web.TCPSite(runner, admin_host or host, admin_port).start()
+            bound = runner.addresses[0][1]
+        if on_started is not None:
+            on_started(bound)
 
     async def shutdown() -> None:
         await watcher.stop()
@@ -136,6 +157,8 @@ def run(
     timeout: float = TIMEOUT,
     anomaly: str = "alert",
 ) -> None:
+    """Serve in this process until SIGTERM or SIGINT (`keel.gateway.workers.run` for more)."""
+    redis_url = redis_url or os.environ.get("KEEL_REDIS_URL") or None
     import uvicorn
 
     ws = open_workspace(settings)
@@ -144,23 +167,13 @@ def run(
             ws,
             host=host,
             admin_port=admin_port,
-            redis_url=redis_url or os.environ.get("KEEL_REDIS_URL") or None,
+            redis_url=redis_url,
             redis_timeout=redis_timeout,
             interval=interval,
             max_body=max_body,
             timeout=timeout,
             anomaly=anomaly,
         )
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-            timeout_keep_alive=30,
-        )
+        uvicorn.run(app, host=host, port=port, **UVICORN)
     finally:
         ws.close()

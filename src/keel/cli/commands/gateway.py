@@ -58,21 +58,30 @@ def gateway(
     anomaly: str = typer.Option(
         "alert", "--anomaly", help="Per-key anomalies: off, alert (events), throttle."
     ),
+    workers: str = typer.Option(
+        "1",
+        "--workers",
+        metavar="N",
+        help="Worker processes sharing the port, 1 to 64; more than one needs --redis.",
+    ),
 ) -> None:
     """Run the gateway: the OpenAI-compatible data plane (keys, routes, limits, traffic log)."""
-    from keel.gateway import server
+    from keel.gateway import workers as workers_
     from keel.gateway.anomaly import MODES
 
     context.check_choice(anomaly, MODES, "--anomaly")
+    count = workers_.parse_workers(workers, redis)
     settings = context.state(ctx).settings()
     print(
         f"Keel gateway on http://{host}:{port}/v1"
+        + (f"  ({count} workers)" if count > 1 else "")
         + (f"  (metrics: http://{host}:{admin_port}/metrics)" if admin_port else "")
         + (f"  (limits shared through {redis.split('@')[-1]})" if redis else ""),
         flush=True,
     )
-    server.run(
+    workers_.run(
         settings,
+        count,
         host=host,
         port=port,
         admin_port=admin_port or None,
