@@ -176,11 +176,14 @@ def list_events(
     action: str | None = None,
     op: str | None = None,
     since: str | None = None,
+    until: str | None = None,
     seq: int | None = None,
+    before: int | None = None,
     limit: int | None = None,
 ) -> list[Event]:
     """Events in log order, filtered on the indexed fields and their signed bodies; `limit`
-    keeps the newest."""
+    keeps the newest. `since` is inclusive and `until` exclusive (event times, UTC ISO 8601);
+    `before` keeps events with a smaller seq, for paging back from the newest."""
     query = select(EventRow.log, EventRow.body).where(EventRow.log == log)
     if subject:
         query = query.where(EventRow.subject == subject)
@@ -192,8 +195,12 @@ def list_events(
         query = query.where(EventRow.op == op)
     if since:
         query = query.where(EventRow.time >= since)
+    if until:
+        query = query.where(EventRow.time < until)
     if seq is not None:
         query = query.where(EventRow.seq == seq)
+    if before is not None:
+        query = query.where(EventRow.seq < before)
     if limit:  # the newest `limit`, still returned oldest first
         query = query.order_by(EventRow.seq.desc()).limit(limit)
         rows = list(session.execute(query))[::-1]
@@ -210,5 +217,13 @@ def list_events(
         and (not action or e.action == current(action))
         and (not op or e.op == op)
         and (not since or e.time >= since)
+        and (not until or e.time < until)
         and (seq is None or e.seq == seq)
+        and (before is None or e.seq < before)
     ]
+
+
+def actions(session: Session, log: str = GOVERNANCE) -> list[str]:
+    """The current names of every action recorded in `log`, sorted (for filters)."""
+    stored = session.scalars(select(EventRow.action).where(EventRow.log == log).distinct())
+    return sorted({current(a) for a in stored})
