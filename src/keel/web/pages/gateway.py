@@ -3,7 +3,7 @@ charts of the last half hour from the traffic log (admins only, the API's rule).
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from keel.auth import Principal, role_allows
@@ -17,7 +17,11 @@ router = page_router()
 
 
 @router.get("/gateway")
-def gateway_page(request: Request, who: Principal = Depends(session_principal)) -> HTMLResponse:
+def gateway_page(
+    request: Request,
+    refresh: int = Query(5, ge=0, le=3600, description="Seconds between reloads; 0: never."),
+    who: Principal = Depends(session_principal),
+) -> HTMLResponse:
     if not role_allows(who.role, "admin"):
         raise PermissionDenied(f"the gateway page is for admins; you are a {who.role}")
     with workspace(request).read() as session:
@@ -31,6 +35,7 @@ def gateway_page(request: Request, who: Principal = Depends(session_principal)) 
         "gateway.html",
         who,
         figures=figures,
+        refresh=refresh,
         traffic=series,
         charts=views.traffic_charts(series),
         routes=[views.route_row(r) for r in found_routes],
