@@ -84,7 +84,7 @@ def traffic_figures(
 # --- per minute, for charts ---------------------------------------------------------------
 
 MINUTES = 30  # minutes charted
-SERIES_LIMIT = 20_000  # newest events read at most for the charts
+SERIES_LIMIT = 5000  # newest events read at most for the charts (a page stays cheap)
 BLOCKED = frozenset({"blocked", "guard_error"})  # refused by a guard (or its failure)
 REFUSED_PREFIXES = ("rate_limited", "throttled", "limits_unavailable")  # refused by a limit
 

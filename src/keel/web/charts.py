@@ -42,7 +42,7 @@ def number(value: float | None) -> str:
     """A figure as the charts and their tables print it: thousands separated, at most three
     significant decimals, a dash for none."""
     if value is None:
-        return "–"
+        return "\u2013"  # an en dash
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
@@ -106,9 +106,7 @@ def chart(
                 )
         else:
             for run in _runs(s.values):
-                points = " ".join(
-                    f"{LEFT + slot * i + slot / 2:.1f},{y(v):.1f}" for i, v in run
-                )
+                points = " ".join(f"{LEFT + slot * i + slot / 2:.1f},{y(v):.1f}" for i, v in run)
                 shape = "polyline" if len(run) > 1 else "circle"
                 if shape == "circle":
                     (i, v), = run  # fmt: skip

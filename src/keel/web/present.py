@@ -44,7 +44,7 @@ def roles_in_words(text: str) -> str:
 
 def ref_text(ref: str) -> str:
     """A reference without its kind and default namespace, for one not in the catalog."""
-    kind, _, rest = ref.partition(":")
+    _, _, rest = ref.partition(":")
     return rest.removeprefix("default/") if rest else ref
 
 
@@ -84,6 +84,4 @@ def subject(context: Any, ref: str) -> Markup:
 def install(env: Any) -> None:
     """Add the helpers to a Jinja environment."""
     env.globals.update(href=href, system_href=system_href, entity=entity, subject=subject)
-    env.filters.update(
-        words=words, roles_in_words=roles_in_words, score=score_text, figure=number
-    )
+    env.filters.update(words=words, roles_in_words=roles_in_words, score=score_text, figure=number)

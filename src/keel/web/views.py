@@ -143,8 +143,8 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
     system_node = graph.nodes.get(system) if system else None
     rollback = node.spec.get("rollback")
     strategy = rollback.get("strategy", "?") if isinstance(rollback, dict) else rollback
-    inherited = not node.spec.get("governance") and system_node and system_node.spec.get(
-        "governance"
+    inherited = (
+        not node.spec.get("governance") and system_node and system_node.spec.get("governance")
     )
     # each answer: `refs`, entities written by name and linked (after `lead`), or else
     # `answer` in words; `via`, the node an inherited answer comes from; `note`, an aside

@@ -102,7 +102,9 @@ def catalog_table(
             offset=(number - 1) * TABLE_ROWS,
         )
     items = result.items
-    shown = names(request, [e.ref for e in items], [e.owner for e in items], [e.system for e in items])
+    shown = names(
+        request, [e.ref for e in items], [e.owner for e in items], [e.system for e in items]
+    )
     return page(
         request,
         "_table.html",

@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse
 
 from keel import audit
 from keel.audit import checkpoints, merkle
-from keel.audit import events as audit_events
 from keel.audit import log as audit_log
+from keel.audit.events import actions as recorded_actions
 from keel.auth import Principal
 from keel.catalog.refs import parse_ref
 from keel.errors import NotFoundError
@@ -132,7 +132,11 @@ def node_events(
 
 
 def _events(
-    request: Request, who: Principal, filters: Filters, before: int | None, node: Found | None = None
+    request: Request,
+    who: Principal,
+    filters: Filters,
+    before: int | None,
+    node: Found | None = None,
 ) -> HTMLResponse:
     try:
         query = filters.query()
@@ -142,7 +146,7 @@ def _events(
         return response
     with workspace(request).read() as session:
         found = audit.list_events(session, **query, before=before, limit=PAGE_SIZE + 1)
-        actions = audit_events.actions(session)
+        actions = recorded_actions(session)
     shown = found[-PAGE_SIZE:][::-1]  # newest first
     first = f"{views.href(node.key)}/events" if node else filters.link()  # a node's stays its own
     older = None

@@ -56,7 +56,9 @@ def release_page(
         for e in status["evidence"]
     ]
     people = [release.created_by, release.model]
-    people += [e["actor"] for e in status["evidence"]] + [a["approver"] for a in status["approvals"]]
+    people += [e["actor"] for e in status["evidence"]] + [
+        a["approver"] for a in status["approvals"]
+    ]
     return page(
         request,
         "release.html",
