@@ -119,7 +119,7 @@ def chart(
     x = LEFT
     for k, s in enumerate(series):  # the legend, in words as well as colours
         parts.append(
-            f'<g class="legend series-{k}"><rect x="{x}" y="{TOP - 22}" width="10" height="10"/>'
+            f'<g class="key series-{k}"><rect x="{x}" y="{TOP - 22}" width="10" height="10"/>'
             f'<text x="{x + 14}" y="{TOP - 13}">{escape(s.name)}</text></g>'
         )
         x += 28 + 12 * len(s.name)
