@@ -104,7 +104,7 @@ def test_from_design_to_operate_refused_at_each_gap(flow, tmp_path):
     _approve(flow, RISK, release, "riskLead")
     _promote(flow, release, "production")
     (ready,) = _advance(flow).missing
-    assert ready.detail == ("readiness 81 is below the minimum 90 (policy:default/flow-policy)")
+    assert ready.detail == "readiness 81.0 is below the minimum 90.0 (policy:default/flow-policy)"
     _review_all(flow)
     moved = _advance(flow)
     assert moved.allowed and (moved.stage, moved.to) == ("validate", "operate")

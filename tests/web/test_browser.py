@@ -6,51 +6,9 @@ Runs against a real server (uvicorn in a thread) over a freshly built demo works
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import expect
 
-from keel.api import create_app
-from keel.demo import build_demo
-from tests.conftest import ON_CI
-from tests.servers import serving
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    demo = build_demo(tmp_path_factory.mktemp("ui") / "demo", progress=lambda _: None)
-    with serving(create_app(demo.settings)) as url:
-        yield url, demo
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if ON_CI:
-            pytest.fail("Chromium must be installed on CI (make test installs it)")
-        pytest.skip("no /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield page
-    context.close()
-    assert errors == [], errors
+from tests.web.conftest import fresh_login_code as _fresh_login_code
 
 
 def test_login_overview_map_node_pod(server, page):
@@ -60,7 +18,7 @@ def test_login_overview_map_node_pod(server, page):
     page.goto(f"{base}/login/code?c={demo.login_code}")
     page.get_by_role("button", name="Log in").click()  # a GET alone never spends the code
     page.wait_for_url(f"{base}/")
-    assert "ana.lima" in page.locator("header").inner_text()
+    assert "Ana Lima" in page.locator("header").inner_text()  # the user's display name
 
     # overview: both systems, the complete one without open questions
     cards = page.locator("article.system")
@@ -84,12 +42,14 @@ def test_login_overview_map_node_pod(server, page):
     rollback = page.locator("table.questions tr", has_text="rollback")
     assert "no rollback path" in rollback.inner_text()
     assert page.locator("table.questions tr.ok", has_text="owner").count() == 1
-    page.get_by_role("link", name="Retrieval index over the knowledge base").click()
+    page.locator(".columns").get_by_role(
+        "link", name="Retrieval index over the knowledge base"
+    ).click()
     assert "keel.dev/title-hit-rate" in page.locator("details pre").text_content()
 
     # the pod page shows the gaps a person must fix
     page.goto(f"{base}/systems/default/support-assistant/pod")
-    assert "riskLead: nobody named" in page.locator("ul.gaps").inner_text()
+    assert "risk lead: nobody named" in page.locator("ul.gaps").inner_text()
     assert "Fatima Haddad" in page.locator("table.pod").inner_text()
 
 
@@ -126,21 +86,6 @@ def test_a_used_login_link_does_not_work_twice(server, browser):
     page.get_by_role("button", name="Log in").click()
     assert "already used" in page.locator(".error").inner_text()
     context.close()
-
-
-def _fresh_login_code(demo) -> str:
-    from keel.auth import create_token
-    from keel.demo.build import ADMIN
-    from keel.identity import user_actor
-    from keel.workspace import open_workspace
-
-    ws = open_workspace(demo.settings)
-    try:
-        actor = user_actor(ADMIN, "local")
-        with ws.write(actor) as session:
-            return create_token(session, actor, ADMIN, "viewer", kind="login")[1]
-    finally:
-        ws.close()
 
 
 def test_releases_evidence_approvals_and_the_signed_bundle(server, page):
@@ -202,14 +147,14 @@ def test_readiness_scorecard(server, browser):
         "e => e.getBoundingClientRect().width / e.parentElement.getBoundingClientRect().width"
     )
     assert abs(width - 0.85) < 0.01  # the bar is drawn at its score
-    assert page.locator("#overall").inner_text() == str(round((85 + 100 + 80 + 100 + 100) / 5))
+    assert page.locator("#overall").inner_text() == "93.0"  # (85 + 100 + 80 + 100 + 100) / 5
     findings = page.locator("table.findings").inner_text()
     assert "drift monitoring: not available yet" in findings
     assert "stage" in page.locator("p.lead").first.inner_text()
 
     page.goto(f"{base}/systems/default/support-assistant/readiness")
     assert float(page.locator("#overall").inner_text()) < 64
-    assert "riskLead: nobody named" in page.locator("ul.criteria").inner_text()
+    assert "risk lead: nobody named" in page.locator("ul.criteria").inner_text()
     context.close()
     assert errors == [], errors
 

@@ -188,15 +188,16 @@ def list_events(
     action: str | None = None,
     op: str | None = None,
     since: str | None = None,
+    until: str | None = None,
     seq: int | None = None,
     after: int | None = None,
     before: int | None = None,
-    until: str | None = None,
     limit: int | None = None,
 ) -> list[Event]:
     """Events in log order, filtered on the indexed fields and their signed bodies; `limit`
-    keeps the newest. `after` and `before` bound the seq (exclusive), `since` and `until` the
-    time (inclusive): a reader that keeps a cursor asks for what follows it."""
+    keeps the newest. `after` and `before` bound the seq (exclusive): a reader that keeps a
+    cursor asks for what follows it, a page for what precedes it. `since` is inclusive and
+    `until` exclusive (event times, UTC ISO 8601)."""
     query = select(EventRow.log, EventRow.body).where(EventRow.log == log)
     if subject:
         query = query.where(EventRow.subject == subject)
@@ -208,14 +209,14 @@ def list_events(
         query = query.where(EventRow.op == op)
     if since:
         query = query.where(EventRow.time >= since)
+    if until:
+        query = query.where(EventRow.time < until)
     if seq is not None:
         query = query.where(EventRow.seq == seq)
     if after is not None:
         query = query.where(EventRow.seq > after)
     if before is not None:
         query = query.where(EventRow.seq < before)
-    if until:
-        query = query.where(EventRow.time <= until)
     if limit:  # the newest `limit`, still returned oldest first
         query = query.order_by(EventRow.seq.desc()).limit(limit)
         rows = list(session.execute(query))[::-1]
@@ -232,8 +233,14 @@ def list_events(
         and (not action or e.action == current(action))
         and (not op or e.op == op)
         and (not since or e.time >= since)
+        and (not until or e.time < until)
         and (seq is None or e.seq == seq)
         and (after is None or e.seq > after)
         and (before is None or e.seq < before)
-        and (not until or e.time <= until)
     ]
+
+
+def actions(session: Session, log: str = GOVERNANCE) -> list[str]:
+    """The current names of every action recorded in `log`, sorted (for filters)."""
+    stored = session.scalars(select(EventRow.action).where(EventRow.log == log).distinct())
+    return sorted({current(a) for a in stored})

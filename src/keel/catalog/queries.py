@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from keel.catalog import registry, suggest
+from keel.catalog.apply import CHUNK
 from keel.catalog.refs import parse_ref, system_key_of
 from keel.catalog.tables import EntityRow, RelationRow
 from keel.errors import NotFoundError
@@ -181,3 +182,29 @@ def governing(session: Session, system_key: str, kind: str) -> Governing:
         specs={key: json.loads(b)["spec"] for key, b in rows},
         naming=frozenset(naming),
     )
+
+
+def display_name(name: str, body: dict[str, Any]) -> str:
+    """What people call an entity: its title, a user's or group's profile display name, or
+    its name."""
+    profile = (body.get("spec") or {}).get("profile") or {}
+    return (
+        body.get("metadata", {}).get("title")
+        or (profile.get("displayName") if isinstance(profile, dict) else None)
+        or name
+    )
+
+
+def display_names(session: Session, keys: Any) -> dict[str, str]:
+    """`display_name` of each existing entity among `keys` (normalised keys); the others
+    are left out, so a missing key means the entity does not exist."""
+    wanted = sorted({k for k in keys if k})
+    out: dict[str, str] = {}
+    for i in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(EntityRow.key, EntityRow.name, EntityRow.body).where(
+                EntityRow.key.in_(wanted[i : i + CHUNK])
+            )
+        )
+        out.update({r.key: display_name(r.name, json.loads(r.body)) for r in rows})
+    return out

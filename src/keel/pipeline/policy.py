@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keel.catalog.queries import Governing
-from keel.pipeline.policy_kind import PolicySpec
+from keel.pipeline.policy_kind import PolicySpec, Threshold
 
 
 @dataclass(frozen=True)
@@ -166,3 +166,67 @@ def _approvals(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class FigureCheck:
+    """One figure of one evidence record beside the thresholds the policies set on it."""
+
+    track: str
+    check: str
+    figure: str
+    value: float | None  # None: the record does not report the figure a threshold names
+    bounds: tuple[tuple[str, str], ...]  # (policy key, bound text), empty without a threshold
+    passed: bool | None  # None: no threshold on this figure
+    newest: bool  # the newest record of its check: the one the gate reads
+    time: str
+
+
+def figure_checks(policies: list[NamedPolicy], evidence: list[EvidenceFact]) -> list[FigureCheck]:
+    """Every figure of every record, checks in their given order and each check's newest
+    record first, each with the thresholds of `policies` on it and whether it meets them. A
+    threshold the newest record of its check does not report, or whose check has no record,
+    is a failing row with no value (pure)."""
+    bounds: dict[str, list[tuple[str, Threshold]]] = {}
+    for policy in policies:
+        for name, bound in policy.spec.thresholds.items():
+            bounds.setdefault(name, []).append((policy.key, bound))
+    checks = list(dict.fromkeys((e.track, e.check) for e in evidence))  # in the given order
+    rows = []
+    for track, check in checks:
+        records = [e for e in evidence if (e.track, e.check) == (track, check)]
+        rows += _figure_rows(sorted(records, key=lambda e: _time(e.time), reverse=True), bounds)
+    for name, on in sorted(bounds.items()):  # thresholds on checks with no record at all
+        track, check, figure = name.split(".", 2)
+        if (track, check) not in checks:
+            texts = tuple((key, b.text()) for key, b in on)
+            rows.append(FigureCheck(track, check, figure, None, texts, False, True, ""))
+    return rows
+
+
+def _figure_rows(
+    records: list[EvidenceFact], bounds: dict[str, list[tuple[str, Threshold]]]
+) -> list[FigureCheck]:
+    rows = []
+    for e in records:
+        latest = e is records[0]
+        names = {f"{e.track}.{e.check}.{f}": f for f in e.figures}
+        if latest:  # thresholds on figures this record does not report
+            prefix = f"{e.track}.{e.check}."
+            names |= {n: n[len(prefix) :] for n in bounds if n.startswith(prefix)}
+        for name, figure in sorted(names.items(), key=lambda kv: (kv[0] not in bounds, kv[1])):
+            value = e.figures.get(figure)
+            on = bounds.get(name, [])
+            rows.append(
+                FigureCheck(
+                    e.track,
+                    e.check,
+                    figure,
+                    value,
+                    tuple((key, b.text()) for key, b in on),
+                    None if not on else value is not None and all(b.admits(value) for _, b in on),
+                    latest,
+                    e.time,
+                )
+            )
+    return rows

@@ -66,6 +66,15 @@ class Threshold(_Strict):
             raise ValueError("a threshold needs max or min")
         return self
 
+    def admits(self, value: float) -> bool:
+        return (self.max is None or value <= self.max) and (self.min is None or value >= self.min)
+
+    def text(self) -> str:
+        """The bound as people read it: "≤ 0.1", "≥ 0.8", "0.2 to 0.8"."""
+        if self.max is not None and self.min is not None:
+            return f"{self.min:g} to {self.max:g}"
+        return f"≤ {self.max:g}" if self.max is not None else f"≥ {self.min:g}"
+
 
 class Separation(_Strict):
     approverIsNotAuthor: bool = True

@@ -3,7 +3,8 @@ and the minimum a policy sets.
 
 `score(facts)` is pure. The overall score is the mean of the five dimension scores (each
 0-100), rounded to one decimal; `readiness(session, system)` gathers the facts and scores
-them. A Policy governing the system may set `readiness: {minScore: N}`; with several, the
+them. `score_text` is the one way a score is written for people: on the 0-100 scale, to one
+decimal ("93.0", "18.4"), so a whole score never reads as another scale. A Policy governing the system may set `readiness: {minScore: N}`; with several, the
 highest minimum holds.
 """
 
@@ -17,6 +18,11 @@ from sqlalchemy.orm import Session
 from keel.pipeline.policy import NamedPolicy
 from keel.readiness.checks import CHECKS, DIMENSIONS
 from keel.readiness.facts import SystemFacts, gather
+
+
+def score_text(value: float) -> str:
+    """A readiness score (0-100) as people read it, everywhere: one decimal, "93.0"."""
+    return f"{value:.1f}"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from keel.pipeline.policy import EvidenceFact, NamedPolicy, evaluate
 from keel.pipeline.promotion import missing as promotion_missing
 from keel.pipeline.releases import get_release, list_releases
 from keel.readiness.facts import SystemFacts, gather
-from keel.readiness.scorecard import Scorecard, score
+from keel.readiness.scorecard import Scorecard, score, score_text
 from keel.readiness.tables import StageRow
 
 STAGES = ("design", "build", "validate", "operate")
@@ -182,11 +182,12 @@ def criteria(stage: str, facts: StageFacts) -> list[Criterion]:
         card = facts.scorecard
         minimum = card.minimum
         if minimum is None:
-            ready_detail = f"readiness {card.score:g}; no Policy sets a minimum"
+            ready_detail = f"readiness {score_text(card.score)}; no Policy sets a minimum"
         else:
             verdict = "at or above" if card.meets_minimum else "below"
             ready_detail = (
-                f"readiness {card.score:g} is {verdict} the minimum {minimum.score:g} "
+                f"readiness {score_text(card.score)} is {verdict} the minimum "
+                f"{score_text(minimum.score)} "
                 f"({minimum.policy})"
             )
         return [

@@ -14,6 +14,9 @@ from keel.catalog import kinds
 from keel.catalog.graph import CatalogGraph, load_graph
 from keel.catalog.render import map_view
 from keel.catalog.validate import Report, validate
+from keel.gateway.routes import Route
+from keel.guard.policy import SCANNERS, STAGES, parse_policy
+from keel.web.charts import Series, chart
 
 
 @dataclass
@@ -115,6 +118,7 @@ def catalog_aggregate(snap: Snapshot) -> dict[str, Any]:
     nodes = [
         {
             "id": s,
+            "title": graph.nodes[s].title if s in graph.nodes else s,
             "size": n,
             "gaps": gaps.get(s, 0),
             "href": system_href(s) if s.startswith("system:") else None,
@@ -137,18 +141,31 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
     out = []
     system = graph.system_of(key)
     system_node = graph.nodes.get(system) if system else None
-    answers = {
-        "owner": graph.owner_of(key) or "none declared",
-        "lineage": ", ".join(graph.upstream.get(key, []))
-        or node.spec.get("origin")
-        or "no upstream",
-        "governance": ", ".join(node.spec.get("governance") or [])
-        or (
-            f"from {system}: " + ", ".join(system_node.spec.get("governance") or [])
-            if system_node and system_node.spec.get("governance")
-            else "no controls"
-        ),
-        "rollback": _rollback_text(node.spec.get("rollback")),
+    rollback = node.spec.get("rollback")
+    strategy = rollback.get("strategy", "?") if isinstance(rollback, dict) else rollback
+    inherited = (
+        not node.spec.get("governance") and system_node and system_node.spec.get("governance")
+    )
+    # each answer: `refs`, entities written by name and linked (after `lead`), or else
+    # `answer` in words; `via`, the node an inherited answer comes from; `note`, an aside
+    answers: dict[str, dict[str, Any]] = {
+        kinds.OWNER: {"refs": graph.targets(key, "ownedBy")[:1], "answer": "none declared"},
+        kinds.LINEAGE: {
+            "refs": sorted(graph.upstream.get(key, [])),
+            "answer": node.spec.get("origin") or "no upstream",
+        },
+        kinds.GOVERNANCE: {
+            "answer": ", ".join(node.spec.get("governance") or [])
+            or ", ".join((system_node.spec.get("governance") or []) if system_node else [])
+            or "no controls",
+            "via": system if inherited else None,
+        },
+        kinds.ROLLBACK: {
+            "refs": graph.targets(key, "rollbackTo"),
+            "lead": f"{strategy} to",
+            "answer": str(strategy) if rollback else "none",
+            "note": rollback.get("runbook") if isinstance(rollback, dict) else None,
+        },
     }
     for question in (kinds.OWNER, kinds.LINEAGE, kinds.GOVERNANCE, kinds.ROLLBACK):
         problems = [f.message for f in findings if f.check == question]
@@ -157,21 +174,103 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
                 "question": question,
                 "asked": question in asked,
                 "ok": question in asked and not problems,
-                "answer": answers[question],
+                "refs": [],
+                "lead": "",
+                "via": None,
+                "note": None,
+                **answers[question],
                 "problems": problems,
             }
         )
     return out
 
 
-def _rollback_text(rollback: object) -> str:
-    if not rollback:
-        return "none"
-    if not isinstance(rollback, dict):
-        return str(rollback)
-    text = rollback.get("strategy", "?")
-    if rollback.get("target"):
-        text += f" to {rollback['target']}"
-    if rollback.get("runbook"):
-        text += f" ({rollback['runbook']})"
-    return text
+def route_row(route: Route) -> dict[str, Any]:
+    """A gateway route as its pages show it: limits and guards in words."""
+    limits = [f"{route.rpm:,} rpm" if route.rpm else "", f"{route.tpm:,} tpm" if route.tpm else ""]
+    limits += [f"timeout {route.timeout:g} s" if route.timeout else ""]
+    limits += [f"fails {route.limits_fail} without the limit store"]
+    if route.guard is False:
+        guards = "off"
+    else:
+        policy = parse_policy(route.guard or None)
+        stages = []
+        for stage in STAGES:
+            rules = policy.stage(stage)
+            by_action: dict[str, list[str]] = defaultdict(list)
+            for scanner in SCANNERS:
+                by_action[rules.action(scanner)].append(scanner)
+            said = [
+                f"{VERBS[a]} {', '.join(SCANNER_NAMES.get(n, n) for n in by_action[a])}"
+                for a in VERBS
+                if by_action[a]
+            ]
+            stages.append(f"{stage}: {'; '.join(said)}")
+        guards = ("custom — " if route.guard else "default — ") + " · ".join(stages)
+    if route.capture:
+        guards += " · captures payloads (redacted)"
+    return {
+        **route.as_dict(),
+        "limits": " · ".join(x for x in limits if x),
+        "guards": guards,
+    }
+
+
+VERBS = {"block": "blocks", "redact": "redacts", "allow": "records"}
+SCANNER_NAMES = {"pii": "PII", "unicode": "hidden Unicode"}
+
+
+def event_summary(event: audit.Event, most: int = 4) -> str:
+    """What an event changed, in a line: the fields an update changed, or its first few
+    plain details (digests shortened)."""
+    details = event.details
+    if details.get("changed"):
+        return ", ".join(map(str, details["changed"]))
+    said = []
+    for name, value in details.items():
+        if len(said) == most:
+            break
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and value):
+            text = str(value)
+            if text.startswith("sha256:"):
+                text = text[:19] + "…"
+            said.append(f"{name}: {text[:80]}")
+    return "; ".join(said)
+
+
+def traffic_charts(traffic: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gateway's per-minute figures (`keel.gateway.figures.traffic_series`) as charts."""
+    rows = traffic["series"]
+    labels = [r["minute"][11:16] for r in rows]  # HH:MM, UTC
+    span = f"per minute, {labels[0]} to {labels[-1]} UTC" if labels else "per minute"
+
+    def series(name: str, field: str) -> Series:
+        return Series(name, [r[field] for r in rows])
+
+    return [
+        {
+            "id": "requests",
+            "title": "Requests",
+            "svg": chart(f"Requests {span}", labels, [series("requests", "requests")]),
+        },
+        {
+            "id": "latency",
+            "title": "Latency percentiles",
+            "svg": chart(
+                f"Latency percentiles {span}",
+                labels,
+                [series("p50", "p50"), series("p95", "p95"), series("p99", "p99")],
+                kind="lines",
+                unit="ms",
+            ),
+        },
+        {
+            "id": "refusals",
+            "title": "Guard blocks and limit refusals",
+            "svg": chart(
+                f"Guard blocks and limit refusals {span}",
+                labels,
+                [series("guard blocks", "blocked"), series("limit refusals", "refused")],
+            ),
+        },
+    ]

@@ -12,7 +12,8 @@ sets (see `keel.web.pages.auth`). No long-lived secret ever sits in a URL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,16 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from keel.auth import Principal, verify
+from keel.catalog.graph import Node
+from keel.catalog.queries import display_names
 from keel.errors import KeelError
-from keel.web import views
+from keel.web import present, views
 from keel.workspace import Workspace
 
 HERE = Path(__file__).parent.parent
 COOKIE = "keel_session"
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(href=views.href, system_href=views.system_href)
+present.install(templates.env)
 
 
 class LoginRequired(Exception):
@@ -72,11 +75,40 @@ def session_principal(request: Request) -> Principal:
 
 def _session(request: Request) -> Principal | None:
     with workspace(request).read() as session:
-        return verify(session, request.cookies.get(COOKIE), kind="session")
+        found = verify(session, request.cookies.get(COOKIE), kind="session")
+        if found is not None:  # the header names the user as people know them
+            request.state.who_name = display_names(session, [found.actor.id]).get(found.actor.id)
+        return found
 
 
 def page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"who": who, **context})
+    who_name = getattr(request.state, "who_name", None)
+    return templates.TemplateResponse(request, name, {"who": who, "who_name": who_name, **context})
+
+
+def names(request: Request, *groups: Iterable[str | None]) -> dict[str, str]:
+    """The display names of the entities among `groups` of references, for `entity(ref)`."""
+    wanted = {ref for group in groups for ref in group if ref}
+    with workspace(request).read() as session:
+        return display_names(session, wanted)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The entity a page's path names (`/entities/{kind}/{namespace}/{name}...`)."""
+
+    snap: views.Snapshot
+    key: str
+
+    @property
+    def node(self) -> Node:
+        return self.snap.graph.nodes[self.key]
+
+
+def entity_in_path(kind: str, namespace: str, name: str, request: Request) -> Found:
+    """A dependency: the entity of the path, from the snapshot; NotFoundError otherwise."""
+    snap = snapshot(request)
+    return Found(snap, existing(snap, f"{kind}:{namespace}/{name}"))
 
 
 def error_page(request: Request, status: int, detail: str, *, session: bool = True) -> HTMLResponse:

@@ -1,16 +1,26 @@
 """The catalog's pages: the systems overview, a system's map, the whole catalog with its
-search table, and one node with its four questions."""
+search table, and one node with its four questions (a model with its releases, an API with
+its gateway routes and recent traffic)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from keel.auth import Principal
 from keel.catalog import queries
+from keel.catalog.graph import Node
+from keel.gateway import routes
+from keel.gateway.figures import traffic_series
+from keel.pipeline import promotion, releases
 from keel.web import views
 from keel.web.pages import (
+    Found,
+    entity_in_path,
     existing,
+    names,
     page,
     page_router,
     script_json,
@@ -26,8 +36,14 @@ TABLE_ROWS = 50
 @router.get("/")
 def overview(request: Request, who: Principal = Depends(session_principal)) -> HTMLResponse:
     snap = snapshot(request)
+    systems = views.systems_overview(snap)
     return page(
-        request, "overview.html", who, systems=views.systems_overview(snap), report=snap.report
+        request,
+        "overview.html",
+        who,
+        systems=systems,
+        report=snap.report,
+        names=names(request, [s["owner"] for s in systems]),
     )
 
 
@@ -45,6 +61,7 @@ def system_page(
         system=snap.graph.nodes[key],
         view=view,
         graph_json=script_json(view),
+        names=names(request, [n["owner"] for n in view["nodes"]]),
         findings=[
             f for f in snap.report.findings if f.subject in {n["ref"] for n in view["nodes"]}
         ],
@@ -84,10 +101,15 @@ def catalog_table(
             limit=TABLE_ROWS,
             offset=(number - 1) * TABLE_ROWS,
         )
+    items = result.items
+    shown = names(
+        request, [e.ref for e in items], [e.owner for e in items], [e.system for e in items]
+    )
     return page(
         request,
         "_table.html",
         who,
+        names=shown,
         page=result,
         number=number,
         size=TABLE_ROWS,
@@ -99,30 +121,59 @@ def catalog_table(
 
 @router.get("/entities/{kind}/{namespace}/{name}")
 def node_page(
-    kind: str,
-    namespace: str,
-    name: str,
     request: Request,
+    found: Found = Depends(entity_in_path),
     who: Principal = Depends(session_principal),
 ) -> HTMLResponse:
-    snap = snapshot(request)
-    key = existing(snap, f"{kind}:{namespace}/{name}")
-    node = snap.graph.nodes[key]
-    graph = snap.graph
+    graph, key, node = found.snap.graph, found.key, found.node
+    questions = views.node_questions(found.snap, key)
+    system = graph.system_of(key)
+    extra = _model_releases(request, node, system) | _api_routes(request, node)
+    shown = [system, *graph.upstream.get(key, []), *graph.downstream.get(key, [])]
+    shown += [r for q in questions for r in q["refs"] + [q["via"]]]
+    shown += [r.created_by for r in extra.get("releases") or []]
+    shown += [r["updated_by"] for r in extra.get("routes") or []]
     return page(
         request,
         "node.html",
         who,
         node=node,
         key=key,
-        questions=views.node_questions(snap, key),
+        questions=questions,
         upstream=sorted(graph.upstream.get(key, [])),
         downstream=sorted(graph.downstream.get(key, [])),
-        findings=snap.by_subject.get(key, []),
-        system=graph.system_of(key),
+        findings=found.snap.by_subject.get(key, []),
+        system=system,
         nodes=graph.nodes,
         yaml_text=_yaml(node.body),
+        names=names(request, shown),
+        **{"releases": None, "routes": None} | extra,
     )
+
+
+def _model_releases(request: Request, node: Node, system: str | None) -> dict[str, Any]:
+    """A model's releases, newest first, and where each serves."""
+    if node.kind != "Model":
+        return {}
+    if system is None:
+        return {"releases": [], "serves": {}}
+    with workspace(request).read() as session:
+        found = [r for r in releases.list_releases(session, system) if r.model == node.key]
+        placed = promotion.where(session, system)
+    serves: dict[str, list[str]] = {}
+    for row in placed:
+        serves.setdefault(row["release"], []).append(row["environment"])
+    return {"releases": found[::-1], "serves": serves}
+
+
+def _api_routes(request: Request, node: Node) -> dict[str, Any]:
+    """An API's gateway routes per environment and its recent traffic, from the log."""
+    if node.kind != "API":
+        return {}
+    with workspace(request).read() as session:
+        found = [r for r in routes.list_routes(session) if r.endpoint == node.key]
+        traffic = traffic_series(session, endpoint=node.key)
+    return {"routes": [views.route_row(r) for r in found], "traffic": traffic}
 
 
 def _yaml(body: dict) -> str:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from keel.auth import Principal
 from keel.readiness import stages
 from keel.readiness.scorecard import readiness
-from keel.web.pages import page, page_router, session_principal, workspace
+from keel.web.pages import names, page, page_router, session_principal, workspace
 
 router = page_router()
 
@@ -20,4 +20,7 @@ def readiness_page(
     with workspace(request).read() as session:
         card = readiness(session, f"system:{namespace}/{name}")
         stage = stages.show(session, card.system)
-    return page(request, "readiness.html", who, card=card, stage=stage)
+    policy = card.minimum.policy if card.minimum else None
+    return page(
+        request, "readiness.html", who, card=card, stage=stage, names=names(request, [policy])
+    )

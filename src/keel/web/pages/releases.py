@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from keel.auth import Principal
 from keel.pipeline import promotion, releases
 from keel.pipeline import runs as pipeline_runs
-from keel.web.pages import page, page_router, session_principal, workspace
+from keel.pipeline.policy import EvidenceFact, figure_checks
+from keel.web.pages import names, page, page_router, session_principal, workspace
 
 router = page_router()
 RUNS_SHOWN = 20
@@ -27,10 +28,12 @@ def releases_page(
     serves: dict[str, list[str]] = {}
     for row in placed:
         serves.setdefault(row["release"], []).append(row["environment"])
+    people = [r.created_by for r in found] + [run.actor for run in runs]
     return page(
         request,
         "releases.html",
         who,
+        names=names(request, [system], people),
         system=system,
         releases=list(reversed(found)),
         serves=serves,
@@ -46,11 +49,23 @@ def release_page(
     with workspace(request).read() as session:
         release = releases.get_release(session, f"model:{namespace}/{name}")
         status = promotion.status(session, release)
+        policies = promotion.standing(session, release).policies
     statements = {s["predicateType"]: s["predicate"] for s in release.statements()}
+    recorded = [
+        EvidenceFact(e["track"], e["check"], e["result"], e["figures"], e["createdAt"])
+        for e in status["evidence"]
+    ]
+    people = [release.created_by, release.model]
+    people += [e["actor"] for e in status["evidence"]] + [
+        a["approver"] for a in status["approvals"]
+    ]
     return page(
         request,
         "release.html",
         who,
+        names=names(request, people, [p.key for p in policies]),
+        policies=[p.key for p in policies],
+        figures=figure_checks(policies, recorded),
         release=release,
         status=status,
         provenance=statements.get("https://slsa.dev/provenance/v1"),
