@@ -365,11 +365,8 @@ def export(session: Session, name: str, folder: Path, log: str = GOVERNANCE) -> 
     events_t = EventRow.__table__
     count = 0
     with _atomic(folder / "events.jsonl", "wb") as out:
-        rows = (
-            session.connection()
-            .execution_options(yield_per=20_000)
-            .execute(select(events_t.c.body).where(events_t.c.log == log).order_by(events_t.c.seq))
-        )
+        query = select(events_t.c.body).where(events_t.c.log == log).order_by(events_t.c.seq)
+        rows = session.connection().execute(query.execution_options(yield_per=20_000))
         for (body,) in rows:
             out.write(bytes(body) + b"\n")
             count += 1
