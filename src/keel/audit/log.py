@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from keel.audit import checkpoints, keys, merkle, tree, trust
 from keel.audit.events import GOVERNANCE, Change, append, head, list_events
-from keel.audit.note import NoteError, VerifierKey, signed_by
+from keel.audit.note import NoteError, VerifierKey, parse_checkpoint, signed_by
 from keel.audit.tables import CheckpointRow, EventRow
 from keel.audit.verify import (
     KEY_EVENT_ACTIONS,
@@ -299,14 +299,15 @@ def trusted(session: Session, name: str, pinned: list[VerifierKey]) -> trust.Tru
     candidates = list({g.key: None for g in roots})
     for _, body in found:
         candidates.extend(named_keys(body, name))
-    signed: list[tuple[int, bytes, list[VerifierKey]]] = []
+    origin = checkpoints.origin_of(name, GOVERNANCE)
+    signed: list[tuple[int, bytes, _Signers]] = []
     for note in checkpoints.notes(session, GOVERNANCE):
         try:
-            cp, signers = signed_by(note, candidates)
-        except NoteError:
-            continue  # not a checkpoint a trusted key made: it vouches for nothing
-        if cp.origin == checkpoints.origin_of(name, GOVERNANCE) and signers:
-            signed.append((cp.size, cp.root, signers))
+            cp = parse_checkpoint(note.rpartition("\n\n")[0] + "\n")
+        except (NoteError, AttributeError):
+            continue  # not a checkpoint anyone made: it vouches for nothing
+        if cp.origin == origin:
+            signed.append((cp.size, cp.root, _Signers(note, candidates)))
     roots_at = {size: root for size, root, _ in signed}
     bodies = dict(found)
     memo: dict[int, bool] = {}
@@ -321,6 +322,22 @@ def trusted(session: Session, name: str, pinned: list[VerifierKey]) -> trust.Tru
         return memo[size]
 
     return trust.derive(name, roots, events, [(s, k) for s, _, k in signed], matches)
+
+
+class _Signers:
+    """Which candidates signed a note, worked out only when asked: a verifier of a bundle
+    needs the checkpoints that cover key events, not every checkpoint's signatures."""
+
+    def __init__(self, note: str, candidates: list[VerifierKey]):
+        self.note, self.candidates, self.found = note, candidates, None
+
+    def __iter__(self):
+        if self.found is None:
+            try:
+                self.found = signed_by(self.note, self.candidates)[1]
+            except NoteError:
+                self.found = []
+        return iter(self.found)
 
 
 def _included(conn, seq: int, body: bytes, size: int, root: bytes) -> bool:
