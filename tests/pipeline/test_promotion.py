@@ -98,7 +98,10 @@ def test_refused_until_the_policy_is_met_then_staged_then_in_production(
         served = {row["environment"]: row["release"] for row in promotion.where(session, SYSTEM)}
         final = releases.get_release(session, release.short_name)
         check = releases.verify_file(
-            session, final.bundle, artifact=credit_artifacts["credit-scorer"]
+            session,
+            final.bundle,
+            pinned=demo_ws.pinned(),
+            artifact=credit_artifacts["credit-scorer"],
         )
     assert served == {"staging": release.name, "production": release.name}
     assert check.ok, check.problems

@@ -60,7 +60,9 @@ def test_a_release_is_signed_recorded_and_verifies(demo_ws, engineer, credit_art
         "datasource:default/german-credit",
     }
     with demo_ws.read() as session:
-        result = releases.verify_file(session, release.bundle, artifact=artifact)
+        result = releases.verify_file(
+            session, release.bundle, pinned=demo_ws.pinned(), artifact=artifact
+        )
         (event,) = list_events(session, action="pipeline.release.created")
     assert result.ok, result.problems
     assert event.details["statements"] == result.payload_digests
@@ -138,7 +140,7 @@ def test_a_changed_event_or_a_rewritten_log_fails_the_live_check(
             {"h": b"\x00" * 32, "i": index},
         )
     with demo_ws.read() as session:
-        result = releases.verify_file(session, release.bundle)
+        result = releases.verify_file(session, release.bundle, pinned=demo_ws.pinned())
     assert not result.ok
     assert f"event governance#{index + 1} is not in the live log as attested" in result.problems
 
@@ -162,7 +164,7 @@ def test_an_edited_or_deleted_event_row_fails_the_live_check(
     with demo_ws.engine.begin() as conn:
         assert conn.execute(text(sql.format(seq=seq))).rowcount == 1
     with demo_ws.read() as session:
-        result = releases.verify_file(session, release.bundle)
+        result = releases.verify_file(session, release.bundle, pinned=demo_ws.pinned())
     assert f"event governance#{seq} is not in the live log as attested" in result.problems
 
 
@@ -173,12 +175,68 @@ def test_a_bundle_the_log_does_not_record_is_refused(demo_ws, engineer, credit_a
     statement["predicate"]["benchmarks"] = [{"name": "ROC AUC", "value": 0.99}]
     forged = attest.sign_bundle([provenance, statement], demo_ws.signer())
     with demo_ws.read() as session:
-        offline = attest.verify_bundle(forged, releases.trusted_keys(session))
-        result = releases.verify_file(session, forged)
+        offline = attest.verify_bundle(forged, releases.trusted_keys(session, demo_ws.pinned()))
+        result = releases.verify_file(session, forged, pinned=demo_ws.pinned())
     assert offline.ok  # the signature alone cannot tell
     assert result.problems == [
         "the log does not record these statements for model:default/credit-scorer@1"
     ]
+
+
+def test_a_key_row_of_the_attackers_does_not_make_their_attestation_verify(
+    demo_ws, engineer, credit_artifacts
+):
+    """The attack (issue: attest verify trusted the key table): with write access to the
+    store and no key file, add your own key to `audit_keys`, sign a bundle that names
+    another artifact with it, and record its statements in the log. The key table would
+    trust it; `verify_file` trusts only the pinned key file and the keys it endorsed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from keel import audit
+    from keel.audit import keys
+    from keel.audit.tables import KeyRow
+    from keel.store import transaction
+
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    forger = keys.Signer(demo_ws.name, Ed25519PrivateKey.generate())
+    statements = release.statements()
+    for statement in statements:  # the attacker's model, under the release's name
+        statement["subject"][0]["digest"] = {"sha256": "e" * 64}
+    forged = attest.sign_bundle(statements, forger)
+    predicate = statements[1]["predicate"]
+    with transaction(demo_ws.engine, write=True) as session:  # store access, no key
+        session.add(
+            KeyRow(
+                key_id=forger.key_id,
+                name=forger.name,
+                public_key=forger.public_key,
+                created_at="2026-12-01T00:00:00Z",
+                retired_at=None,
+            )
+        )
+        audit.append(
+            session,
+            engineer,
+            [
+                audit.Change(
+                    "pipeline.release.created",
+                    predicate["release"]["model"],
+                    {
+                        "release": predicate["release"]["name"],
+                        "statements": attest.statement_digests(forged),
+                    },
+                )
+            ],
+        )
+    demo_ws.seal()  # an honest signer signs whatever was appended
+    with demo_ws.read() as session:
+        table = attest.verify_bundle(forged, keys.verifier_keys(keys.history(session)))
+        result = releases.verify_file(session, forged, pinned=demo_ws.pinned())
+        honest = releases.verify_file(session, release.bundle, pinned=demo_ws.pinned())
+    assert table.ok  # what trusting the key table let through
+    assert not result.ok
+    assert result.problems[0].startswith("envelope 1: ")
+    assert honest.ok, honest.problems
 
 
 def test_old_releases_verify_after_a_key_rotation(demo_ws, engineer, credit_artifacts):
@@ -190,7 +248,7 @@ def test_old_releases_verify_after_a_key_rotation(demo_ws, engineer, credit_arti
         checkpoints.checkpoint(session, demo_ws.signer())
     demo_ws._signer = None
     with demo_ws.read() as session:
-        result = releases.verify_file(session, release.bundle)
+        result = releases.verify_file(session, release.bundle, pinned=demo_ws.pinned())
     assert result.ok, result.problems
 
 

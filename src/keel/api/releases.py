@@ -57,7 +57,9 @@ async def verify(
 def _verify(ws: Workspace, body: bytes, artifact_digest: str | None):
     """Off the event loop: hashing and signature checks are CPU work."""
     with ws.read() as session:
-        return releases.verify_file(session, body, artifact_digest=artifact_digest)
+        return releases.verify_file(
+            session, body, pinned=ws.pinned(), artifact_digest=artifact_digest
+        )
 
 
 @router.get(

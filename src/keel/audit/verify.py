@@ -35,7 +35,10 @@ MAX_TAIL_AGE = 60.0  # seconds an event may stay unsigned (the maximum merge del
 # the events that can introduce a key: key events, and the workspace's first event (which
 # introduces the traffic key), stored under its current name or the one it had before
 _CREATED = tuple(stored_names("workspace.store.created"))
-_KEY_EVENTS = (b'{"action":"audit.key.', *(b'{"action":"%s"' % a.encode() for a in _CREATED))
+KEY_EVENT_ACTIONS = (
+    b'{"action":"audit.key.',
+    *(b'{"action":"%s"' % a.encode() for a in _CREATED),
+)
 
 
 @dataclass
@@ -152,7 +155,7 @@ def verify_log(
     signed_size = parsed[-1][0] if parsed else 0
     result.checkpoints = len(parsed)
     leaves: list[bytes] = []
-    key_events: list[tuple[int, bytes]] = []
+    found_keys: list[tuple[int, bytes]] = []
     suspects: list[tuple[int, bytes]] = []
     first_unsigned: bytes | None = None
     expected = 1
@@ -174,8 +177,8 @@ def verify_log(
                 return result
             if columns is not None:
                 suspects.append((position, body))
-        if body.startswith(_KEY_EVENTS):
-            key_events.append((position, body))
+        if body.startswith(KEY_EVENT_ACTIONS):
+            found_keys.append((position, body))
         if position == tail_at:
             first_unsigned = body
         keep(sha256(b"\x00" + body).digest())  # merkle.leaf_hash, without the call
@@ -206,8 +209,8 @@ def verify_log(
     signers: list[tuple[int, list[VerifierKey]]] = []
     if log == trust.GOVERNANCE:
         # the keys key events name are candidates; trust.derive decides which count
-        for _, body in key_events:
-            candidates.extend(_named_keys(body, workspace))
+        for _, body in found_keys:
+            candidates.extend(named_keys(body, workspace))
     for size, _, note in parsed:
         try:
             signers.append((size, signed_by(note, candidates)[1]))
@@ -215,7 +218,7 @@ def verify_log(
             result.problems.append(f"the checkpoint at size {size}: {exc}")
             return result
     if log == trust.GOVERNANCE:
-        found = trust.derive(workspace, pinned, _key_events(key_events), signers, matches)
+        found = trust.derive(workspace, pinned, key_events(found_keys), signers, matches)
     else:
         found = trust.Trust(pinned)
     result.trust = found
@@ -287,7 +290,7 @@ def _misplaced(position: int, seq: int | None, rest: Iterable[tuple]) -> str:
     return f"event {position} is deleted: the next stored event says seq {seq}"
 
 
-def _named_keys(body: bytes, workspace: str) -> list[VerifierKey]:
+def named_keys(body: bytes, workspace: str) -> list[VerifierKey]:
     try:
         details = json.loads(body)["details"]
         details = details.get("introduces", details)
@@ -299,7 +302,7 @@ def _named_keys(body: bytes, workspace: str) -> list[VerifierKey]:
         return []  # trust.derive names the malformed event
 
 
-def _key_events(found: list[tuple[int, bytes]]) -> list[trust.KeyEvent]:
+def key_events(found: list[tuple[int, bytes]]) -> list[trust.KeyEvent]:
     out = []
     for seq, body in found:
         try:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keel.audit import attest, checkpoints, keys, merkle, note, tree
+from keel.audit import log as audit_log
 from keel.audit.artifacts import artifact_digest
 from keel.audit.events import GOVERNANCE, Change, append, head, list_events, now
 from keel.catalog import pods, queries
@@ -31,6 +32,7 @@ from keel.pipeline.runs import get_run
 from keel.pipeline.tables import ReleaseRow
 from keel.pipeline.testreports import Benchmark, TestReport
 from keel.version import __version__
+from keel.workspace.core import workspace_name
 
 BUILDER = "https://keel.dev/builders/local/v1"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -273,25 +275,52 @@ def list_releases(session: Session, system: str | None = None) -> list[Release]:
     return [Release.from_row(r) for r in session.scalars(query)]
 
 
-def trusted_keys(session: Session) -> list[note.VerifierKey]:
-    """Every key the workspace has signed with, retired ones included."""
-    return keys.verifier_keys(keys.history(session))
+def trusted_keys(session: Session, pinned: list[note.VerifierKey]) -> list[note.VerifierKey]:
+    """The governance keys trusted from `pinned` (the workspace's key file, or keys given
+    with --key) and the rotations the log records under checkpoints those keys signed, as
+    `keel audit verify` trusts them; never the key table, which store access can write."""
+    return audit_log.trusted(session, workspace_name(session), pinned).keys_for(GOVERNANCE)
 
 
 def verify_file(
     session: Session,
     bundle: bytes,
     *,
+    pinned: list[note.VerifierKey],
     artifact: Path | None = None,
     artifact_digest: str | None = None,
 ) -> attest.Verification:
-    """Check a bundle with the workspace's keys, then against the live log."""
+    """Check a bundle with the keys trusted from `pinned`, then against the live log."""
+    lines = bundle.count(b"\n") + 1
+    if len(bundle) > attest.MAX_BUNDLE or lines > 2 * attest.MAX_ENVELOPES + 1:
+        # refused for its shape alone: no store work for a flood of lines
+        return attest.verify_bundle(bundle, pinned or _NO_KEY)
+    found = audit_log.trusted(session, workspace_name(session), pinned)
     result = attest.verify_bundle(
-        bundle, trusted_keys(session), artifact=artifact, artifact_digest=artifact_digest
+        bundle,
+        found.keys_for(GOVERNANCE),
+        artifact=artifact,
+        artifact_digest=artifact_digest,
     )
     if result.ok:  # a bundle that verifies holds a release statement
+        _check_signed_in_time(result, found)
+    if result.ok:
         _check_live_log(session, result)
     return result
+
+
+_NO_KEY = [note.VerifierKey("none", bytes(32))]  # a shape check needs a key to be asked
+
+
+def _check_signed_in_time(result: attest.Verification, found) -> None:
+    """The release's checkpoint is signed by a key trusted at its size: a retired key
+    signs nothing past the first checkpoint that covers its rotation."""
+    cp, signers = note.signed_by(result.release["checkpoint"]["note"], found.keys_for(GOVERNANCE))
+    if not any(found.allows(k, GOVERNANCE, cp.size) for k in signers):
+        result.problems.append(
+            f"the release's checkpoint at size {cp.size} is signed by a key not trusted "
+            "at that size (retired before it)"
+        )
 
 
 def _check_live_log(session: Session, result: attest.Verification) -> None:

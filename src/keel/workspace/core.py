@@ -53,6 +53,14 @@ class Workspace:
                 return None
         return self._signer
 
+    def pinned(self) -> list:
+        """The keys a verifier here trusts from outside the store: the key file's public key
+        (none where this machine does not hold it). Never the store's key table."""
+        from keel.audit.note import VerifierKey
+
+        signer = self.signer()
+        return [] if signer is None else [VerifierKey(signer.name, signer.public_key)]
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         with transaction(self.engine, write=False) as session:

@@ -54,7 +54,13 @@ def verify(
             result.checks.append("offline: the live log was not consulted")
     else:
         with context.workspace(ctx) as ws, ws.read() as session:
-            result = releases.verify_file(session, data, artifact=artifact)
+            pinned = ws.pinned()
+            if not pinned:
+                raise UsageError(
+                    f"no key to trust: {ws.settings.home} has no signing key file; give the "
+                    "workspace's public key with --key (`keel audit pubkey` prints it)"
+                )
+            result = releases.verify_file(session, data, pinned=pinned, artifact=artifact)
     if fmt == "json":
         print_json(
             {
