@@ -52,6 +52,7 @@ def test_the_list_and_an_incident_with_its_timeline(sqlite_ws, browser):
     _anomaly(sqlite_ws, "error_spike", errors=11, requests=14)
     with sqlite_ws.write(SYSTEM) as session:
         assert detect.detect(session, SYSTEM).opened == ["INC-2"]
+    sqlite_ws.seal()  # the event page shows a proof only for events a checkpoint covers
 
     with serving(create_app(ws=sqlite_ws)) as base:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
