@@ -36,6 +36,7 @@ def test_aliases_and_patterns_resolve_to_known_actions():
     assert not catalog.matches("incidents.incident.*", "incidents.incident.refused")
     assert catalog.matches(catalog.resolve("incident"), "incidents.action.done")
     assert catalog.matches("gateway.key.expiring,auth.token.expiring", "auth.token.expiring")
+    assert not catalog.matches("auth.token.*", "auth.token.*")  # a pattern is no event's action
     for pattern in catalog.known():
         stored = catalog.resolve(pattern)
         assert all(catalog.expand(p) for p in stored.split(","))

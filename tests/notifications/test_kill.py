@@ -17,18 +17,16 @@ from keel.notifications import deliveries
 from tests.notifications.conftest import SECRET, deliver, emit, subscribe
 
 KEEL = Path(sys.executable).parent / "keel"
-# the worker's way: one pass of the reconciler inside one write transaction
+# the worker's way: one pass of the reconciler as `keel worker` runs it
 RECONCILER_PASS = """
 from datetime import UTC, datetime
 from keel.config import load_settings
-from keel.identity import SYSTEM
-from keel.notifications.jobs import deliver
-from keel.worker.registry import JobContext
+from keel.worker import runner
 from keel.workspace import open_workspace
 
 ws = open_workspace(load_settings())
-with ws.write(SYSTEM) as session:
-    print(deliver(JobContext(ws, session, SYSTEM, datetime.now(UTC))), flush=True)
+(rec,) = [r for r in runner.load().reconcilers if r.name == "notifications.deliver"]
+print(runner.run_reconciler(ws, rec, datetime.now(UTC)), flush=True)
 ws.close()
 """
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +15,8 @@ from keel import audit
 from keel.identity import SYSTEM
 from keel.notifications import Policy, deliveries, service
 from keel.notifications.deliver import delivery_id, run_pass
-from keel.notifications.jobs import deliver as reconcile
-from keel.worker.registry import JobContext, reconcilers
+from keel.worker import runner
+from keel.worker.tables import JobStateRow
 from tests.notifications.conftest import SECRET, deliver, emit, subscribe
 from tests.servers import free_port
 
@@ -219,41 +221,56 @@ def test_a_removed_subscription_gets_nothing_more(ws, admin, receiver, hook_secr
     assert row.status == "cancelled" and len(receiver.received) == 1
 
 
-def test_the_reconciler_delivers_inside_the_worker_transaction(ws, admin, receiver, hook_secret):
-    assert "notifications.deliver" in {r.name for r in reconcilers()}
+def _reconciler():
+    (rec,) = [r for r in runner.load().reconcilers if r.name == "notifications.deliver"]
+    return rec
+
+
+def _pass(ws):
+    return runner.run_reconciler(ws, _reconciler(), datetime.now(UTC))
+
+
+def test_the_reconciler_delivers_in_transactions_of_its_own(ws, admin, receiver, hook_secret):
+    assert _reconciler().own_transactions  # the worker opens no transaction around its sends
     subscribe(ws, admin, event="key-expiring", webhook=receiver.url, secret_ref=hook_secret)
     emit(ws, admin, "gateway.key.expiring", "consumer:web", key="gk_1", expires_at="soon")
     emit(ws, admin, "auth.token.expiring", "user:default/ana", token="t1", expires_at="soon")
-    with ws.write(SYSTEM) as session:
-        ctx = JobContext(workspace=ws, session=session, actor=SYSTEM, now=datetime.now(UTC))
-        summary = reconcile(ctx)
-    assert summary == "2 new, 2 attempted: 2 delivered, 0 to retry, 0 dead"
+    outcome = _pass(ws)
+    assert outcome.result == "ok"
+    assert outcome.summary == "2 new, 2 attempted: 2 delivered, 0 to retry, 0 dead"
     assert sorted(json.loads(r.body)["type"] for r in receiver.received) == [
         "auth.token.expiring",
         "gateway.key.expiring",
     ]
-    with ws.write(SYSTEM) as session:
-        ctx = JobContext(workspace=ws, session=session, actor=SYSTEM, now=datetime.now(UTC))
-        assert reconcile(ctx) is None  # nothing new, nothing due
+    assert _pass(ws).summary is None  # nothing new, nothing due
+    with ws.read() as session:
+        state = session.get(JobStateRow, "notifications.deliver")
+    assert (state.runs, state.failures, state.last_result) == (2, 0, "ok")
 
 
-def test_a_pass_that_rolls_back_redelivers_under_the_same_id(ws, admin, receiver, hook_secret):
-    """The worker's transaction failing after a send (its commit, its process) undoes the
-    fan-out and the record; the redo makes the same deliveries, ids and all."""
+def test_a_paused_reconciler_sends_nothing(ws, admin, receiver, hook_secret):
     subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
     emit(ws, admin, "worker.job.failed", "job:a")
+    with ws.write(admin) as session:
+        runner.state_of(session, "notifications.deliver").paused = True
+    assert _pass(ws) is None and receiver.received == []
 
-    class Crash(Exception):
-        pass
 
-    with pytest.raises(Crash), ws.write(SYSTEM) as session:
-        ctx = JobContext(workspace=ws, session=session, actor=SYSTEM, now=datetime.now(UTC))
-        reconcile(ctx)
-        raise Crash
-    with ws.read() as session:
-        assert deliveries(session) == []
-    assert deliver(ws).delivered == 1
-    assert len(receiver.ids()) == 2 and len(set(receiver.ids())) == 1
+def test_a_slow_receiver_never_holds_the_writer_lock(ws, admin, receiver, hook_secret):
+    """While the worker waits on a receiver, the rest of Keel writes (on SQLite a write
+    transaction held across the send would make this write wait the whole 3 s)."""
+    subscribe(ws, admin, event="job-failed", webhook=receiver.url, secret_ref=hook_secret)
+    emit(ws, admin, "worker.job.failed", "job:a")
+    receiver.script = [3.0]  # the request hangs 3 s, then is answered 200
+    with ThreadPoolExecutor(1) as pool:
+        passing = pool.submit(_pass, ws)
+        assert receiver.arrived.wait(30), "no request arrived"
+        started = time.monotonic()
+        emit(ws, admin, "worker.job.failed", "job:b")  # a write while the send is waited on
+        waited = time.monotonic() - started
+        assert not passing.done()  # the receiver still holds the request
+        assert waited < 2.0, f"a write waited {waited:.1f} s behind a delivery"
+        assert passing.result(timeout=60).summary.startswith("1 new, 1 attempted: 1 delivered")
 
 
 def test_a_real_refused_promotion_reaches_the_webhook(

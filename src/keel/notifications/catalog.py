@@ -95,13 +95,14 @@ def resolve(name: str) -> str:
 def matches(pattern: str, action: str) -> bool:
     """Whether an event's `action` is one the stored `pattern` names (pure). A `*` stands
     for the known actions only: `incidents.incident.*` is not told of a refusal
-    (`incidents.incident.refused`), which changes nothing."""
-    for part in pattern.split(","):
-        if part == action or (
-            part.endswith(".*") and action in ACTIONS and action.startswith(part[:-1])
-        ):
-            return True
-    return False
+    (`incidents.incident.refused`), which changes nothing; an unknown action matches
+    nothing."""
+    if action not in ACTIONS:  # a name no event carries, `auth.token.*` itself among them
+        return False
+    return any(
+        part == action or (part.endswith(".*") and action.startswith(part[:-1]))
+        for part in pattern.split(",")
+    )
 
 
 def subject_matches(wanted: str | None, subject: str) -> bool:

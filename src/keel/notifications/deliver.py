@@ -281,9 +281,9 @@ def run_pass(
     """Fan out what the log gained (up to `batches` batches), then attempt what is due at
     `now` (default: the clock; signatures always carry the clock's time).
 
-    `write()` opens the transaction each step writes in: the worker passes its pass's own
-    transaction (everything commits with the pass's record), `keel notify deliver` a new
-    one per step (each attempt is recorded as soon as it is made)."""
+    `write()` opens a new transaction for each step: the fan-out, then the record of each
+    attempt as soon as it is made. Sending happens between them, outside any transaction,
+    so a slow receiver never holds the store's writer lock."""
     policy = policy or Policy()
     own = own if own is not None else targets.control_plane(public_url)
     now = now or datetime.now(UTC)

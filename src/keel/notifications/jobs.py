@@ -1,18 +1,17 @@
 """The notifications package's work for `keel worker`: one reconciler that delivers.
 
-Each pass fans out what the governance log gained since the cursor and attempts what is
-due, all in the pass's own transaction (the worker commits it with the pass's record). A
-worker killed mid-pass loses that pass's records, never a notification: the deliveries stay
-due and are sent again under the same `webhook-id`.
+Each pass fans out what the governance log gained since the cursor in one transaction, then
+sends what is due outside any transaction and records each attempt in a short transaction of
+its own (the reconciler is declared `own_transactions`): a slow or silent receiver never
+holds the store's writer lock, so the API and the CLI keep writing while it is waited on. A
+worker killed mid-send loses at most the record of the attempt in flight, never a
+notification: the delivery stays due and is sent again under the same `webhook-id`.
 
-That transaction holds the store's writer lock while it sends, so a pass is kept short
-(`IN_WORKER`): 5 s per attempt, at most 20 attempts, and none started after 10 s; what is
-left stays due for the next pass, 5 s later.
+A pass is kept short (`IN_WORKER`): 5 s per attempt, at most 20 attempts, and none started
+after 10 s; what is left stays due for the next pass, 5 s later.
 """
 
 from __future__ import annotations
-
-from contextlib import nullcontext
 
 from keel.notifications.deliver import Policy, run_pass
 from keel.notifications.targets import control_plane
@@ -25,11 +24,12 @@ IN_WORKER = Policy(timeout=5.0, per_pass=20, budget=10.0)
     "notifications.deliver",
     every=5.0,
     description="Fan new governance events out to subscriptions; send the deliveries due.",
+    own_transactions=True,
 )
 def deliver(ctx: JobContext) -> str | None:
     settings = ctx.workspace.settings
     done = run_pass(
-        lambda: nullcontext(ctx.session),
+        lambda: ctx.workspace.write(ctx.actor),
         ctx.actor,
         now=ctx.now,
         public_url=settings.public_url,

@@ -15,7 +15,10 @@ A package declares its work at import time, in its own `jobs` module:
 `keel worker` imports every package's `jobs` module (the one list of them is
 `keel.worker.runner.JOB_MODULES`) and runs what is due: a job once per cron slot, a
 reconciler once per pass. A job's slot record and what the job wrote through `ctx.session`
-commit in one transaction, so a slot never completes twice. A job that raises fails its slot
+commit in one transaction, so a slot never completes twice. A reconciler that waits on the
+network (a delivery) declares `own_transactions=True`: it gets no `ctx.session` and opens
+short transactions of its own with `ctx.workspace.write(ctx.actor)`, so a slow receiver
+never holds the store's writer lock. A job that raises fails its slot
 (recorded, retried at its next slot); it never stops the worker. A job that wants its
 writes kept while failing raises `JobFailed`.
 
@@ -40,7 +43,7 @@ class JobContext:
 
     `workspace` is the `keel.workspace.Workspace` (typed loosely: this module sits below it);
     `session` a write transaction, as the worker's system actor `actor`, that commits with the
-    run's record; `now` the time of the run (UTC); `slot` the cron slot a job runs for (UTC),
+    run's record (None for a reconciler declared with `own_transactions`); `now` the time of the run (UTC); `slot` the cron slot a job runs for (UTC),
     None for a reconciler.
     """
 
@@ -82,6 +85,7 @@ class Reconciler:
     description: str
     run: Run
     package: str
+    own_transactions: bool = False
 
 
 _JOBS: dict[str, Job] = {}
@@ -115,14 +119,21 @@ def job(name: str, *, cron: str, timezone: str = "UTC", description: str) -> Cal
     return declare
 
 
-def reconciler(name: str, *, every: float, description: str) -> Callable[[Run], Run]:
-    """Declare `fn` a reconciler named `name`, one pass every `every` seconds (> 0)."""
+def reconciler(
+    name: str, *, every: float, description: str, own_transactions: bool = False
+) -> Callable[[Run], Run]:
+    """Declare `fn` a reconciler named `name`, one pass every `every` seconds (> 0).
+
+    With `own_transactions` a pass runs outside any transaction of the worker's and writes
+    in transactions it opens itself (see the module's docstring)."""
     if not every > 0:
         raise ValueError(f"reconciler {name!r}: every must be a positive number of seconds")
 
     def declare(fn: Run) -> Run:
         _check_name(name)
-        _RECONCILERS[name] = Reconciler(name, float(every), description, fn, _package(fn))
+        _RECONCILERS[name] = Reconciler(
+            name, float(every), description, fn, _package(fn), own_transactions
+        )
         return fn
 
     return declare

@@ -12,8 +12,10 @@ naming the job). Then:
   the next worker runs the slot again; a slot that completed is never run again. A job that
   raises fails its slot: what it wrote rolls back (unless it raised `JobFailed`), and the
   failure is recorded with a `worker.job.failed` event;
-- a reconciler runs one pass every `every` seconds, in a transaction of its own; its first
-  failure after a success appends `worker.job.failed` (a failing loop does not flood the log).
+- a reconciler runs one pass every `every` seconds, in a transaction of its own (or, declared
+  with `own_transactions`, in the transactions it opens, its record written after); its
+  first failure after a success appends `worker.job.failed` (a failing loop does not flood
+  the log).
 """
 
 from __future__ import annotations
@@ -220,12 +222,21 @@ def run_reconciler(ws, rec: Reconciler, now: datetime) -> Outcome | None:
     """One pass; None when it is paused."""
     at = stamp(now)
     try:
-        with ws.write(WORKER) as session:
-            state = state_of(session, rec.name)
-            if state.paused:
-                return None
-            summary = rec.run(JobContext(ws, session, WORKER, now, None))
-            _record(state, at, "ok", summary, None)
+        if rec.own_transactions:  # the pass writes on its own; its record is written after
+            with ws.read() as session:
+                row = session.get(JobStateRow, rec.name)
+                if row is not None and row.paused:
+                    return None
+            summary = rec.run(JobContext(ws, None, WORKER, now, None))
+            with ws.write(WORKER) as session:
+                _record(state_of(session, rec.name), at, "ok", summary, None)
+        else:
+            with ws.write(WORKER) as session:
+                state = state_of(session, rec.name)
+                if state.paused:
+                    return None
+                summary = rec.run(JobContext(ws, session, WORKER, now, None))
+                _record(state, at, "ok", summary, None)
         return Outcome(rec.name, "reconciler", "ok", None, _text(summary))
     except Exception as exc:
         error = one_line(exc)
