@@ -8,7 +8,7 @@ import time
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from keel import audit
 from keel.audit import merkle, tree
@@ -130,3 +130,52 @@ def test_the_mode_read_on_the_driver_sees_a_change_pending_in_the_session(ws, ad
         session.merge(SettingRow(key="mode", value=SERVER))  # not flushed yet
         assert get_mode(session) == SERVER
         session.rollback()
+
+
+def test_a_proof_at_the_latest_checkpoint_from_one_statement_matches_the_reference(ws, admin):
+    """Every leaf of trees of many shapes (complete, one past, odd): the one-statement
+    path picks exactly the nodes the proof needs, and agrees with the general path."""
+    from keel.audit import checkpoints
+    from keel.audit import log as audit_log
+
+    with ws.read() as session:
+        appended = len(audit.list_events(session))
+    for size in (1, 2, 3, 5, 8, 13, 16, 17, 31, 64, 65, 100):
+        if size > appended:
+            with ws.write(admin) as session:
+                changes = [audit.Change("test.tick", "s", {"i": i}) for i in range(size - appended)]
+                audit.append(session, admin, changes)
+            appended = size
+        with ws.write(admin) as session:
+            checkpoints.checkpoint(session, ws.signer())
+        with ws.read() as session:
+            bodies = [e.body for e in audit.list_events(session)]
+            reference = merkle.MemoryTree(bodies)
+            conn = session.connection()
+            for seq in range(1, size + 1):
+                found = tree.latest_with_nodes(conn, "governance", seq - 1)
+                assert found is not None and found[0][0] == size
+                proof = audit_log.inclusion(session, seq)
+                assert proof.size == size and proof.root == reference.root()
+                assert proof.leaf == merkle.leaf_hash(bodies[seq - 1])
+                assert proof.hashes == merkle.inclusion_proof(seq - 1, size, reference.subtree)
+                # nothing fetched beyond the leaf, its siblings and the right edge
+                assert len(found[1]) <= 2 * size.bit_length() + 1
+
+
+def test_a_checkpoint_row_whose_size_disagrees_with_its_note_takes_the_general_path(ws, admin):
+    from keel.audit import checkpoints
+    from keel.audit import log as audit_log
+    from keel.audit.tables import CheckpointRow
+
+    with ws.write(admin) as session:
+        audit.append(session, admin, [audit.Change("test.tick", "s", {"i": i}) for i in range(9)])
+        signed = checkpoints.checkpoint(session, ws.signer())
+    with ws.write(admin) as session:  # the row says 7; the signed note still says 10
+        session.execute(
+            update(CheckpointRow).where(CheckpointRow.size == signed.size).values(size=7)
+        )
+    with ws.read() as session:
+        proof = audit_log.inclusion(session, 9)
+    assert proof.size == signed.size == 10 and proof.root == signed.root
+    merkle.verify_inclusion(8, 10, proof.leaf, proof.hashes, proof.root)

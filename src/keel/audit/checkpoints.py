@@ -43,14 +43,14 @@ def latest(session: Session, log: str = GOVERNANCE) -> Signed | None:
     # On the driver's cursor: every proof asks, and so does every write's checkpoint check.
     session.flush()  # as an ORM query would
     rows = driver.fetch_all(session.connection(), _LATEST, (log,))
-    return _signed(log, *rows[0]) if rows else None
+    return from_row(log, *rows[0]) if rows else None
 
 
 def all_checkpoints(session: Session, log: str = GOVERNANCE) -> list[Signed]:
     rows = session.execute(
         select(CheckpointRow).where(CheckpointRow.log == log).order_by(CheckpointRow.size)
     )
-    return [_signed(r.log, r.size, r.note, r.time) for r in rows.scalars()]
+    return [from_row(r.log, r.size, r.note, r.time) for r in rows.scalars()]
 
 
 def notes(session: Session, log: str = GOVERNANCE) -> list[str]:
@@ -104,7 +104,7 @@ def checkpoint(
     return Signed(log, size, root, note, stamp)
 
 
-def _signed(log: str, size: int, note: str, time: str) -> Signed:
+def from_row(log: str, size: int, note: str, time: str) -> Signed:
     """The signed note is the record: size and root come from it, not from the row's copies."""
     try:
         parsed = parse_checkpoint(note.rpartition("\n\n")[0] + "\n")

@@ -128,6 +128,46 @@ def inclusion_proof(conn: Connection, log: str, index: int, size: int) -> tuple[
     return plan(_subtree(conn, log, plan))
 
 
+# An inclusion proof at the latest checkpoint in one statement (one round trip on PostgreSQL):
+# the checkpoint row, and every stored node such a proof can need -- the leaf, its complete
+# siblings on the way up, and the tree's right edge (which the incomplete siblings are made
+# of) -- chosen in SQL from the checkpoint's size. `a XOR 1` is spelt (a | 1) - (a & 1),
+# which both SQLite and PostgreSQL read. Levels stop at 62: sizes are 64-bit.
+_LATEST_WITH_NODES = """
+WITH RECURSIVE lv(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM lv WHERE l < 62),
+p(m) AS (SELECT CAST(? AS BIGINT)),
+cp AS (SELECT size, note, time FROM audit_checkpoints WHERE log = ? ORDER BY size DESC LIMIT 1),
+k(level, idx) AS (
+  SELECT 0, m FROM p, cp WHERE m < cp.size
+  UNION SELECT l, ((m >> l) | 1) - ((m >> l) & 1) FROM lv, p, cp
+    WHERE ((m >> l) | 1) - ((m >> l) & 1) < (cp.size >> l)
+  UNION SELECT l, (cp.size >> l) - 1 FROM lv, cp WHERE (cp.size >> l) & 1 = 1
+)
+SELECT cp.size, cp.note, cp.time, n.level, n.idx, n.hash FROM cp
+LEFT JOIN k ON 1 = 1
+LEFT JOIN audit_nodes n ON n.log = ? AND n.level = k.level AND n.idx = k.idx
+"""
+
+
+def latest_with_nodes(
+    conn: Connection, log: str, index: int
+) -> tuple[tuple[int, str, str], dict[Key, bytes]] | None:
+    """The latest checkpoint row of `log` (size, note, time) and the stored nodes an
+    inclusion proof of leaf `index` at its size can need; None when `log` has none."""
+    rows = driver.fetch_all(conn, _LATEST_WITH_NODES, (index, log, log), prepare=True)
+    if not rows:
+        return None
+    nodes = {(lv, ix): bytes(h) for *_, lv, ix, h in rows if h is not None}
+    return rows[0][:3], nodes
+
+
+def proof_from(nodes: dict[Key, bytes], index: int, size: int) -> tuple[bytes, list[bytes]]:
+    """The leaf hash at `index` and its inclusion proof at `size`, from fetched nodes
+    (KeyError when one it needs is not among them)."""
+    subtree = merkle.subtree_from(lambda lv, ix: nodes[(lv, ix)])
+    return subtree(index, index + 1), merkle.inclusion_proof(index, size, subtree)
+
+
 def consistency_proof(conn: Connection, log: str, size1: int, size2: int) -> list[bytes]:
     subtree = _subtree(conn, log, lambda s: merkle.consistency_proof(size1, size2, s))
     return merkle.consistency_proof(size1, size2, subtree)

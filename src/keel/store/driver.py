@@ -22,9 +22,15 @@ def spell(conn: Connection, sql: str) -> str:
     return sql if conn.dialect.name == "sqlite" else sql.replace("?", "%s")
 
 
-def fetch_all(conn: Connection, sql: str, params: Sequence = ()) -> list[tuple]:
+def fetch_all(
+    conn: Connection, sql: str, params: Sequence = (), *, prepare: bool = False
+) -> list[tuple]:
+    """The rows of `sql`; `prepare` keeps its plan server-side on PostgreSQL (for a statement
+    of fixed text run often, whose planning would cost more than running it)."""
     cur = cursor(conn)
     try:
+        if prepare and conn.dialect.name != "sqlite":
+            return cur.execute(spell(conn, sql), params, prepare=True).fetchall()
         return cur.execute(spell(conn, sql), params).fetchall()
     finally:
         cur.close()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 WRITE = "keel_write"
 WRITER_LOCK = 0x4B45_4C00  # PostgreSQL advisory lock key held by every write transaction
+NEVER_AUTOMATICALLY = 1 << 62  # psycopg's prepare_threshold: runs before a statement is prepared
 
 
 def normalise_url(url: str) -> str:
@@ -46,7 +47,10 @@ def make_engine(url: str) -> Engine:
     else:
         # psycopg prepares a statement server-side after 5 runs; the generic plans it then
         # gets made the chunked key lookups of apply ~30x slower (0.2 s instead of 6 ms each).
-        engine = create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+        # So no statement is prepared unless it asks (`driver.fetch_all(prepare=True)`); None
+        # would refuse even those.
+        connect_args = {"prepare_threshold": NEVER_AUTOMATICALLY}
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     engine.keel_writer = writer = _Writer(engine)  # type: ignore[attr-defined]
     # disposing closes the kept connection too (it is not in the pool to be closed)
     event.listen(engine, "engine_disposed", lambda _engine: writer.close())
