@@ -179,3 +179,23 @@ def test_a_checkpoint_row_whose_size_disagrees_with_its_note_takes_the_general_p
         proof = audit_log.inclusion(session, 9)
     assert proof.size == signed.size == 10 and proof.root == signed.root
     merkle.verify_inclusion(8, 10, proof.leaf, proof.hashes, proof.root)
+
+
+@given(size=st.integers(0, 1 << 40), count=st.integers(1, 5000))
+def test_the_edge_chosen_in_sql_is_the_edge_an_append_needs(size, count):
+    """`head_with_edge` picks the nodes with SQL arithmetic; it must be `edge_needed`."""
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    sql = tree._HEAD_WITH_EDGE
+    k_part = sql[
+        sql.index("k(level, idx) AS MATERIALIZED (")
+        + len("k(level, idx) AS MATERIALIZED (") : sql.index("\n)\n")
+    ]
+    query = (
+        "WITH RECURSIVE h(m) AS (SELECT CAST(? AS BIGINT)), "
+        + sql[sql.index("lv(l) AS") : sql.index("k(level, idx)")].rstrip().rstrip(",")
+        + f" SELECT * FROM ({k_part.replace('?', str(count))})"
+    )
+    chosen = set(db.execute(query, (size,)).fetchall())
+    assert chosen == set(tree.edge_needed(size, count))

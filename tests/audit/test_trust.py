@@ -308,7 +308,8 @@ def test_a_forged_tail_dated_in_the_future_to_look_fresh_fails(ws, admin):
         )
         body = event_bytes(shared, size + 1, audit.Change("test.tick", "s", {"i": 1}))
         row = ("governance", size + 1, "2099-01-01T00:00:00.000000Z", admin.id, "test.tick", "s")
-        nodes = tree.extension(conn, "governance", size, [merkle.leaf_hash(body)])
+        size, edge = tree.head_with_edge(conn, "governance", 1)
+        nodes = tree.extension("governance", size, edge, [merkle.leaf_hash(body)])
         insert_together(
             conn,
             [

@@ -122,7 +122,7 @@ def append(
     conn = session.connection()
     if not conn.get_execution_options().get(WRITE):
         raise RuntimeError("events can only be appended inside a write transaction")
-    last = driver.scalar(conn, _HEAD, (log,)) or 0
+    last, edge = tree.head_with_edge(conn, log, len(changes))
     op = op or new_op()
     stamp = now()
     who = actor.record()
@@ -135,7 +135,7 @@ def append(
             Event(log, seq, stamp, who, change.action, change.subject, op, change.details, body)
         )
         rows.append((log, seq, stamp, actor.id, change.action, change.subject, op, body))
-    nodes = tree.extension(conn, log, last, [merkle.leaf_hash(e.body) for e in events])
+    nodes = tree.extension(log, last, edge, [merkle.leaf_hash(e.body) for e in events])
     insert_together(  # one round trip on PostgreSQL for a single append
         conn, [(EventRow.__table__, COLUMNS, rows), (NodeRow.__table__, tree.NODE_COLUMNS, nodes)]
     )

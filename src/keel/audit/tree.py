@@ -92,10 +92,39 @@ def fetch(conn: Connection, log: str, keys: Iterable[Key]) -> dict[Key, bytes]:
 NODE_COLUMNS = ["log", "level", "idx", "hash"]
 
 
-def extension(conn: Connection, log: str, size: int, leaf_hashes: Sequence[bytes]) -> list[tuple]:
-    """The `audit_nodes` rows (NODE_COLUMNS) that adding leaves to the stored tree of `log`
-    (currently `size` leaves) writes; the caller inserts them with the events."""
-    edge = fetch(conn, log, edge_needed(size, len(leaf_hashes)))
+# The log's size and the right-edge nodes an append of `count` leaves combines with
+# (`edge_needed`, chosen in SQL), in one prepared statement: one round trip of every append.
+_HEAD_WITH_EDGE = """
+WITH RECURSIVE h(m) AS (SELECT COALESCE(max(seq), 0) FROM audit_events WHERE log = ?),
+lv(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM lv, h WHERE l < 62 AND (m >> (l + 1)) > 0),
+k(level, idx) AS MATERIALIZED (
+  SELECT l, (m >> l) - 1 FROM lv, h
+  WHERE (m >> l) & 1 = 1 AND (((m >> l) + 1) << l) <= m + CAST(? AS BIGINT)
+)
+SELECT h.m, n.level, n.idx, n.hash FROM h
+LEFT JOIN k ON 1 = 1
+LEFT JOIN audit_nodes n ON n.log = ? AND n.level = k.level AND n.idx = k.idx
+"""
+
+
+def head_with_edge(conn: Connection, log: str, count: int) -> tuple[int, dict[Key, bytes]]:
+    """The size of `log` and the stored right-edge nodes appending `count` leaves needs."""
+    rows = driver.fetch_all(conn, _HEAD_WITH_EDGE, (log, count, log), prepare=True)
+    size = rows[0][0]
+    edge = {(lv, ix): bytes(h) for _, lv, ix, h in rows if h is not None}
+    missing = [k for k in edge_needed(size, count) if k not in edge]
+    if missing:
+        raise WorkspaceError(
+            f"the {log} log's tree lacks node {missing[0]}: run `keel audit verify`"
+        )
+    return size, edge
+
+
+def extension(
+    log: str, size: int, edge: dict[Key, bytes], leaf_hashes: Sequence[bytes]
+) -> list[tuple]:
+    """The `audit_nodes` rows (NODE_COLUMNS) that adding leaves to the tree of `log`
+    (`size` leaves, `edge` from `head_with_edge`) writes; the caller inserts them."""
     return [(log, lv, ix, h) for lv, ix, h in new_nodes(size, edge, leaf_hashes)]
 
 
@@ -132,12 +161,12 @@ def inclusion_proof(conn: Connection, log: str, index: int, size: int) -> tuple[
 # the checkpoint row, and every stored node such a proof can need -- the leaf, its complete
 # siblings on the way up, and the tree's right edge (which the incomplete siblings are made
 # of) -- chosen in SQL from the checkpoint's size. `a XOR 1` is spelt (a | 1) - (a & 1),
-# which both SQLite and PostgreSQL read. Levels stop at 62: sizes are 64-bit.
+# which both SQLite and PostgreSQL read. Levels stop at the size's highest bit (and 62).
 _LATEST_WITH_NODES = """
-WITH RECURSIVE lv(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM lv WHERE l < 62),
-p(m) AS (SELECT CAST(? AS BIGINT)),
+WITH RECURSIVE p(m) AS (SELECT CAST(? AS BIGINT)),
 cp AS (SELECT size, note, time FROM audit_checkpoints WHERE log = ? ORDER BY size DESC LIMIT 1),
-k(level, idx) AS (
+lv(l) AS (SELECT 0 UNION ALL SELECT l + 1 FROM lv, cp WHERE l < 62 AND (cp.size >> (l + 1)) > 0),
+k(level, idx) AS MATERIALIZED (
   SELECT 0, m FROM p, cp WHERE m < cp.size
   UNION SELECT l, ((m >> l) | 1) - ((m >> l) & 1) FROM lv, p, cp
     WHERE ((m >> l) | 1) - ((m >> l) & 1) < (cp.size >> l)

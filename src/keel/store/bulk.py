@@ -57,7 +57,8 @@ def _insert_few(conn: Connection, batches: list[tuple[Table, list[str], list[tup
     *first, last = parts
     chained = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(first))
     with conn.connection.driver_connection.cursor() as cursor:
-        cursor.execute((f"WITH {chained} " if first else "") + last, params)
+        # prepared: a single append's statement recurs with a handful of shapes
+        cursor.execute((f"WITH {chained} " if first else "") + last, params, prepare=True)
 
 
 def _copy(conn: Connection, batches: list[tuple[Table, list[str], list[tuple]]]) -> None:

@@ -36,6 +36,6 @@ def fetch_all(
         cur.close()
 
 
-def scalar(conn: Connection, sql: str, params: Sequence = ()) -> Any:
-    rows = fetch_all(conn, sql, params)
+def scalar(conn: Connection, sql: str, params: Sequence = (), *, prepare: bool = False) -> Any:
+    rows = fetch_all(conn, sql, params, prepare=prepare)
     return rows[0][0] if rows else None

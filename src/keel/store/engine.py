@@ -24,8 +24,11 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 
+from keel.store import driver
+
 WRITE = "keel_write"
 WRITER_LOCK = 0x4B45_4C00  # PostgreSQL advisory lock key held by every write transaction
+_WRITER_LOCK_SQL = "SELECT pg_advisory_xact_lock(?)"
 NEVER_AUTOMATICALLY = 1 << 62  # psycopg's prepare_threshold: runs before a statement is prepared
 
 
@@ -146,7 +149,7 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Session]:
     with _connection(engine, write) as conn, conn.begin():
         if engine.dialect.name == "postgresql":
             if write:  # one writer at a time, as SQLite's BEGIN IMMEDIATE gives
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+                driver.fetch_all(conn, _WRITER_LOCK_SQL, (WRITER_LOCK,), prepare=True)
             else:  # one snapshot for the whole read, as a SQLite read has
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with Session(bind=conn, expire_on_commit=False) as session:

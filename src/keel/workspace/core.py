@@ -219,7 +219,10 @@ def get_mode(session: Session) -> str:
     # Every write transaction asks: the driver's cursor takes ~2 us where the ORM took ~130.
     session.flush()  # as an ORM query would, so a mode set in this session counts
     value = driver.scalar(
-        session.connection(), "SELECT value FROM workspace_settings WHERE key = ?", ("mode",)
+        session.connection(),
+        "SELECT value FROM workspace_settings WHERE key = ?",
+        ("mode",),
+        prepare=True,
     )
     return value or EMBEDDED
 
