@@ -72,7 +72,7 @@ MODULES = {
     "keel.catalog": "apply entity export graph impact kinds parse pods queries refs registry "
     "render rules service source suggest tables validate",
     "keel.pipeline": "approvals attach bom checks collectors environments evidence openlineage "
-    "policy policy_kind promotion refusals releases runs sdk tables testreports",
+    "policy policy_kind promotion refusals releases reviews runs sdk tables testreports",
     "keel.readiness": "checks collectors facts jobs reviews scorecard stages tables",
     "keel.incidents": "detect jobs service tables timeline",
     "keel.worker": "collectors cron leader registry runner schedule tables",

@@ -53,8 +53,8 @@ def page(browser):
     assert errors == [], errors
 
 
-def fresh_login_code(demo, role: str = "viewer") -> str:
-    """A one-time login link's code for the demo's admin user, with `role`."""
+def fresh_login_code(demo, role: str = "viewer", user: str | None = None) -> str:
+    """A one-time login link's code for `user` (default the demo's admin user), with `role`."""
     from keel.auth import create_token
     from keel.demo.build import ADMIN
     from keel.identity import user_actor
@@ -64,12 +64,12 @@ def fresh_login_code(demo, role: str = "viewer") -> str:
     try:
         actor = user_actor(ADMIN, "local")
         with ws.write(actor) as session:
-            return create_token(session, actor, ADMIN, role, kind="login")[1]
+            return create_token(session, actor, user or ADMIN, role, kind="login")[1]
     finally:
         ws.close()
 
 
-def log_in(page, base: str, demo, role: str = "admin") -> None:
-    page.goto(f"{base}/login/code?c={fresh_login_code(demo, role)}")
+def log_in(page, base: str, demo, role: str = "admin", user: str | None = None) -> None:
+    page.goto(f"{base}/login/code?c={fresh_login_code(demo, role, user)}")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base}/")

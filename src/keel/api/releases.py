@@ -14,7 +14,7 @@ from keel.api.bodies import Body
 from keel.api.deps import editor, viewer, workspace
 from keel.api.problems import Problem, problem_response
 from keel.auth import Principal
-from keel.pipeline import approvals, promotion, refusals, releases
+from keel.pipeline import approvals, promotion, refusals, releases, reviews
 from keel.pipeline.bom import release_bom
 from keel.workspace import Workspace
 
@@ -88,6 +88,15 @@ class ApprovalIn(Body):
     comment: str = Field("", max_length=2000)
 
 
+class ApprovalRequestIn(Body):
+    note: str = Field("", max_length=2000)
+
+
+class RejectionIn(Body):
+    role: str = Field(max_length=32)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class PromotionIn(Body):
     to: str = Field(max_length=16, description="staging or production")
 
@@ -120,6 +129,50 @@ def approve(
         "pipeline.approval.refused",
         release,
         lambda session: approvals.approve(session, caller.actor, release, body.role, body.comment),
+        standing=refusals.release_standing(caller.actor, release),
+    )
+    return found.summary()
+
+
+@router.post(
+    "/releases/{release:path}/approval-requests",
+    status_code=201,
+    summary="Open a review round: the pod members who hold the roles still needed are named",
+)
+def request_approval(
+    release: str,
+    body: ApprovalRequestIn,
+    caller: Principal = Depends(editor),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    found = refusals.logged(
+        ws,
+        caller.actor,
+        "pipeline.approval_request.refused",
+        release,
+        lambda session: reviews.request_approval(session, caller.actor, release, body.note),
+        standing=refusals.release_standing(caller.actor, release),
+    )
+    return found.summary()
+
+
+@router.post(
+    "/releases/{release:path}/rejections",
+    status_code=201,
+    summary="Reject a release in a pod role the caller holds; it blocks promotion until a new request",
+)
+def reject(
+    release: str,
+    body: RejectionIn,
+    caller: Principal = Depends(editor),
+    ws: Workspace = Depends(workspace),
+) -> dict[str, Any]:
+    found = refusals.logged(
+        ws,
+        caller.actor,
+        "pipeline.rejection.refused",
+        release,
+        lambda session: reviews.reject(session, caller.actor, release, body.role, body.reason),
         standing=refusals.release_standing(caller.actor, release),
     )
     return found.summary()

@@ -24,12 +24,8 @@ class EventType:
 # Keep in step with docs/events.md: tests/notifications/test_catalog.py checks that every
 # action here is listed there, unless `written_from` says which change will write it.
 TYPES: tuple[EventType, ...] = (
-    EventType(
-        "pipeline.approval.requested",
-        "approval-requested",
-        "a release waits for an approval",
-        written_from="issue 17",
-    ),
+    EventType("pipeline.approval.requested", "approval-requested", "a release waits for approval"),
+    EventType("pipeline.release.rejected", "release-rejected", "a release was rejected"),
     EventType("pipeline.promotion.refused", "promotion-refused", "a promotion was refused"),
     EventType("incidents.incident.opened", "incident-opened", "an incident was opened"),
     EventType("incidents.incident.acknowledged", "incident-acknowledged", "an owner took it"),

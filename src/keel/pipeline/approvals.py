@@ -1,7 +1,10 @@
 """Approvals: a pod member approves a release in a role they hold, and the log records it.
 
 Only the pod decides: an admin who is not in the pod cannot approve. Self-approval is refused
-when a policy governing the system separates duties.
+when a policy governing the system separates duties. Each approval says how its approver was
+identified (`via`, from its signed event): a token or web session proves who acted, a local
+name (`--as` on the embedded store) does not, and a policy may refuse to count those for
+production (`separationOfDuties.provenIdentities`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.audit.events import Change, append
+from keel.audit.events import Change, append, events_at
 from keel.catalog import pods
 from keel.catalog.queries import governing
 from keel.errors import ConflictError, PermissionDenied, UsageError
@@ -31,9 +34,14 @@ class Approval:
     comment: str
     created_at: str
     event_seq: int
+    via: str = "local"  # how the approver was identified: local (unproven), token, system
+
+    @property
+    def proven(self) -> bool:
+        return self.via != "local"
 
     def fact(self) -> ApprovalFact:
-        return ApprovalFact(self.role, self.approver, self.created_at)
+        return ApprovalFact(self.role, self.approver, self.created_at, self.proven)
 
     def summary(self) -> dict:
         return {
@@ -43,6 +51,8 @@ class Approval:
             "comment": self.comment,
             "createdAt": self.created_at,
             "event": self.event_seq,
+            "identity": self.via,
+            "proven": self.proven,
         }
 
 
@@ -90,17 +100,28 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
     )
     session.add(row)
     session.flush()
-    return _from_row(row)
+    return _from_row(row, actor.via)
 
 
 def approvals_of(session: Session, release: Release) -> list[Approval]:
-    rows = session.scalars(
-        select(ApprovalRow)
-        .where(ApprovalRow.release == release.name)
-        .order_by(ApprovalRow.event_seq)
+    rows = list(
+        session.scalars(
+            select(ApprovalRow)
+            .where(ApprovalRow.release == release.name)
+            .order_by(ApprovalRow.event_seq)
+        )
     )
-    return [_from_row(r) for r in rows]
+    events = events_at(session, [r.event_seq for r in rows])
+    # the identity is read from the signed event; a row whose event is gone reads as unproven
+    return [
+        _from_row(r, events[r.event_seq].actor.get("via", "local"))
+        if r.event_seq in events
+        else _from_row(r, "local")
+        for r in rows
+    ]
 
 
-def _from_row(row: ApprovalRow) -> Approval:
-    return Approval(row.release, row.role, row.approver, row.comment, row.created_at, row.event_seq)
+def _from_row(row: ApprovalRow, via: str) -> Approval:
+    return Approval(
+        row.release, row.role, row.approver, row.comment, row.created_at, row.event_seq, via
+    )

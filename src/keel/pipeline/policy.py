@@ -39,6 +39,7 @@ class ApprovalFact:
     role: str
     approver: str
     time: str
+    proven: bool = True  # made with a token or web session, not a local name
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,23 @@ def _approvals(
     rules = policy.spec.separationOfDuties
     roles = policy.spec.approvals.get(environment, [])  # type: ignore[call-overload]
     counted = []
+    proven_only = environment == "production" and rules.provenIdentities
     for role in roles:
         mine = [a for a in approvals if a.role == role]
         valid = [a for a in mine if not (rules.approverIsNotAuthor and a.approver == author)]
+        local = [a for a in valid if proven_only and not a.proven]
+        valid = [a for a in valid if a not in local]
         if valid:
             counted += valid
+        elif local:
+            out.append(
+                Missing(
+                    f"approval {role}",
+                    f"{local[0].approver} approved as {role} with a local identity (unproven); "
+                    f"{policy.key} counts production approvals made with a token or a web "
+                    "session only",
+                )
+            )
         elif mine:
             out.append(
                 Missing(

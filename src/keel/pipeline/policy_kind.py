@@ -21,6 +21,8 @@ names and to the systems of the risk tiers it names (a System's `spec.riskTier`)
       separationOfDuties:             # the author's own approvals do not count; production
         approverIsNotAuthor: true     # needs this many different approvers
         distinctApprovers: 2
+        provenIdentities: true        # production counts approvals made with a token or web
+                                      # session only, not a local `--as` name
       evidenceMaxAge: 30d             # evidence older than this at promotion does not count
       readiness: {minScore: 70}       # `keel ready` gates on it; entering operate needs it
 """
@@ -79,6 +81,7 @@ class Threshold(_Strict):
 class Separation(_Strict):
     approverIsNotAuthor: bool = True
     distinctApprovers: int = Field(1, ge=1, le=10)
+    provenIdentities: bool = False
 
 
 class ReadinessGate(_Strict):

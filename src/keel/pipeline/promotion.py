@@ -21,11 +21,13 @@ from keel.catalog import pods, queries
 from keel.catalog.queries import governing
 from keel.errors import ConflictError, NoStanding, UsageError
 from keel.identity import Actor
+from keel.pipeline import reviews
 from keel.pipeline.approvals import Approval, approvals_of
 from keel.pipeline.environments import ENVIRONMENTS, check_environment
 from keel.pipeline.evidence import Evidence, evidence_for
 from keel.pipeline.policy import EvidenceFact, Missing, NamedPolicy, evaluate, policies_for
 from keel.pipeline.releases import Release, get_release, reattest
+from keel.pipeline.reviews import Rejection
 from keel.pipeline.tables import PromotionRow
 
 
@@ -68,6 +70,7 @@ class Standing:
     evidence: list[Evidence]
     approvals: list[Approval]
     staged: bool  # it has been in staging
+    rejections: list[Rejection]  # standing in the current review round
 
 
 def standing(session: Session, release: Release) -> Standing:
@@ -77,6 +80,7 @@ def standing(session: Session, release: Release) -> Standing:
         _counted_evidence(session, release, policies),
         _counted_approvals(session, release),
         _was_in(session, release, "staging"),
+        reviews.round_of(session, release).rejections,
     )
 
 
@@ -106,7 +110,7 @@ def missing(
     )
     if environment == "production" and not facts.staged:
         gaps.insert(0, Missing("staging", f"{release.short_name} has not been in staging"))
-    return gaps
+    return [r.missing(release.short_name) for r in facts.rejections] + gaps
 
 
 def _counted_evidence(session: Session, release: Release, policies) -> list[Evidence]:
@@ -144,6 +148,7 @@ def status(session: Session, release: Release) -> dict[str, Any]:
     return {
         "evidence": [e.summary() for e in _judged(evidence, release, facts.policies)],
         "approvals": [a.summary() for a in approvals_of(session, release)],
+        "review": reviews.round_of(session, release).summary(),
         "serves": sorted(serves),
         "missing": {
             env: [str(m) for m in missing(session, release, env, known=facts)]
@@ -219,6 +224,7 @@ def promote(session: Session, actor: Actor, signer, ref: str, environment: str) 
                 {
                     "approver": a.approver,
                     "role": a.role,
+                    "identity": a.via,
                     "time": a.created_at,
                     **({"comment": a.comment} if a.comment else {}),
                     "evidence": [e.digest for e in evidence if e.event_seq < a.event_seq],

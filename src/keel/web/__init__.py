@@ -14,6 +14,7 @@ from keel.web.pages import (
     HERE,
     auth,
     catalog,
+    decisions,
     error_page,
     events,
     gateway,
@@ -23,7 +24,7 @@ from keel.web.pages import (
     releases,
 )
 
-PAGES = (auth, catalog, pods, releases, readiness, events, gateway, incidents)
+PAGES = (auth, catalog, pods, releases, decisions, readiness, events, gateway, incidents)
 CSP = (
     # Cytoscape.js sets inline styles on its canvas container, hence 'unsafe-inline' for styles only.
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

@@ -14,7 +14,7 @@ from rich.markup import escape
 from keel.cli import context, remote
 from keel.cli.context import AS_OPTION, FORMAT_OPTION, RELEASE_ARGUMENT, console, print_json
 from keel.errors import InputError, UsageError
-from keel.pipeline import approvals, promotion, releases
+from keel.pipeline import approvals, promotion, releases, reviews
 from keel.pipeline.testreports import read_benchmarks, read_junit
 
 app = typer.Typer(help="Model releases and their signed attestations.", no_args_is_help=True)
@@ -176,8 +176,15 @@ def show(
             f"({row['createdAt'][:19]}){counts}"
         )
     for row in status["approvals"]:
+        unproven = "" if row["proven"] else " [yellow]local identity, unproven[/]"
         console.print(
-            f"  approved      {escape(row['approver'])} as {row['role']} ({row['createdAt'][:19]})"
+            f"  approved      {escape(row['approver'])} as {row['role']} "
+            f"({row['createdAt'][:19]}){unproven}"
+        )
+    for row in status["review"]["rejections"]:
+        console.print(
+            f"  [red]rejected[/]      {escape(row['rejecter'])} as {row['role']} "
+            f"({row['createdAt'][:19]}): {escape(row['reason'])}"
         )
     for row in status["serves"]:
         console.print(f"  serves        {row}")
@@ -245,6 +252,74 @@ def approve(
         done,
         lambda: console.print(
             f"{escape(done['approver'])} approved {escape(release)} as {escape(role)}"
+        ),
+    )
+
+
+@app.command("request-approval")
+def request_approval(
+    ctx: typer.Context,
+    release: str = RELEASE_ARGUMENT,
+    note: str = typer.Option("", "--note", help="What the approvers should look at."),
+    fmt: str = FORMAT_OPTION,
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Ask the pod members who hold the roles its policies need to decide on a release.
+
+    Opens a new review round (a standing rejection no longer blocks promotion); subscriptions
+    on `approval-requested` deliver the request with a link."""
+    path = f"/api/v1/releases/{quote(release)}/approval-requests"
+    done = context.decide(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(settings, "POST", path, {"note": note}),
+        refused="pipeline.approval_request.refused",
+        subject=release,
+        work=lambda session, who, _: reviews.request_approval(
+            session, who, release, note
+        ).summary(),
+    )
+
+    def text() -> None:
+        asked = done["requested"]
+        console.print(f"approval of {escape(release)} requested as {', '.join(asked['roles'])}")
+        for person in asked["recipients"]:
+            console.print(f"  {escape(person['user'])} ({person['role']})")
+        if not asked["recipients"]:
+            console.print("  [yellow]nobody in the pod holds these roles[/]")
+
+    context.output(fmt, done, text)
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    release: str = RELEASE_ARGUMENT,
+    role: str = typer.Option(
+        ..., "--role", metavar="ROLE", help="The pod role you decide as (riskLead, ...)."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why: shown wherever the release is."),
+    fmt: str = FORMAT_OPTION,
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Reject a release in a role you hold; it cannot be promoted until approval is requested
+    again."""
+    path = f"/api/v1/releases/{quote(release)}/rejections"
+    done = context.decide(
+        ctx,
+        as_user,
+        remote=lambda settings: remote.call(
+            settings, "POST", path, {"role": role, "reason": reason}
+        ),
+        refused="pipeline.rejection.refused",
+        subject=release,
+        work=lambda session, who, _: reviews.reject(session, who, release, role, reason).summary(),
+    )
+    context.output(
+        fmt,
+        done,
+        lambda: console.print(
+            f"{escape(done['rejecter'])} rejected {escape(release)} as {escape(role)}"
         ),
     )
 

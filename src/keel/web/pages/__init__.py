@@ -6,11 +6,15 @@ the service raised (NotFoundError, PermissionDenied, any KeelError) and the page
 the error's own status and title and the navigation bar; no page catches errors itself.
 
 Pages authenticate with the `keel_session` cookie (HttpOnly, SameSite=Lax), which a login
-sets (see `keel.web.pages.auth`). No long-lived secret ever sits in a URL.
+sets (see `keel.web.pages.auth`). No long-lived secret ever sits in a URL. Every form that
+changes something carries `csrf_token(request)`, a MAC of the session cookie that a page of
+another site can neither read nor compute, and is also checked for our own origin.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ from fastapi.templating import Jinja2Templates
 from keel.auth import Principal, verify
 from keel.catalog.graph import Node
 from keel.catalog.queries import display_names
-from keel.errors import KeelError
+from keel.errors import KeelError, PermissionDenied
 from keel.web import present, views
 from keel.workspace import Workspace
 
@@ -83,7 +87,24 @@ def _session(request: Request) -> Principal | None:
 
 def page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
     who_name = getattr(request.state, "who_name", None)
-    return templates.TemplateResponse(request, name, {"who": who, "who_name": who_name, **context})
+    shared = {"who": who, "who_name": who_name, "csrf": csrf_token(request) if who else ""}
+    return templates.TemplateResponse(request, name, {**shared, **context})
+
+
+def csrf_token(request: Request) -> str:
+    """The form token of this browser's session: HMAC-SHA256 keyed by the session secret."""
+    secret = (request.cookies.get(COOKIE) or "").encode()
+    return hmac.new(secret, b"keel-web-form", hashlib.sha256).hexdigest()
+
+
+def check_csrf(request: Request, given: object) -> None:
+    """PermissionDenied unless `given` is this session's form token."""
+    if (
+        not isinstance(given, str)
+        or not request.cookies.get(COOKIE)
+        or not hmac.compare_digest(given.encode(), csrf_token(request).encode())
+    ):
+        raise PermissionDenied("this form has no valid token: reload the page and try again")
 
 
 def names(request: Request, *groups: Iterable[str | None]) -> dict[str, str]:

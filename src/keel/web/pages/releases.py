@@ -1,19 +1,30 @@
-"""The releases' pages: a system's releases and runs, one release with its evidence and
-approvals, and its signed bundle for download."""
+"""The releases' pages: a system's releases and runs, one release with its evidence,
+approvals and review round (and, for its pod, the forms of `keel.web.pages.decisions`), and
+its signed bundle for download."""
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from typing import Any
+
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from keel.auth import Principal
-from keel.pipeline import promotion, releases
+from keel.auth import Principal, role_allows
+from keel.catalog import pods
+from keel.pipeline import promotion, releases, reviews
 from keel.pipeline import runs as pipeline_runs
+from keel.pipeline.environments import ENVIRONMENTS
 from keel.pipeline.policy import EvidenceFact, figure_checks
 from keel.web.pages import names, page, page_router, session_principal, workspace
 
 router = page_router()
 RUNS_SHOWN = 20
+DONE = {  # the line shown after a decision's redirect (`?done=ACTION`)
+    "request": "Approval requested.",
+    "approve": "Approved.",
+    "reject": "Rejected.",
+    "promote": "Promoted.",
+}
 
 
 @router.get("/systems/{namespace}/{name}/releases")
@@ -44,12 +55,26 @@ def releases_page(
 
 @router.get("/releases/{namespace}/{name}")
 def release_page(
-    namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
+    namespace: str,
+    name: str,
+    request: Request,
+    done: str | None = Query(None, max_length=16),
+    who: Principal = Depends(session_principal),
 ) -> HTMLResponse:
+    return release_view(request, who, f"model:{namespace}/{name}", notice=DONE.get(done or ""))
+
+
+def release_view(
+    request: Request, who: Principal, ref: str, *, status_code: int = 200, **outcome: Any
+) -> HTMLResponse:
+    """The release page; `outcome` is what a decision posted from it came to (`notice`, or
+    `error` and the `refusal` list), shown above the decision forms."""
     with workspace(request).read() as session:
-        release = releases.get_release(session, f"model:{namespace}/{name}")
+        release = releases.get_release(session, ref)
         status = promotion.status(session, release)
         policies = promotion.standing(session, release).policies
+        held = sorted(pods.roles_of(session, release.system or "", who.actor.id))
+        state = reviews.state_of(session, release)
     statements = {s["predicateType"]: s["predicate"] for s in release.statements()}
     recorded = [
         EvidenceFact(e["track"], e["check"], e["result"], e["figures"], e["createdAt"])
@@ -59,7 +84,8 @@ def release_page(
     people += [e["actor"] for e in status["evidence"]] + [
         a["approver"] for a in status["approvals"]
     ]
-    return page(
+    people += [r["rejecter"] for r in status["review"]["rejections"]]
+    response = page(
         request,
         "release.html",
         who,
@@ -70,7 +96,14 @@ def release_page(
         status=status,
         provenance=statements.get("https://slsa.dev/provenance/v1"),
         attested=statements.get("https://keel.dev/attestation/release/v1"),
+        held=held,
+        may_decide=bool(held) and role_allows(who.role, "editor"),
+        state=state,
+        environments=ENVIRONMENTS,
+        **outcome,
     )
+    response.status_code = status_code
+    return response
 
 
 @router.get("/releases/{namespace}/{name}/bundle")
