@@ -267,4 +267,4 @@ def test_apply_approve_and_init_print_json_results(home, capsys, tmp_path):
     assert json.loads(capsys.readouterr().out)["created"] is False
     assert run(["apply", "-f", str(EXAMPLES / "demo" / "catalog"), "--format", "json"]) == 0
     applied = json.loads(capsys.readouterr().out)
-    assert applied["entities"] == 28 and len(applied["created"]) == 28
+    assert applied["entities"] == 29 and len(applied["created"]) == 29

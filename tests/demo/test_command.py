@@ -22,7 +22,7 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
     assert "Error" not in proc.stdout + proc.stderr  # every step of the tour ran
     assert "http://127.0.0.1:8499/login/code?c=" in proc.stdout  # the port it serves on
     assert (target / "served-url").read_text().strip() == "http://127.0.0.1:8499"
-    assert "28 entities." in proc.stdout
+    assert "29 entities." in proc.stdout
     assert "businessoutcome:default/approval-rate" in proc.stdout
     assert re.search(
         r"credit-scorer: AUC 0\.[6-9]\d\d", proc.stdout
@@ -32,6 +32,9 @@ def test_demo_builds_a_fresh_workspace_and_refuses_foreign_folders(tmp_path):
     assert "credit-scorer@1 (every column): refused staging" in proc.stdout
     assert "evidence model.fairness-age: the newest fairness-age check" in proc.stdout
     assert re.search(r"production +credit-scorer@2", proc.stdout)
+    # the support assistant's production traffic has a release behind it: its index
+    assert re.search(r"production +support-assistant-model@1", proc.stdout)
+    assert (target / "artifacts" / "kb-index" / "kb-index.json").exists()
     assert re.search(r"verified: \d+ checks passed", proc.stdout)  # the tour checks it
     assert (target / "attestations" / "credit-scorer@2.intoto.jsonl").exists()
     again = subprocess.run(

@@ -175,12 +175,23 @@ def make_key(ws: Workspace, actor: Actor, consumer: str | None = None, **kwargs)
 
 
 def route_all(ws: Workspace, actor: Actor, upstream: str, environments=("production",)) -> None:
+    """Both demo APIs routed to `upstream`. The catalog-only workspaces of these tests have
+    no release promoted, so their production routes allow ungoverned traffic (which
+    `test_ungoverned.py` is about; the rest are about routing, limits and guards)."""
     with ws.write(actor) as session:
         for env in environments:
             routes.set_route(
-                session, actor, "api:credit-decision-api", env, upstream, model="credit-scorer"
+                session,
+                actor,
+                "api:credit-decision-api",
+                env,
+                upstream,
+                model="credit-scorer",
+                allow_ungoverned=True,
             )
-            routes.set_route(session, actor, "api:support-chat-api", env, upstream)
+            routes.set_route(
+                session, actor, "api:support-chat-api", env, upstream, allow_ungoverned=True
+            )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The demo routes its two systems through the gateway: the credit model that production
-serves (credit-scorer@2, the fair one) and the support assistant, with a key for its app."""
+serves (credit-scorer@2, the fair one) and the support assistant (its retrieval index,
+support-assistant-model@1), with a key for its app; neither route serves ungoverned."""
 
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ def test_the_demo_through_the_gateway(tmp_path, run_gateway):
             time.sleep(0.1)
         releases = {e.details["endpoint"]: e.details["release"] for e in events}
         assert releases["api:default/credit-decision-api"] == "model:default/credit-scorer@2"
+        # the support assistant's traffic is governed too: its index is a promoted release
+        assert releases["api:default/support-chat-api"] == (
+            "model:default/support-assistant-model@1"
+        )
+        assert not any(e.details.get("ungoverned") for e in events)
     finally:
         ws.close()
         server.stop()

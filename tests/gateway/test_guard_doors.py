@@ -90,7 +90,14 @@ def hostile_gateway(sqlite_served, run_gateway, admin):
     hostile = Hostile()
     with serving(hostile.app()) as url:
         with sqlite_served.ws.write(admin) as session:
-            routes.set_route(session, admin, "api:support-chat-api", "production", url + "/v1")
+            routes.set_route(
+                session,
+                admin,
+                "api:support-chat-api",
+                "production",
+                url + "/v1",
+                allow_ungoverned=True,
+            )
         gw = run_gateway(sqlite_served.settings)
 
         def ask(**body: Any) -> httpx.Response:

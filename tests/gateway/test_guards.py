@@ -396,6 +396,12 @@ def test_a_real_gateway_blocks_an_injection_until_the_route_turns_its_guard_off(
 
     with ws.write(admin) as session:
         routes.set_route(
-            session, admin, "api:support-chat-api", "production", model_server.url, guard=False
+            session,
+            admin,
+            "api:support-chat-api",
+            "production",
+            model_server.url,
+            guard=False,
+            allow_ungoverned=True,
         )
     _until(lambda: ask(INJECTION).status_code == 200)

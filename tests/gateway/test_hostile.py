@@ -98,7 +98,14 @@ def test_an_upstream_redirect_is_never_followed(sqlite_served, run_gateway, admi
     internal = Internal()
     with serving(internal) as inside, serving(redirecting(f"{inside}/latest/meta-data")) as evil:
         with ws.write(admin) as session:
-            routes.set_route(session, admin, "api:support-chat-api", "production", f"{evil}/v1")
+            routes.set_route(
+                session,
+                admin,
+                "api:support-chat-api",
+                "production",
+                f"{evil}/v1",
+                allow_ungoverned=True,
+            )
         gw = run_gateway(sqlite_served.settings)
         key = sqlite_served.prod_key
         messages = [{"role": "user", "content": "hello"}]
@@ -165,7 +172,9 @@ def test_credentials_in_an_upstream_url_are_refused_by_the_cli(sqlite_served, ad
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--upstream-key-env" in done.stderr and "hunter2" not in done.stderr
     with pytest.raises(UsageError, match="upstream-key-env"), ws.write(admin) as session:
-        routes.set_route(session, admin, "api:support-chat-api", "production", url)
+        routes.set_route(
+            session, admin, "api:support-chat-api", "production", url, allow_ungoverned=True
+        )
     assert not _stored_anywhere(ws, "hunter2")
 
 
@@ -266,7 +275,13 @@ def test_a_hung_redis_costs_milliseconds_and_the_route_decides(
 
     with ws.write(admin) as session:
         routes.set_route(
-            session, admin, "api:support-chat-api", "production", upstream, limits_fail="open"
+            session,
+            admin,
+            "api:support-chat-api",
+            "production",
+            upstream,
+            limits_fail="open",
+            allow_ungoverned=True,
         )
     _until(lambda: _post(gw.url, key, "chat/completions", body).status_code == 200, 5)
     served = [_post(gw.url, key, "chat/completions", body) for _ in range(3)]

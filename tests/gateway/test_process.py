@@ -118,6 +118,7 @@ def test_changes_reach_a_running_gateway_within_two_seconds(served, run_gateway,
                 "production",
                 routes.list_routes(session)[0].upstream,
                 model="assistant-v2",
+                allow_ungoverned=True,
             )
         assert _until(lambda: _chat(gw.url, later).json().get("model") == "assistant-v2") <= 2.0
 

@@ -216,7 +216,11 @@ def test_the_catalog_reads_what_decides_governance(demo_ws):
         facts = governing(session, "system:default/credit-decisioning", "Policy")
         unknown = governing(session, "system:default/nope", "Policy")
     assert facts.naming == {"policy:default/credit-decisioning-release"}
-    assert set(facts.specs) == {"policy:default/credit-decisioning-release"}
+    # every policy is read (one may name the system's risk tier); only the one naming it governs
+    assert set(facts.specs) == {
+        "policy:default/credit-decisioning-release",
+        "policy:default/support-assistant-release",
+    }
     assert facts.system_spec["owner"]
     assert [p.key for p in policies_for(facts)] == ["policy:default/credit-decisioning-release"]
     assert unknown.system_spec is None and policies_for(unknown) == []

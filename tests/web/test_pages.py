@@ -51,6 +51,17 @@ def _record_traffic(demo) -> None:
                     "latency_ms": latency,
                 }
             )
+        log.record(  # as a route with --allow-ungoverned records what no release backs
+            {
+                "endpoint": "api:default/support-chat-api",
+                "environment": "production",
+                "key": "gk_test",
+                "decision": "allowed",
+                "status": 200,
+                "latency_ms": 2.0,
+                "ungoverned": True,
+            }
+        )
         log.flush()
     finally:
         ws.close()
@@ -247,7 +258,8 @@ def test_the_audit_log_filters_in_the_store_and_pages_back(server, page):
     page.select_option("select[name=action]", "pipeline.release.approved")
     page.click("form.audit-filters button[type=submit]")
     actions = set(page.locator("table.events tbody td:nth-child(4)").all_inner_texts())
-    assert actions == {"pipeline.release.approved"} and rows.count() == 3
+    # three of credit-scorer@2, two of support-assistant-model@1
+    assert actions == {"pipeline.release.approved"} and rows.count() == 5
     page.fill("input[name=actor]", "dara.kim")
     page.click("form.audit-filters button[type=submit]")
     assert rows.count() == 1 and "Dara Kim" in rows.first.inner_text()
@@ -314,5 +326,12 @@ def test_the_gateway_page_charts_its_traffic_accessibly(server, page):
     requests_now, p50, p95, p99, blocked, refused = last
     assert int(requests_now.replace(",", "")) >= 11 and int(blocked) >= 2 and int(refused) >= 3
     assert float(p50) <= float(p95) <= float(p99)
+    # governance: which release each route serves, and the ungoverned requests counted
+    ungoverned = page.locator("dt", has_text="Ungoverned").locator("xpath=following-sibling::dd[1]")
+    assert int(ungoverned.inner_text()) >= 1
+    credit = page.locator("table.events tr", has_text="Credit decision API").first
+    assert "serves model:default/credit-scorer@2" in credit.inner_text()
+    chat = page.locator("table.events tr", has_text="Support chat API").first
+    assert "ungoverned)" in chat.inner_text()  # "N (1 ungoverned)" in its Requests column
     csp = page.request.get(f"{base}/gateway").headers["content-security-policy"]
     assert "script-src 'self';" in csp

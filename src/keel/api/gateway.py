@@ -47,6 +47,12 @@ class RouteRequest(Body):
         description="When the rate-limit store is down: closed refuses (503), open serves "
         "the request unchecked.",
     )
+    allow_ungoverned: bool = Field(
+        False,
+        description="Production only: serve while the API's model has no release promoted "
+        "to production, recording each request as ungoverned (default: refuse, 403 "
+        "ungoverned_endpoint).",
+    )
 
 
 class KeyRequest(Body):
@@ -84,6 +90,7 @@ def set_route(
             credential_env=body.credential_env,
             guard=body.guard,
             limits_fail=body.limits_fail,
+            allow_ungoverned=body.allow_ungoverned,
         )
     return route.as_dict()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,9 @@ ADMIN = "user:default/ana.lima"  # the demo's ML engineer, who also administers 
 PEER = "user:default/ivo.costa"  # the other ML engineer, who reviews Ana's releases
 RISK_LEAD = "user:default/dara.kim"
 DATA_STEWARD = "user:default/chen.wu"
+SUPPORT_ENGINEER = "user:default/gus.martin"  # the support assistant's pod
+SUPPORT_OWNER = "user:default/fatima.haddad"
+SUPPORT_STEWARD = "user:default/hana.sato"
 
 
 def examples_dir() -> Path:
@@ -71,8 +75,8 @@ def build_demo(home: Path, *, progress=print) -> Demo:
         facts = _train_credit(ws, actor, demo_root, home, by_key)
         progress("running the credit scorer's governed pipeline, twice…")
         facts += _govern_credit_scorer(ws, actor, demo_root, home)
-        progress("building the support assistant's retrieval index…")
-        facts += _build_index(ws, actor, demo_root, home, by_key)
+        progress("building and releasing the support assistant's retrieval index…")
+        facts += _release_support_index(ws, actor, demo_root, home, by_key)
         gateway_facts, gateway_key = _route_through_gateway(ws, actor)
         facts += gateway_facts
         with ws.write(actor) as session:
@@ -194,13 +198,41 @@ def _review_and_advance(ws: Workspace, actor) -> str:
     return f"credit-decisioning: privacy, legal and security reviews recorded; stage {reached}"
 
 
-def _build_index(
+def _release_support_index(
     ws: Workspace, actor, root: Path, home: Path, by_key: dict[str, Entity]
 ) -> list[str]:
-    from keel.demo.support import build_index
+    """The support assistant's retrieval index built and released by its pipeline (Gus, the
+    system's ML engineer, is its author), approved by its product owner and data steward,
+    and promoted to production: the chat API's production traffic has a release behind it."""
+    from keel.pipeline import approvals, promotion
+    from keel.pipeline.evidence import latest_evidence
+    from keel.pipeline.sdk import run_file
 
-    index, hit_rate = build_index(root / "knowledge-base")
-    files = index.save(home / "artifacts" / "kb-index")
+    folder = home / "artifacts" / "kb-index"
+    run_file(
+        root / "pipelines" / "support_assistant.py",
+        ["--articles", str(root / "knowledge-base"), "--out", str(folder)],
+        home=home,
+        user=SUPPORT_ENGINEER,
+    )
+    release = "support-assistant-model@1"
+    for person, role in ((SUPPORT_OWNER, "productOwner"), (SUPPORT_STEWARD, "dataSteward")):
+        approver = user_actor(person, "local")
+        with ws.write(approver) as session:
+            approvals.approve(session, approver, release, role, "reviewed retrieval and consent")
+    engineer = user_actor(SUPPORT_ENGINEER, "local")  # a pod member promotes
+    for environment in ENVIRONMENTS:
+        with ws.write(engineer) as session:
+            decision = promotion.promote(session, engineer, ws.signer(), release, environment)
+        if not decision.allowed:
+            raise UsageError(
+                f"the demo's {release} was refused {environment}: {decision.missing[0]}"
+            )
+    meta = json.loads((folder / "kb-index.json").read_text())
+    articles, dimensions = len(meta["articles"]), meta["dimensions"]
+    with ws.read() as session:
+        measured = latest_evidence(session, "system:default/support-assistant", "eval", "retrieval")
+    hit_rate = measured.figures.get("title_hit_rate", 0.0) if measured else 0.0
     _apply(
         ws,
         actor,
@@ -209,16 +241,18 @@ def _build_index(
                 by_key["featureset:default/kb-retrieval-index"],
                 {
                     "keel.dev/artifact": "artifacts/kb-index/",
-                    "keel.dev/artifact-digest": artifact_digest(files[0].parent),
-                    "keel.dev/articles": str(len(index.names)),
+                    "keel.dev/artifact-digest": artifact_digest(folder),
+                    "keel.dev/articles": str(articles),
                     "keel.dev/title-hit-rate": f"{hit_rate:.0%}",
                 },
             )
         ],
     )
     return [
-        f"kb-retrieval-index: {len(index.names)} articles, {index.vectors.shape[1]} dimensions, "
-        f"{hit_rate:.0%} of articles found first by their own title"
+        f"kb-retrieval-index: {articles} articles, {dimensions} dimensions, "
+        f"{hit_rate:.0%} of articles found first by their own title",
+        f"{release} (the index as its artifact): evidence recorded by its pipeline, approved "
+        "by the product owner and the data steward; in staging and production",
     ]
 
 

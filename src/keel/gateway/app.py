@@ -178,6 +178,12 @@ class Gateway:
             requests.check(call.operation, call.body)  # before limits, guards or the upstream
             call.releases = snapshot.releases.get((call.endpoint, grant.environment), ())
             call.release = _only(call.releases)  # several: the answer may tell which
+            if not call.releases:
+                reason = snapshot.ungoverned.get((call.endpoint, grant.environment))
+                if reason is not None:
+                    if not route.allow_ungoverned:
+                        raise errors.ungoverned(reason)
+                    call.ungoverned = True
             call.stream = call.body.get("stream") is True
             if route.model is not None and call.operation != "predict":
                 call.body["model"] = route.model

@@ -51,6 +51,9 @@ class Snapshot:
     # (endpoint, environment) -> the releases serving it, sorted (empty before a promotion)
     releases: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     loaded_at: float = 0.0
+    # (endpoint, "production") -> why no release governs it, for each production route
+    # that serves nothing promoted: the gateway refuses it unless the route allows it
+    ungoverned: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def resolve(self, model: str) -> str | None:
         return self.aliases.get(model.lower())
@@ -83,14 +86,38 @@ def load(session: Session) -> Snapshot:
     }
     routes = {(r.endpoint, r.environment): r for r in routes_.list_routes(session)}
     endpoints = sorted({e for e, _ in routes} | {e for g in grants.values() for e in g.endpoints})
+    names = _names(endpoints)
+    releases, models = _releases(session, routes)
     return Snapshot(
         current,
         grants,
         routes,
         _aliases(endpoints),
-        _names(endpoints),
-        _releases(session, routes),
+        names,
+        releases,
         time.time(),
+        {
+            (endpoint, environment): ungoverned_reason(names[endpoint], models.get(endpoint, ()))
+            for (endpoint, environment) in routes
+            if environment == GOVERNED and not releases.get((endpoint, environment))
+        },
+    )
+
+
+GOVERNED = "production"  # the environment no traffic reaches without a release behind it
+
+
+def ungoverned_reason(name: str, models: tuple[str, ...]) -> str:
+    """Why a production route serves no release, and the two commands that change that."""
+    if models:
+        what = f"{', '.join(models)} {'has' if len(models) == 1 else 'have'} no release"
+        what += " promoted to production"
+    else:
+        what = "the map names no model it depends on, so no release can govern it"
+    return (
+        f"{name} is not governed in production: {what}; promote a release "
+        f"(keel release promote RELEASE --to production), or let the route serve "
+        f"ungoverned traffic (keel route set {name} --env production --allow-ungoverned)"
     )
 
 
@@ -117,10 +144,13 @@ def _aliases(endpoints: list[str]) -> dict[str, str]:
     return out
 
 
-def _releases(session: Session, routes: dict[tuple[str, str], Route]) -> dict:
+def _releases(
+    session: Session, routes: dict[tuple[str, str], Route]
+) -> tuple[dict[tuple[str, str], tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """The releases each routed environment serves: the promoted releases of the models the
-    endpoint depends on (none before any promotion)."""
+    endpoint depends on (none before any promotion); and those models, per endpoint."""
     out: dict[tuple[str, str], tuple[str, ...]] = {}
+    depends: dict[str, tuple[str, ...]] = {}
     by_system: dict[str, list[dict]] = {}
     for endpoint, environment in routes:
         try:
@@ -130,6 +160,7 @@ def _releases(session: Session, routes: dict[tuple[str, str], Route]) -> dict:
             continue
         spec = entity["entity"].get("spec", {})
         models = {r["target"] for r in entity["relations"] if r["target"].startswith("model:")}
+        depends[endpoint] = tuple(sorted(models))
         system = spec.get("system")
         if not system or not models:
             out[(endpoint, environment)] = ()
@@ -146,4 +177,4 @@ def _releases(session: Session, routes: dict[tuple[str, str], Route]) -> dict:
                 if row["environment"] == environment and row["model"] in models
             )
         )
-    return out
+    return out, depends

@@ -74,6 +74,13 @@ def forbidden(message: str, code: str = "forbidden") -> GatewayError:
     return GatewayError(403, message, "permission_error", code, decision="forbidden")
 
 
+def ungoverned(message: str) -> GatewayError:
+    """A production route whose API's model has no release promoted to production."""
+    return GatewayError(
+        403, message, "permission_error", "ungoverned_endpoint", decision="ungoverned"
+    )
+
+
 def not_found(message: str, code: str = "not_found") -> GatewayError:
     return GatewayError(404, message, "not_found_error", code, decision="not_found")
 

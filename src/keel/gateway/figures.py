@@ -41,11 +41,14 @@ def traffic_figures(
     decisions = Counter(r.get("decision", "?") for r in requests)
     latency = [r["latency_ms"] for r in requests if isinstance(r.get("latency_ms"), int | float)]
     by_route: Counter = Counter()
+    ungoverned: Counter = Counter()  # served in production with no release, per route
     by_key: dict[str, Counter] = {}
     tokens = 0
     for r in requests:
         if r.get("endpoint"):
             by_route[(r["endpoint"], r.get("environment"))] += 1
+            if r.get("ungoverned") is True:
+                ungoverned[(r["endpoint"], r.get("environment"))] += 1
         if r.get("key"):
             counts = by_key.setdefault(r["key"], Counter())
             counts["requests"] += 1
@@ -70,8 +73,9 @@ def traffic_figures(
         "upstream_errors": decisions.get("upstream_error", 0) + decisions.get("circuit_open", 0),
         "latency_ms": {"p50": _pct(latency, 0.5), "p95": _pct(latency, 0.95)},
         "tokens": tokens,
+        "ungoverned": sum(ungoverned.values()),
         "routes": [
-            {"endpoint": e, "environment": env, "requests": n}
+            {"endpoint": e, "environment": env, "requests": n, "ungoverned": ungoverned[(e, env)]}
             for (e, env), n in by_route.most_common()
         ],
         "keys": [

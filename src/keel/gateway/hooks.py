@@ -45,6 +45,7 @@ class Call:
     limits: list = field(default_factory=list)  # the tpm checks taken, settled with usage
     answer: Any = None  # the parsed answer, kept only when the route captures payloads
     limit: str | None = None  # "unchecked": the limit store was down, the route fails open
+    ungoverned: bool = False  # production, no release promoted, served as the route allows
     recorded: bool = False  # the traffic record is written (before the answer's last byte)
 
     @property

@@ -48,6 +48,9 @@ class Route:
     # the limit store (Redis) down or hung: "closed" refuses with 503, "open" serves the
     # request with its limits unchecked and records it so
     limits_fail: str = "closed"
+    # production without a release promoted there: False refuses (403 ungoverned_endpoint),
+    # True serves and records each request as ungoverned
+    allow_ungoverned: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -169,11 +172,14 @@ def set_route(
     credential_env: str | None = None,
     guard: dict[str, Any] | bool | None = None,
     limits_fail: str | None = None,
+    allow_ungoverned: bool = False,
 ) -> Route:
     """Create or replace the route of `endpoint` in `environment`. `credential_env` names
     the environment variable from which the gateway sends the upstream its API key; `guard`
     is the route's guard policy (None: the default, False: no guard); `limits_fail` what
-    happens when the limit store is down ("closed", the default: refuse; "open": serve)."""
+    happens when the limit store is down ("closed", the default: refuse; "open": serve);
+    `allow_ungoverned` lets a production route serve while its API's model has no release
+    promoted to production (each such request is recorded as ungoverned)."""
     check_environment(environment)
     upstream = check_upstream(upstream)  # first: a refused URL is in no error but this one
     guard = check_guard(guard)
@@ -193,6 +199,7 @@ def set_route(
     row.credential_env = credential_env
     row.guard = None if guard is None else json.dumps(guard, sort_keys=True)
     row.limits_fail = limits_fail
+    row.allow_ungoverned = bool(allow_ungoverned)
     row.updated_at, row.updated_by = stamp(), actor.id
     session.flush()
     route = _route(row)
@@ -240,4 +247,5 @@ def _route(row: RouteRow) -> Route:
         row.credential_env,
         json.loads(row.guard) if row.guard else None,
         row.limits_fail or "closed",
+        bool(row.allow_ungoverned),
     )

@@ -32,6 +32,9 @@ class RouteRow(Base):
     # when the limit store (Redis) cannot be asked: NULL or "closed" refuses (503),
     # "open" serves the request unchecked and records it so
     limits_fail: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # a production route whose API's model has no release in production: refused (false,
+    # the default) or served with every request recorded as ungoverned (true)
+    allow_ungoverned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(300))
 

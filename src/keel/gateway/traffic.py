@@ -203,6 +203,7 @@ class RequestEvent:
     stream: bool | None = None  # True for an SSE answer
     tokens: dict[str, int | None] | None = None  # reserved, prompt, completion, total
     limit: str | None = None  # "unchecked": the limit store was down, the route fails open
+    ungoverned: bool | None = None  # True: production with no release, as the route allows
     findings: list[dict[str, Any]] | None = None  # by stage, field, type and place: no text
 
     def details(self) -> dict[str, Any]:
@@ -225,7 +226,7 @@ class RequestEvent:
         return out
 
 
-_OPTIONAL = ("releases", "upstream_ms", "stream", "tokens", "limit", "findings")
+_OPTIONAL = ("releases", "upstream_ms", "stream", "tokens", "limit", "ungoverned", "findings")
 
 
 def request_event(call, seconds: float, used: int | None) -> RequestEvent:
@@ -258,6 +259,7 @@ def request_event(call, seconds: float, used: int | None) -> RequestEvent:
         stream=True if call.stream else None,
         tokens=tokens,
         limit=call.limit,
+        ungoverned=True if call.ungoverned else None,
         findings=call.findings or None,
     )
 

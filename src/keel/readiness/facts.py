@@ -1,17 +1,20 @@
 """What the readiness check looks at, gathered once per system through other packages' functions.
 
 The catalog (the map, its validation findings, the pod), the pipeline (policies, the newest
-data quality evidence, releases, what each environment serves) and this package's reviews
+data quality evidence, releases, what each environment serves), this package's reviews and
+the audit log (the gateway's route events and the traffic they let through ungoverned)
 become one plain `SystemFacts`; the checks are pure functions of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from keel import audit
 from keel.catalog.graph import load_system_scope, system_members
 from keel.catalog.kinds import REVIEW_KINDS
 from keel.catalog.pods import PodReport, pod_report
@@ -48,6 +51,9 @@ class SystemFacts:
     releases: list[str]  # the newest release of each model (short names)
     reviews: dict[str, Review]  # kind -> the newest review
     reviewers: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # kind -> who, field
+    # API -> requests served in production with no release in the last week (at most
+    # UNGOVERNED_READ counted), for each API whose production route allows it
+    ungoverned: dict[str, int] = field(default_factory=dict)
 
     def of_kind(self, *kinds: str) -> list[Member]:
         return [m for m in self.members if m.kind in kinds]
@@ -86,7 +92,50 @@ def gather(session: Session, system: str) -> SystemFacts:
         releases=sorted(newest.values()),
         reviews=latest_reviews(session, key),
         reviewers={kind: reviewers_in(graph, key, kind) for kind in REVIEW_KINDS},
+        ungoverned=_ungoverned(
+            session, [m for m in members if m.kind == "API"], bool(served.get("production"))
+        ),
     )
+
+
+UNGOVERNED_WINDOW = timedelta(days=7)
+UNGOVERNED_READ = 10_000  # traffic events read per API at most
+
+
+def _ungoverned(session: Session, apis: list[Member], promoted: bool) -> dict[str, int]:
+    """The APIs whose production route, by its newest event in the governance log, serves
+    traffic with no release behind it, with how many such requests the traffic log holds for
+    the last week. Read from the log, not the gateway's tables: readiness sits below the
+    gateway, and the log is the record either way."""
+    out: dict[str, int] = {}
+    since = (datetime.now(UTC) - UNGOVERNED_WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for api in apis:
+        route = _production_route(session, api.key)
+        if route is None or not route.get("allow_ungoverned"):
+            continue
+        served = [
+            e
+            for e in audit.list_events(
+                session, log="traffic", subject=api.key, since=since, limit=UNGOVERNED_READ
+            )
+            if e.details.get("ungoverned") is True
+        ]
+        if served or not promoted:
+            out[api.key] = len(served)
+    return out
+
+
+def _production_route(session: Session, api: str) -> dict[str, Any] | None:
+    """The details of the newest `gateway.route.set` of `api` in production, or None when
+    there is none or a `gateway.route.removed` followed it."""
+    for event in reversed(audit.list_events(session, subject=api)):
+        if event.details.get("environment") != "production":
+            continue
+        if event.action == "gateway.route.set":
+            return event.details
+        if event.action == "gateway.route.removed":
+            return None
+    return None
 
 
 def _short(release: str) -> str:

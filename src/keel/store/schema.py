@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from keel.store.base import Base
 
-HEAD = "0010"
+HEAD = "0011"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

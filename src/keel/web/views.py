@@ -185,8 +185,12 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def route_row(route: Route) -> dict[str, Any]:
-    """A gateway route as its pages show it: limits and guards in words."""
+def route_row(
+    route: Route, serving: tuple[str, ...] = (), ungoverned: bool = False
+) -> dict[str, Any]:
+    """A gateway route as its pages show it: limits, guards and governance in words;
+    `serving` the releases promoted where it routes, `ungoverned` whether it is a production
+    route with none (keel.gateway.config.Snapshot.ungoverned)."""
     limits = [f"{route.rpm:,} rpm" if route.rpm else "", f"{route.tpm:,} tpm" if route.tpm else ""]
     limits += [f"timeout {route.timeout:g} s" if route.timeout else ""]
     limits += [f"fails {route.limits_fail} without the limit store"]
@@ -209,10 +213,20 @@ def route_row(route: Route) -> dict[str, Any]:
         guards = ("custom — " if route.guard else "default — ") + " · ".join(stages)
     if route.capture:
         guards += " · captures payloads (redacted)"
+    if serving:
+        governance = "serves " + ", ".join(serving)
+    elif not ungoverned:
+        governance = "no release promoted here"
+    elif route.allow_ungoverned:
+        governance = "UNGOVERNED: no release in production; served (--allow-ungoverned)"
+    else:
+        governance = "refused: no release in production (403 ungoverned_endpoint)"
     return {
         **route.as_dict(),
         "limits": " · ".join(x for x in limits if x),
         "guards": guards,
+        "governance": governance,
+        "ungoverned": ungoverned,
     }
 
 

@@ -26,6 +26,10 @@ TOUR = (
         ["release", "where", "credit-decisioning"],
     ),
     (
+        "Does the support assistant's production traffic have a release behind it?",
+        ["release", "where", "support-assistant"],
+    ),
+    (
         "Is credit decisioning ready to scale, and what would raise its score?",
         ["ready", "credit-decisioning"],
     ),

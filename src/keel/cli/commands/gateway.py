@@ -161,6 +161,12 @@ def route_set(
         help="When the rate-limit store (Redis) is down: closed (refuse, 503; the default) or "
         "open (serve, recorded as limit: unchecked).",
     ),
+    allow_ungoverned: bool | None = typer.Option(
+        None,
+        "--allow-ungoverned/--refuse-ungoverned",
+        help="Production only: serve while the API's model has no release promoted to "
+        "production, each request recorded as ungoverned (default: refuse, 403).",
+    ),
     clear: list[str] = typer.Option(
         [],
         "--clear",
@@ -194,6 +200,7 @@ def route_set(
         "capture": capture,
         "credential_env": credential_env,
         "limits_fail": limits_fail,
+        "allow_ungoverned": allow_ungoverned,
         "guard": False if no_guard else None,
     }
     if guard_file:
@@ -277,6 +284,8 @@ def _print_route(r: dict) -> None:
     if r.get("credential_env"):
         limits += f" upstream-key-env={r['credential_env']}"
     limits += f" limits-fail={r['limits_fail']}"
+    if r.get("allow_ungoverned"):
+        limits += " allow-ungoverned"
     limits += " guard=" + ("off" if r["guard"] is False else "custom" if r["guard"] else "default")
     console.print(
         f"{r['endpoint']}  {r['environment']:10}  {r['upstream']}  {limits}", markup=False

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from keel.auth import Principal, role_allows
 from keel.errors import PermissionDenied
-from keel.gateway import keys, routes
+from keel.gateway import config, keys
 from keel.gateway.figures import traffic_figures, traffic_series
 from keel.web import views
 from keel.web.pages import names, page, page_router, session_principal, workspace
@@ -27,8 +27,9 @@ def gateway_page(
     with workspace(request).read() as session:
         figures = traffic_figures(session)
         series = traffic_series(session)
-        found_routes = routes.list_routes(session)
+        snapshot = config.load(session)  # what the gateway itself would serve, and refuse
         found_keys = keys.list_keys(session)
+    found_routes = list(snapshot.routes.values())
     endpoints = [r.endpoint for r in found_routes] + [e for k in found_keys for e in k.endpoints]
     return page(
         request,
@@ -38,7 +39,14 @@ def gateway_page(
         refresh=refresh,
         traffic=series,
         charts=views.traffic_charts(series),
-        routes=[views.route_row(r) for r in found_routes],
+        routes=[
+            views.route_row(
+                r,
+                snapshot.releases.get((r.endpoint, r.environment), ()),
+                (r.endpoint, r.environment) in snapshot.ungoverned,
+            )
+            for r in found_routes
+        ],
         keys=found_keys,
         names=names(request, endpoints),
     )
