@@ -147,3 +147,50 @@ def test_bad_smtp_settings_are_one_line(env, problem):
         smtp_settings(env)
     assert problem in str(caught.value) and "\n" not in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_an_approval_request_mails_the_pod_members_who_must_decide(
+    demo_ws, smtp_env, credit_artifacts
+):
+    """A recipients subscription mails each person the request names, at their address in
+    the map, with the release page to decide on; the author is not among them."""
+    from keel.errors import InputError
+    from keel.identity import user_actor
+    from keel.pipeline import reviews
+    from tests.pipeline.test_promotion import IVO, _approve, _release
+
+    engineer = user_actor("user:default/ana.lima", "local")
+    with pytest.raises(InputError, match="names no recipients"):
+        subscribe(demo_ws, engineer, event="incident", recipients=True)
+    with pytest.raises(InputError, match="give one target"):
+        subscribe(demo_ws, engineer, event="approval-requested", recipients=True, email="a@b.org")
+    sub = subscribe(demo_ws, engineer, event="approval-requested", recipients=True)
+    assert sub.kind == "email" and sub.target == "(recipients)"
+
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    _approve(demo_ws, IVO, release, "mlEngineer")
+    with demo_ws.write(engineer) as session:
+        reviews.request_approval(session, engineer, release.short_name, "please review")
+    assert deliver(demo_ws).delivered == 1
+    ((_, rcpts, message),) = smtp_env.messages
+    assert sorted(rcpts) == ["chen.wu@example.com", "dara.kim@example.com"]
+    assert "ana.lima@example.com" not in message["To"]
+    text = message.get_payload(decode=True).decode()
+    assert f"Decide: http://127.0.0.1:8400/releases/default/{release.short_name}" in text
+    assert "please review" in text
+
+
+def test_a_request_whose_recipients_have_no_address_is_a_final_failure(sqlite_ws, admin, smtp_env):
+    sub = subscribe(sqlite_ws, admin, event="approval-requested", recipients=True)
+    emit(
+        sqlite_ws,
+        admin,
+        "pipeline.approval.requested",
+        "model:default/m@1",
+        recipients=[{"user": "user:default/nobody", "role": "riskLead"}],
+    )
+    deliver(sqlite_ws)
+    with sqlite_ws.read() as session:
+        (row,) = deliveries(session, subscription=sub.id)
+    assert row.status == "dead" and "spec.profile.email" in row.last_error
+    assert smtp_env.messages == []

@@ -26,6 +26,11 @@ class SubscriptionRequest(Body):
         None, max_length=500, description="The signing key: env:NAME or file:/path."
     )
     email: str | None = Field(None, max_length=254)
+    recipients: bool = Field(
+        False,
+        description="Mail each person the event names as a recipient (an approval request's "
+        "pod members), at spec.profile.email of their User.",
+    )
 
 
 def _own(request: Request, ws: Workspace) -> set[tuple[str, int]]:

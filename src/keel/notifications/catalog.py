@@ -40,12 +40,21 @@ TYPES: tuple[EventType, ...] = (
     EventType("worker.job.failed", "job-failed", "a scheduled job failed"),
 )
 ACTIONS = {t.action: t for t in TYPES}
+# the actions whose details name `recipients` (people, by user key), for subscriptions that
+# mail each of them rather than one address
+WITH_RECIPIENTS: tuple[str, ...] = ("pipeline.approval.requested",)
 # aliases naming several actions at once
 GROUPS: dict[str, tuple[str, ...]] = {
     "incident": ("incidents.incident.*", "incidents.action.*"),
     "key-expiring": ("gateway.key.expiring", "auth.token.expiring"),
 }
 ALIASES: dict[str, tuple[str, ...]] = {t.alias: (t.action,) for t in TYPES} | GROUPS
+
+
+def names_recipients(pattern: str) -> bool:
+    """Whether every action `pattern` stands for names its recipients."""
+    found = expand(pattern)
+    return bool(found) and all(a in WITH_RECIPIENTS for a in found)
 
 
 def patterns() -> list[str]:

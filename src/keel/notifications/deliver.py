@@ -134,14 +134,26 @@ def payload(event: audit.Event, sub_id: str, msg_id: str, public_url: str | None
             "op": event.op,
             "details": event.details,
         },
-        "links": {"event": link(public_url, event.seq)},
+        "links": {"event": link(public_url, event.seq)}
+        | ({"release": decide} if (decide := release_link(public_url, event)) else {}),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def release_link(public_url: str | None, event: audit.Event) -> str | None:
+    """The release page of an event about a release (`model:ns/name@N`), where its
+    approvers decide; None for other events."""
+    kind, _, rest = event.subject.partition(":")
+    namespace, _, name = rest.partition("/")
+    if kind != "model" or "@" not in name or not namespace:
+        return None
+    return link(public_url, 0).rsplit("/events/", 1)[0] + f"/releases/{namespace}/{name}"
 
 
 def message(event: audit.Event, sub_id: str, public_url: str | None) -> tuple[str, str]:
     """The e-mail's subject and text."""
     subject = f"[Keel] {event.action}: {event.subject}"
+    decide = release_link(public_url, event)
     details = json.dumps(event.details, indent=2, sort_keys=True, ensure_ascii=False)
     text = (
         f"Keel event #{event.seq}: {event.action}\n"
@@ -149,8 +161,10 @@ def message(event: audit.Event, sub_id: str, public_url: str | None) -> tuple[st
         f"by:      {event.actor.get('id')} ({event.actor.get('via')})\n"
         f"at:      {event.time}\n\n"
         f"{details}\n\n"
-        f"See it: {link(public_url, event.seq)}\n\n"
-        f"You get this through subscription {sub_id}; end it with `keel notify remove {sub_id}`.\n"
+        f"See it: {link(public_url, event.seq)}\n"
+        + (f"Decide: {decide}\n" if decide else "")
+        + "\n"
+        + f"You get this through subscription {sub_id}; end it with `keel notify remove {sub_id}`.\n"
     )
     return subject, text
 
@@ -162,8 +176,10 @@ def attempt_one(
     policy: Policy,
     public_url: str | None,
     own: set[tuple[str, int]],
+    recipients: list[str] | None = None,
 ) -> send.Outcome:
-    """One attempt of one delivery, nothing written."""
+    """One attempt of one delivery, nothing written; `recipients` the addresses of a
+    subscription that mails the event's recipients (`recipient_addresses`)."""
     if sub.kind == "webhook":
         try:
             targets.check_webhook(sub.target, own)  # the control plane's address may have moved
@@ -178,8 +194,41 @@ def attempt_one(
         settings = send.smtp_settings()
     except UsageError as exc:
         return send.Outcome(False, True, None, str(exc), 0)
+    to = sub.target
+    if to == targets.RECIPIENTS:
+        if not recipients:
+            why = (
+                "a recipients subscription mails the people each event names, and a test "
+                "names none: subscribe an address (--email) to try the SMTP settings"
+                if event.action == TEST_TYPE
+                else "none of the event's recipients has an e-mail address in the map "
+                "(spec.profile.email of their User)"
+            )
+            return send.Outcome(False, False, None, why, 0)
+        to = ", ".join(recipients)
     subject, text = message(event, sub.id, public_url)
-    return send.email(settings, sub.target, subject, text, msg_id, timeout=policy.timeout)
+    return send.email(settings, to, subject, text, msg_id, timeout=policy.timeout)
+
+
+def recipient_addresses(session: Session, event: audit.Event) -> list[str]:
+    """The e-mail addresses (spec.profile.email) of the users the event's details name as
+    `recipients`, each once, in their order; people without a valid address are left out."""
+    from keel.catalog.queries import get_entity
+    from keel.errors import KeelError
+
+    found: list[str] = []
+    for entry in event.details.get("recipients") or []:
+        user = entry.get("user") if isinstance(entry, dict) else entry
+        if not isinstance(user, str):
+            continue
+        try:
+            spec = get_entity(session, user)["entity"].get("spec") or {}
+            address = targets.check_email(str((spec.get("profile") or {}).get("email") or ""))
+        except KeelError:
+            continue
+        if address not in found:
+            found.append(address)
+    return found
 
 
 def record(
@@ -303,11 +352,18 @@ def run_pass(
         )
         subs = {s.id: s for s in session.execute(select(SubscriptionRow)).scalars()}
         events = {seq: audit.list_events(session, seq=seq)[0] for seq in {d[2] for d in due}}
+        addressed = {  # read now, so each attempt sends to the map's current addresses
+            seq: recipient_addresses(session, events[seq])
+            for _, sub_id, seq in due
+            if subs[sub_id].target == targets.RECIPIENTS
+        }
     deadline = None if policy.budget is None else time.monotonic() + policy.budget
     for delivery_id, sub_id, seq in due:  # rows stay readable: sessions keep them on commit
         if deadline is not None and time.monotonic() >= deadline:
             break  # the rest stay due for the next pass
-        outcome = attempt_one(subs[sub_id], events[seq], delivery_id, policy, public_url, own)
+        outcome = attempt_one(
+            subs[sub_id], events[seq], delivery_id, policy, public_url, own, addressed.get(seq)
+        )
         with write() as session:
             state = record(session, actor, delivery_id, outcome, policy, now)
         done.attempted += 1

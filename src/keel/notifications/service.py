@@ -117,15 +117,27 @@ def subscribe(
     webhook: str | None = None,
     secret_ref: str | None = None,
     email: str | None = None,
+    recipients: bool = False,
     own: set[tuple[str, int]],
 ) -> Subscription:
-    """A new subscription of `event` (an action, `a.b.*`, or an alias) to one target.
+    """A new subscription of `event` (an action, `a.b.*`, or an alias) to one target: a
+    webhook, an e-mail address, or (`recipients`) an e-mail to each person the event names
+    as its recipients (an approval request's pod members), at their address in the map.
 
     `own` are the control plane's origins (`targets.control_plane`), refused as webhooks."""
     pattern = catalog.resolve(event)
     wanted = subject_filter(subject)
-    if bool(webhook) == bool(email):
-        raise InputError("give one target: a webhook URL or an e-mail address")
+    if sum((bool(webhook), bool(email), bool(recipients))) != 1:
+        raise InputError(
+            "give one target: a webhook URL, an e-mail address, or the event's recipients"
+        )
+    if recipients:
+        named = [a for a in pattern.split(",") if not catalog.names_recipients(a)]
+        if named:
+            raise InputError(
+                f"{named[0]} names no recipients; only {', '.join(catalog.WITH_RECIPIENTS)} do"
+            )
+        email = targets.RECIPIENTS
     if webhook:
         target, kind = targets.check_webhook(webhook, own), "webhook"
         if not secret_ref:
@@ -134,7 +146,8 @@ def subscribe(
             )
         ref = targets.check_ref(secret_ref, "the signing secret")
     else:
-        target, kind = targets.check_email(email or ""), "email"
+        target = email if recipients else targets.check_email(email or "")
+        kind = "email"
         if secret_ref:
             raise InputError("--secret-ref signs webhooks; an e-mail subscription takes none")
         ref = None

@@ -91,6 +91,9 @@ def check_webhook(url: str, own: set[tuple[str, int]]) -> str:
     return url
 
 
+RECIPIENTS = "(recipients)"  # an e-mail target: the people the event names, not one address
+
+
 def check_email(address: str) -> str:
     address = address.strip()
     if len(address) > 254 or not EMAIL.match(address):

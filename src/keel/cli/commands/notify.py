@@ -51,6 +51,12 @@ def subscribe_(
         None, "--secret-ref", metavar="REF", help="The signing key: env:NAME or file:/path."
     ),
     email: str | None = typer.Option(None, "--email", metavar="ADDR", help="Mail here."),
+    recipients: bool = typer.Option(
+        False,
+        "--email-recipients",
+        help="Mail each person the event names (approval-requested: the pod members who "
+        "hold the roles asked), at their User's spec.profile.email.",
+    ),
     fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
@@ -64,6 +70,7 @@ def subscribe_(
         "webhook": webhook,
         "secret_ref": secret_ref,
         "email": email,
+        "recipients": recipients,
     }
 
     def through_api(settings) -> dict:
