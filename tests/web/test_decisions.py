@@ -77,6 +77,31 @@ def _form_fields(page, form_class: str) -> dict[str, str]:
     }
 
 
+def test_one_page_answers_the_risk_leads_question(decisions_server, as_user):
+    """A system's releases page: what serves where, who approved it, each gated figure
+    beside its threshold, and what each environment still lacks for the newest release."""
+    page = as_user(RISK_LEAD, "viewer")
+    page.goto(f"{decisions_server[0]}/systems/default/credit-decisioning")
+    page.locator("p.lead a", has_text="Releases").click()
+    production = page.locator("article.governed[data-environment=production]")
+    expect(production).to_have_count(1)
+    assert "credit-scorer@2" in production.locator("h3").inner_text()
+    approved = production.locator("p", has_text="Approved by").inner_text()
+    for person, role in (("Ivo Costa", "ML engineer"), ("Dara Kim", "risk lead")):
+        assert f"{person} as {role}" in approved
+    assert "local identity, unproven" in approved  # the demo approves with --as
+    dpd = production.locator("tr[data-figure='model.fairness-sex.demographic_parity_difference']")
+    assert dpd.locator("td.bound").inner_text() == "≤ 0.1"
+    assert dpd.locator("td.verdict").inner_text() == "pass"
+    assert float(dpd.locator("td.value").inner_text()) <= 0.1
+    lacking = page.locator("article.lacks[data-release='model:default/credit-scorer@3']")
+    expect(lacking).to_have_count(1)
+    staging = lacking.locator("ul.missing-staging").inner_text()
+    assert "approval" in staging and "ML engineer" in staging
+    production_gaps = lacking.locator("ul.missing-production").inner_text()
+    assert "has not been in staging" in production_gaps
+
+
 def test_request_reject_approve_and_a_refused_promote(decisions_server, as_user):
     base, demo = decisions_server
     subject = "model:default/credit-scorer@1"

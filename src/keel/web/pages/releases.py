@@ -31,15 +31,30 @@ DONE = {  # the line shown after a decision's redirect (`?done=ACTION`)
 def releases_page(
     namespace: str, name: str, request: Request, who: Principal = Depends(session_principal)
 ) -> HTMLResponse:
+    """The risk lead's page for a system: what serves where, who approved it, on what evidence
+    (each gated figure beside its threshold), and what each environment still lacks."""
     system = f"system:{namespace}/{name}"
     with workspace(request).read() as session:
         found = releases.list_releases(session, system)
         placed = promotion.where(session, system)
         runs = pipeline_runs.list_runs(session, system, RUNS_SHOWN)
-    serves: dict[str, list[str]] = {}
-    for row in placed:
-        serves.setdefault(row["release"], []).append(row["environment"])
+        by_name = {r.name: r for r in found}
+        serving = [
+            {**row, **_governance(session, by_name[row["release"]])}
+            for row in placed
+            if row["release"] in by_name
+        ]
+        serves: dict[str, list[str]] = {}
+        for row in placed:
+            serves.setdefault(row["release"], []).append(row["environment"])
+        newest = {r.model: r for r in found}  # ordered by model, then version: the last wins
+        candidates = [  # the newest of each model, until it reaches production
+            _governance(session, r)
+            for r in newest.values()
+            if "production" not in serves.get(r.name, [])
+        ]
     people = [r.created_by for r in found] + [run.actor for run in runs]
+    people += [a["approver"] for g in serving for a in g["status"]["approvals"]]
     return page(
         request,
         "releases.html",
@@ -49,8 +64,27 @@ def releases_page(
         releases=list(reversed(found)),
         serves=serves,
         placed=placed,
+        serving=serving,
+        candidates=candidates,
         runs=runs,
     )
+
+
+def _governance(session, release: releases.Release) -> dict[str, Any]:
+    """A release's status (evidence, approvals, review round, what each environment lacks),
+    its policies, and its figures beside their thresholds: what its pages show."""
+    status = promotion.status(session, release)
+    policies = promotion.standing(session, release).policies
+    recorded = [
+        EvidenceFact(e["track"], e["check"], e["result"], e["figures"], e["createdAt"])
+        for e in status["evidence"]
+    ]
+    return {
+        "subject": release,
+        "status": status,
+        "policies": [p.key for p in policies],
+        "figures": figure_checks(policies, recorded),
+    }
 
 
 @router.get("/releases/{namespace}/{name}")
@@ -71,15 +105,11 @@ def release_view(
     `error` and the `refusal` list), shown above the decision forms."""
     with workspace(request).read() as session:
         release = releases.get_release(session, ref)
-        status = promotion.status(session, release)
-        policies = promotion.standing(session, release).policies
+        governed = _governance(session, release)
         held = sorted(pods.roles_of(session, release.system or "", who.actor.id))
         state = reviews.state_of(session, release)
+    status, policies = governed["status"], governed["policies"]
     statements = {s["predicateType"]: s["predicate"] for s in release.statements()}
-    recorded = [
-        EvidenceFact(e["track"], e["check"], e["result"], e["figures"], e["createdAt"])
-        for e in status["evidence"]
-    ]
     people = [release.created_by, release.model]
     people += [e["actor"] for e in status["evidence"]] + [
         a["approver"] for a in status["approvals"]
@@ -89,9 +119,9 @@ def release_view(
         request,
         "release.html",
         who,
-        names=names(request, people, [p.key for p in policies]),
-        policies=[p.key for p in policies],
-        figures=figure_checks(policies, recorded),
+        names=names(request, people, policies),
+        policies=policies,
+        figures=governed["figures"],
         release=release,
         status=status,
         provenance=statements.get("https://slsa.dev/provenance/v1"),
