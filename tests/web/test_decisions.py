@@ -210,6 +210,25 @@ def test_forged_cross_site_and_viewer_posts_record_nothing(decisions_server, as_
         assert answer.status == 403, (headers, answer.status)
     assert len(_events(demo, subject)) == before
 
+    # bad input: a release that does not exist, an unknown action, a role not held
+    headers = {"Origin": base}
+    missing = lead.request.post(
+        base + "/releases/default/credit-scorer@99/decide",
+        form={**fields, "role": "riskLead", "reason": "x"},
+        headers=headers,
+    )
+    assert missing.status == 404 and "credit-scorer@99" in missing.text()
+    odd = lead.request.post(url, form={**fields, "action": "delete"}, headers=headers)
+    assert odd.status == 422 and "delete" in odd.text()
+    unheld = lead.request.post(
+        url, form={**fields, "role": "dataSteward", "reason": "x"}, headers=headers
+    )
+    assert unheld.status == 403 and "dataSteward" in unheld.text()
+    assert len(_events(demo, subject, "pipeline.release.rejected")) == 0
+    (refused,) = _events(demo, subject, "pipeline.rejection.refused")  # refusals are logged
+    assert refused.actor["id"] == "user:default/dara.kim" and refused.actor["via"] == "token"
+    before = len(_events(demo, subject))
+
     # a viewer session holding the pod role sees why it cannot decide, and a post is refused
     viewer = as_user(RISK_LEAD, "viewer")
     viewer.goto(base + FAIR)
