@@ -8,7 +8,6 @@ the real `keel route set` to change the route."""
 from __future__ import annotations
 
 import subprocess
-import time
 
 import openai
 import pytest
@@ -18,6 +17,8 @@ from keel.gateway import config, routes
 from keel.readiness.scorecard import readiness
 from keel.web.views import route_row
 from tests.gateway.conftest import KEEL, make_key, workspace_env
+from tests.gateway.test_hostile import _traffic as _records
+from tests.gateway.test_hostile import _until
 
 CHAT = "api:default/support-chat-api"
 MODEL = "model:default/support-assistant-model"
@@ -31,21 +32,6 @@ def _ask(client: openai.OpenAI):
     return client.chat.completions.create(
         model="support-chat-api", messages=[{"role": "user", "content": "I lost my card"}]
     )
-
-
-def _records(ws) -> list:
-    with ws.read() as session:
-        return audit.list_events(session, log="traffic", action="gateway.request.handled")
-
-
-def _until(check, limit: float = 5.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not within {limit} s")
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def _record_traffic(demo) -> None:
             )
         log.record(  # as a route with --allow-ungoverned records what no release backs
             {
-                "endpoint": "api:default/support-chat-api",
+                "endpoint": "api:default/credit-decision-api",
                 "environment": "production",
                 "key": "gk_test",
                 "decision": "allowed",
@@ -331,7 +331,8 @@ def test_the_gateway_page_charts_its_traffic_accessibly(server, page):
     assert int(ungoverned.inner_text()) >= 1
     credit = page.locator("table.events tr", has_text="Credit decision API").first
     assert "serves model:default/credit-scorer@2" in credit.inner_text()
+    assert "ungoverned)" in credit.inner_text()  # "N (1 ungoverned)" in its Requests column
     chat = page.locator("table.events tr", has_text="Support chat API").first
-    assert "ungoverned)" in chat.inner_text()  # "N (1 ungoverned)" in its Requests column
+    assert "serves model:default/support-assistant-model@1" in chat.inner_text()
     csp = page.request.get(f"{base}/gateway").headers["content-security-policy"]
     assert "script-src 'self';" in csp

@@ -123,15 +123,13 @@ def approve(
     caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
-    found = refusals.logged(
+    return _decided(
         ws,
-        caller.actor,
+        caller,
         "pipeline.approval.refused",
         release,
         lambda session: approvals.approve(session, caller.actor, release, body.role, body.comment),
-        standing=refusals.release_standing(caller.actor, release),
     )
-    return found.summary()
 
 
 @router.post(
@@ -145,15 +143,13 @@ def request_approval(
     caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
-    found = refusals.logged(
+    return _decided(
         ws,
-        caller.actor,
+        caller,
         "pipeline.approval_request.refused",
         release,
         lambda session: reviews.request_approval(session, caller.actor, release, body.note),
-        standing=refusals.release_standing(caller.actor, release),
     )
-    return found.summary()
 
 
 @router.post(
@@ -167,15 +163,13 @@ def reject(
     caller: Principal = Depends(editor),
     ws: Workspace = Depends(workspace),
 ) -> dict[str, Any]:
-    found = refusals.logged(
+    return _decided(
         ws,
-        caller.actor,
+        caller,
         "pipeline.rejection.refused",
         release,
         lambda session: reviews.reject(session, caller.actor, release, body.role, body.reason),
-        standing=refusals.release_standing(caller.actor, release),
     )
-    return found.summary()
 
 
 @router.post(
@@ -218,3 +212,17 @@ def show(
         **found.summary(),
         "statements": {s["predicateType"]: s["predicate"] for s in found.statements()},
     }
+
+
+def _decided(ws: Workspace, caller: Principal, refused: str, release: str, decide) -> dict:
+    """A decision on a release, its refusal logged as `refused` when the caller has standing
+    (keel.pipeline.refusals), and its summary as the answer."""
+    found = refusals.logged(
+        ws,
+        caller.actor,
+        refused,
+        release,
+        decide,
+        standing=refusals.release_standing(caller.actor, release),
+    )
+    return found.summary()
