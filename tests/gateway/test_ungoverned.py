@@ -173,3 +173,29 @@ def test_the_setting_round_trips_through_the_api(api, ws):
     with ws.read() as session:
         events = audit.list_events(session, action="gateway.route.set")
     assert [e.details["allow_ungoverned"] for e in events] == [True, False]
+
+
+def test_readiness_flags_an_allowing_route_by_the_gateways_rule(ungoverned, admin):
+    """Flagged while the route allows ungoverned traffic and none of the API's own models is
+    in production: even before any request, and however much staging traffic follows; not
+    once its model's release serves production (another model's release does not count)."""
+    from keel.catalog.graph import load_system_scope, system_members
+    from keel.readiness.facts import Member, _ungoverned
+
+    ws, _, _ = ungoverned
+    with ws.write(admin) as session:
+        current = routes.list_routes(session)[0]
+        routes.set_route(
+            session, admin, CHAT, "production", current.upstream, allow_ungoverned=True
+        )
+    with ws.read() as session:
+        graph = load_system_scope(session, "system:default/support-assistant")
+        keys = system_members(graph, "system:default/support-assistant")
+        apis = [
+            Member(k, "API", graph.nodes[k].spec)
+            for k in sorted(keys)
+            if graph.nodes[k].kind == "API"
+        ]
+        assert _ungoverned(session, apis, []) == {CHAT: 0}
+        assert _ungoverned(session, apis, ["credit-scorer@2"]) == {CHAT: 0}  # not its model
+        assert _ungoverned(session, apis, ["support-assistant-model@1"]) == {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from keel.audit import attest, checkpoints, intoto, list_events
@@ -278,3 +280,31 @@ def test_the_ml_bom_is_valid_cyclonedx_1_6_with_a_model_card(demo_ws, engineer, 
     (data,) = [c for c in bom["components"] if c["bom-ref"] == "datasource:default/german-credit"]
     assert data["hashes"][0]["content"] == artifact_digest(GERMAN_CREDIT)[7:]
     assert data["data"][0]["contents"]["url"].startswith("https://archive.ics.uci.edu/")
+
+
+@given(version=st.text(min_size=1, max_size=12))
+def test_a_release_reference_is_ascii_digits_or_one_line_refusal(version):
+    """`model@V`: V is a positive ASCII number (no sign, no leading zero, at most 9 digits) or
+    the reference is refused with InputError; never another exception, never an alias (a
+    superscript, an Arabic-Indic or a fullwidth digit must not name release 1)."""
+    from keel.errors import InputError
+    from keel.pipeline.releases import release_key
+
+    plain = version.isascii() and version.isdigit() and version[0] != "0" and len(version) <= 9
+    try:
+        key = release_key(f"credit-scorer@{version}")
+    except InputError as exc:
+        assert not plain and "\n" not in str(exc)
+    else:
+        assert plain and key == f"model:default/credit-scorer@{version}"
+
+
+@pytest.mark.parametrize(
+    "odd", ["\u00b2", "\u0661", "\uff11", "01", "0", "-1", "1.5", " 1", "1 "]
+)  # superscript two, Arabic-Indic one, fullwidth one, ...
+def test_look_alike_versions_are_refused(odd):
+    from keel.errors import InputError
+    from keel.pipeline.releases import release_key
+
+    with pytest.raises(InputError, match="is not a release"):
+        release_key(f"credit-scorer@{odd}")

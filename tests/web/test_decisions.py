@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from keel.api import create_app
 from keel.audit import list_events
 from keel.demo import build_demo
-from keel.demo.build import ADMIN, PEER, RISK_LEAD, examples_dir
+from keel.demo.build import ADMIN, DATA_STEWARD, PEER, RISK_LEAD, examples_dir
 from keel.workspace import open_workspace
 from tests.servers import serving
 from tests.web.conftest import log_in
@@ -188,6 +188,59 @@ def test_a_double_post_records_one_decision(decisions_server, as_user):
     assert second.status == 409 and "out of date" in second.text()
     approved = _events(demo, "model:default/credit-scorer@3", "pipeline.release.approved")
     assert [e.actor["id"] for e in approved].count(RISK_LEAD) == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "action", "extra", "recorded"),
+    [
+        (ADMIN, "request", {"note": "at once"}, "pipeline.approval.requested"),
+        (PEER, "promote", {"to": "production"}, "pipeline.promotion.refused"),  # not in staging
+    ],
+)
+def test_simultaneous_posts_of_one_form_record_one_decision(
+    decisions_server, as_user, user, action, extra, recorded
+):
+    """Eight posts of the same form at once (a hammered button, a replaying proxy): the state
+    is checked under the writer lock, so exactly one is recorded, refusals included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    base, demo = decisions_server
+    page = as_user(user)
+    page.goto(base + UNFAIR)
+    form = {**_form_fields(page, action), **extra}
+    cookies = {c["name"]: c["value"] for c in page.context.cookies(base)}
+    before = len(_events(demo, "model:default/credit-scorer@1", recorded))
+
+    def post(_: int) -> int:
+        with httpx.Client(cookies=cookies, headers={"Origin": base}, timeout=30) as http:
+            return http.post(base + UNFAIR + "/decide", data=form).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(post, range(8)))
+    assert statuses.count(409) >= 7, statuses
+    assert len(_events(demo, "model:default/credit-scorer@1", recorded)) == before + 1
+
+
+def test_someone_elses_refusal_leaves_my_open_form_current(decisions_server, as_user):
+    """A refusal decides nothing: the author's refused approval does not make the data
+    steward's open page stale (or anyone could keep everyone's forms out of date)."""
+    base, demo = decisions_server
+    steward = as_user(DATA_STEWARD)
+    steward.goto(base + UNFAIR)
+    author = as_user(ADMIN)
+    author.goto(base + UNFAIR)
+    refused = author.request.post(
+        base + UNFAIR + "/decide",
+        form={**_form_fields(author, "approve"), "role": "mlEngineer", "comment": "mine"},
+        headers={"Origin": base},
+    )
+    assert refused.status == 403
+    assert _events(demo, "model:default/credit-scorer@1", "pipeline.approval.refused")
+    steward.locator("section.decide form.approve select[name=role]").select_option("dataSteward")
+    steward.locator("section.decide form.approve button").click()
+    expect(steward.locator(".notice.ok")).to_have_text("Approved.")
 
 
 def test_forged_cross_site_and_viewer_posts_record_nothing(decisions_server, as_user):

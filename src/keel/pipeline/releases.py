@@ -251,10 +251,15 @@ def reattest(
     return Release.from_row(row)
 
 
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
+
+
 def release_key(ref: str) -> str:
     """The full name of a release typed as `model@N`, `model:ns/name@N` or `name@N`."""
     model, sep, version = ref.rpartition("@")
-    if not sep or not version.isdigit() or not model or len(version) > 9:
+    # ASCII digits only: str.isdigit() admits superscripts and other scripts' digits, which
+    # int() then refuses (a 500) or reads as another release (an alias)
+    if not sep or not model or not _VERSION.fullmatch(version):
         raise InputError(f"{ref!r} is not a release: write MODEL@N, e.g. credit-scorer@1")
     return f"{_key(model, 'model')}@{int(version)}"
 

@@ -103,12 +103,34 @@ def round_of(session: Session, release: Release) -> Round:
     )
 
 
-def state_of(session: Session, release: Release) -> int:
-    """The seq of the newest event about the release (0 if none): a decision form carries the
-    state it was shown in, and one posted from an older state is stale (a double click, or a
-    page left open while someone else decided)."""
-    newest = list_events(session, subject=release.name, limit=1)
-    return newest[-1].seq if newest else 0
+# what changes a release's standing: a form shown before one of these is stale. Refusals
+# are not among them, or anyone in the pod could keep everyone else's forms out of date.
+DECIDING = (
+    "pipeline.release.created",
+    "pipeline.evidence.added",
+    "pipeline.release.approved",
+    REQUESTED,
+    REJECTED,
+    "pipeline.release.promoted",
+    "pipeline.release.attested",
+)
+
+
+def state_of(session: Session, release: Release, viewer: str) -> int:
+    """The state a decision form is shown in, for `viewer` (an actor id): the seq of the
+    newest decision about the release, or of the viewer's own newest event about it (a
+    refusal among them), whichever is later; 0 if none. A form posted from an older state is
+    stale: a double click (its first post moved the state, if only by a refusal), or a page
+    left open while someone else decided. Someone else's refusal moves no one's state.
+    Checked again inside the decision's write transaction, which holds the writer lock, so
+    two posts of one form at once record one."""
+    newest = [
+        events[-1].seq
+        for action in DECIDING
+        if (events := list_events(session, subject=release.name, action=action, limit=1))
+    ]
+    own = list_events(session, subject=release.name, actor=viewer, limit=1)
+    return max([*newest, *(e.seq for e in own)], default=0)
 
 
 def wanted_roles(session: Session, release: Release) -> list[str]:

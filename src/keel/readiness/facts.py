@@ -51,8 +51,8 @@ class SystemFacts:
     releases: list[str]  # the newest release of each model (short names)
     reviews: dict[str, Review]  # kind -> the newest review
     reviewers: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # kind -> who, field
-    # API -> requests served in production with no release in the last week (at most
-    # UNGOVERNED_READ counted), for each API whose production route allows it
+    # API -> requests served in production with no release in the last week (of the newest
+    # UNGOVERNED_READ events read), for each API that serves production ungoverned now
     ungoverned: dict[str, int] = field(default_factory=dict)
 
     def of_kind(self, *kinds: str) -> list[Member]:
@@ -93,7 +93,7 @@ def gather(session: Session, system: str) -> SystemFacts:
         reviews=latest_reviews(session, key),
         reviewers={kind: reviewers_in(graph, key, kind) for kind in REVIEW_KINDS},
         ungoverned=_ungoverned(
-            session, [m for m in members if m.kind == "API"], bool(served.get("production"))
+            session, [m for m in members if m.kind == "API"], served.get("production", [])
         ),
     )
 
@@ -102,26 +102,35 @@ UNGOVERNED_WINDOW = timedelta(days=7)
 UNGOVERNED_READ = 10_000  # traffic events read per API at most
 
 
-def _ungoverned(session: Session, apis: list[Member], promoted: bool) -> dict[str, int]:
-    """The APIs whose production route, by its newest event in the governance log, serves
-    traffic with no release behind it, with how many such requests the traffic log holds for
-    the last week. Read from the log, not the gateway's tables: readiness sits below the
-    gateway, and the log is the record either way."""
+def _ungoverned(session: Session, apis: list[Member], production: list[str]) -> dict[str, int]:
+    """The APIs that serve production ungoverned now: their production route, by its newest
+    event in the governance log, allows it, and none of the models they depend on has a
+    release in production (`production`, short names) — the gateway's own rule. Each with the
+    ungoverned production requests the traffic log holds for the last week (of the newest
+    UNGOVERNED_READ events of the API). Read from the log, not the gateway's tables: readiness
+    sits below the gateway, and the log is the record either way."""
+    promoted = {short.rpartition("@")[0] for short in production}
     out: dict[str, int] = {}
     since = (datetime.now(UTC) - UNGOVERNED_WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
     for api in apis:
+        models = {
+            str(ref).rpartition("/")[2].rpartition(":")[2]
+            for ref in api.spec.get("dependsOn") or []
+            if str(ref).startswith("model:")
+        }
+        if models & promoted:
+            continue
         route = _production_route(session, api.key)
         if route is None or not route.get("allow_ungoverned"):
             continue
-        served = [
-            e
-            for e in audit.list_events(
-                session, log="traffic", subject=api.key, since=since, limit=UNGOVERNED_READ
-            )
-            if e.details.get("ungoverned") is True
-        ]
-        if served or not promoted:
-            out[api.key] = len(served)
+        events = audit.list_events(
+            session, log="traffic", subject=api.key, since=since, limit=UNGOVERNED_READ
+        )
+        out[api.key] = sum(
+            1
+            for e in events
+            if e.details.get("ungoverned") is True and e.details.get("environment") == "production"
+        )
     return out
 
 

@@ -4,9 +4,10 @@ session's user, under exactly the rules of the CLI and the API.
 Each form posts to `/releases/{namespace}/{name}/decide` with its `action`. Before anything
 is read from the body the session is checked (no session: the login page), then the origin
 (our own pages only) and the form itself, capped in fields and size; then its CSRF token (a
-MAC of the session cookie) and the review state it was shown in (`reviews.state_of`): a form
-from an older state is stale, so a double click or a page left open while someone else
-decided records nothing. Deciding needs the editor role, like the API. The decision runs
+MAC of the session cookie) and the review state it was shown in (`reviews.state_of`, read
+again in the decision's own write transaction, under the writer lock): a form from an older
+state is stale (the state counts the user's own refusals, not others'), so a double click
+(even two posts at once) or a page left open while someone else decided records nothing. Deciding needs the editor role, like the API. The decision runs
 through `refusals.logged` with the same service function as `keel release ...`, so a refusal
 is logged as it is there and the page shows the same itemised list as `release promote`.
 """
@@ -60,20 +61,23 @@ async def decide(namespace: str, name: str, request: Request) -> Response:
     return await run_in_threadpool(_decide, request, who, ref, action, form)
 
 
+class StaleForm(InputError):
+    """A form shown before the release's newest decision. An InputError, so `refusals.logged`
+    records nothing for it (nothing was attempted), answered 409 like a conflict."""
+
+    http_status = 409
+
+
+STALE = (
+    "This page was out of date (something was decided since): nothing was recorded. "
+    "Here it is as it stands now."
+)
+
+
 def _decide(request: Request, who: Principal, ref: str, action: str, form: FormData) -> Response:
     ws = workspace(request)
     with ws.read() as session:
         release = releases.get_release(session, ref)
-        current = reviews.state_of(session, release)
-    if _field(form, "state") != str(current):
-        return release_view(
-            request,
-            who,
-            ref,
-            status_code=409,
-            error="This page was out of date (something was decided since): nothing was "
-            "recorded. Here it is as it stands now.",
-        )
     try:
         outcome = refusals.logged(
             ws,
@@ -83,6 +87,8 @@ def _decide(request: Request, who: Principal, ref: str, action: str, form: FormD
             lambda session: _work(session, who, ws, ref, action, form),
             standing=refusals.release_standing(who.actor, ref),
         )
+    except StaleForm:
+        return release_view(request, who, ref, status_code=409, error=STALE)
     except KeelError as exc:
         status = 409 if isinstance(exc, ConflictError) else exc.http_status
         return release_view(request, who, ref, status_code=status, error=str(exc))
@@ -101,6 +107,12 @@ def _decide(request: Request, who: Principal, ref: str, action: str, form: FormD
 
 
 def _work(session, who: Principal, ws, ref: str, action: str, form: FormData) -> Any:
+    """The decision, in the write transaction: the form's state is checked here, under the
+    writer lock, so of two posts of one form only the first finds it current."""
+    release = releases.get_release(session, ref)
+    shown = _field(form, "state")
+    if shown != str(reviews.state_of(session, release, who.actor.id)):
+        raise StaleForm(STALE)
     actor = who.actor
     if action == "request":
         return reviews.request_approval(session, actor, ref, _field(form, "note"))

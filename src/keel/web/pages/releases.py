@@ -107,7 +107,7 @@ def release_view(
         release = releases.get_release(session, ref)
         governed = _governance(session, release)
         held = sorted(pods.roles_of(session, release.system or "", who.actor.id))
-        state = reviews.state_of(session, release)
+        state = reviews.state_of(session, release, who.actor.id)
     status, policies = governed["status"], governed["policies"]
     statements = {s["predicateType"]: s["predicate"] for s in release.statements()}
     people = [release.created_by, release.model]
