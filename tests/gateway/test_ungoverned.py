@@ -69,9 +69,16 @@ def _refused_then_served(ws, prod: openai.OpenAI, staging: openai.OpenAI, admin)
     assert MODEL in error["message"] and "no release promoted to production" in error["message"]
     assert "keel release promote" in error["message"] and "--allow-ungoverned" in error["message"]
     assert "\n" not in error["message"]
+    listed = {m.id: m for m in prod.models.list().data}
+    assert listed["support-chat-api"].model_extra["ungoverned"] == "refused"
     # staging is where releases are tried: not checked
     assert _ask(staging).choices[0].message.content
-    records = _until(lambda: len(_records(ws)) >= 2 and _records(ws))
+    assert staging.models.list().data[0].model_extra["ungoverned"] is None
+
+    def chats():
+        return [r for r in _records(ws) if r.details["operation"] == "chat"]
+
+    records = _until(lambda: len(chats()) >= 2 and chats())
     by_env = {r.details["environment"]: r.details for r in records}
     assert by_env["production"]["decision"] == "ungoverned"
     assert by_env["production"]["status"] == 403
@@ -95,19 +102,16 @@ def _refused_then_served(ws, prod: openai.OpenAI, staging: openai.OpenAI, admin)
             return None
 
     assert _until(served).choices[0].message.content
+    assert prod.models.list().data[0].model_extra["ungoverned"] == "served"
     for _ in range(3):
         _ask(prod)
-    flagged = _until(
-        lambda: (
-            [
-                r
-                for r in _records(ws)
-                if r.details["environment"] == "production" and r.details.get("ungoverned")
-            ]
-            if len([r for r in _records(ws) if r.details.get("ungoverned")]) >= 4
-            else None
-        )
-    )
+
+    def flagged_chats():
+        found = [r for r in chats() if r.details.get("ungoverned")]
+        return found if len(found) >= 4 else None
+
+    flagged = _until(flagged_chats)
+    assert all(r.details["environment"] == "production" for r in flagged)
     assert all(r.details["decision"] == "allowed" and r.details["status"] == 200 for r in flagged)
     assert all(r.details["release"] is None for r in flagged)
 

@@ -435,11 +435,20 @@ def _models(snapshot: Snapshot, grant) -> bytes:
             "environment": grant.environment,
             "release": _only(snapshot.releases.get((endpoint, grant.environment), ())),
             "releases": list(snapshot.releases.get((endpoint, grant.environment), ())),
+            # production with no release: refused (403 ungoverned_endpoint) unless the route
+            # allows it, and then served flagged
+            "ungoverned": _ungoverned_mode(snapshot, endpoint, grant.environment),
         }
         for endpoint in sorted(grant.endpoints)
         if (endpoint, grant.environment) in snapshot.routes
     ]
     return orjson.dumps({"object": "list", "data": data})
+
+
+def _ungoverned_mode(snapshot: Snapshot, endpoint: str, environment: str) -> str | None:
+    if (endpoint, environment) not in snapshot.ungoverned:
+        return None
+    return "served" if snapshot.routes[(endpoint, environment)].allow_ungoverned else "refused"
 
 
 def _only(releases: tuple[str, ...]) -> str | None:
