@@ -122,7 +122,8 @@ def _refused_then_served(ws, prod: openai.OpenAI, staging: openai.OpenAI, admin)
         route = snapshot.routes[(CHAT, "production")]
         row = route_row(route, snapshot.releases[(CHAT, "production")], True)
     production = next(f for f in card.findings if f.id == "infrastructure.production")
-    assert "ungoverned" in production.message and "4 requests" in production.message
+    assert "no release behind it" in production.message
+    assert "4 ungoverned requests" in production.message
     assert "--refuse-ungoverned" in production.fix
     assert route.allow_ungoverned and (CHAT, "production") in snapshot.ungoverned
     assert (CHAT, "staging") not in snapshot.ungoverned

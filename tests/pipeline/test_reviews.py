@@ -46,7 +46,7 @@ def test_a_request_names_the_pod_members_who_hold_the_missing_roles(
         reviews.request_approval(session, OUTSIDER, release.short_name)
 
 
-def test_a_rejection_blocks_promotion_until_approval_is_requested_again(
+def test_a_rejection_blocks_promotion_until_its_role_approves_again(
     demo_ws, engineer, credit_artifacts
 ):
     release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
@@ -65,8 +65,35 @@ def test_a_rejection_blocks_promotion_until_approval_is_requested_again(
 
     with pytest.raises(ConflictError, match="already rejected"):  # a double click: one decision
         _reject(demo_ws, DARA, release, "riskLead")
-    _request(demo_ws, engineer, release)  # a new round: the rejection no longer stands
+    # a new request asks the rejected role again, and does not clear the rejection by itself:
+    # the author cannot void a risk lead's rejection with one click
+    asked = _request(demo_ws, engineer, release).summary()["requested"]
+    assert "riskLead" in asked["roles"]
+    assert _promote(demo_ws, engineer, release, "staging").missing[0].requirement == "rejection"
+    _approve(demo_ws, DARA, release, "riskLead")  # the role approves again: it is lifted
+    with demo_ws.read() as session:
+        assert (
+            reviews.round_of(session, releases.get_release(session, release.name)).rejections == []
+        )
     assert _promote(demo_ws, engineer, release, "staging").allowed
+
+
+def test_a_rejection_after_every_approval_can_still_be_lifted(demo_ws, engineer, credit_artifacts):
+    """Every role approved, then a rejection: a request still names the rejected role (not
+    "nothing to request"), and that role's next approval lifts it."""
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    _evidence(demo_ws, CHEN, release)
+    for actor, role in ((IVO, "mlEngineer"), (DARA, "riskLead"), (CHEN, "dataSteward")):
+        _approve(demo_ws, actor, release, role)
+    _reject(demo_ws, CHEN, release, "dataSteward", "the consent basis changed")
+    assert _promote(demo_ws, engineer, release, "staging").missing[0].requirement == "rejection"
+    asked = _request(demo_ws, engineer, release).summary()["requested"]
+    assert asked["roles"] == ["dataSteward"]
+    assert {r["user"] for r in asked["recipients"]} == {CHEN.id}
+    _approve(demo_ws, CHEN, release, "dataSteward")  # the rejecter changes their mind again
+    assert _promote(demo_ws, engineer, release, "staging").allowed
+    with pytest.raises(ConflictError, match="already approved"):  # and only once more
+        _approve(demo_ws, CHEN, release, "dataSteward")
 
 
 def test_who_may_reject(demo_ws, engineer, credit_artifacts):
@@ -153,3 +180,28 @@ def test_a_policy_can_count_only_proven_identities_for_production(
         DARA.id: "token",
         CHEN.id: "token",
     }
+
+
+def test_an_approval_row_cannot_borrow_another_events_identity(demo_ws, engineer, credit_artifacts):
+    """Store access that points a local approval's row at a token event (someone else's)
+    does not make it proven: only the event recording that very approval counts."""
+    from sqlalchemy import update
+
+    from keel.pipeline import approvals
+    from keel.pipeline.tables import ApprovalRow
+
+    release = _release(demo_ws, engineer, credit_artifacts["credit-scorer"])
+    _approve(demo_ws, user_actor(CHEN.id, "token"), release, "dataSteward")
+    _approve(demo_ws, DARA, release, "riskLead")  # local: --as
+    with demo_ws.read() as session:
+        found = {a.role: a for a in approvals.approvals_of(session, release)}
+    assert found["dataSteward"].proven and not found["riskLead"].proven
+    with demo_ws.write(engineer) as session:
+        session.execute(
+            update(ApprovalRow)
+            .where(ApprovalRow.release == release.name, ApprovalRow.role == "riskLead")
+            .values(event_seq=found["dataSteward"].event_seq)
+        )
+    with demo_ws.read() as session:
+        forged = {a.role: a for a in approvals.approvals_of(session, release)}
+    assert not forged["riskLead"].proven and forged["dataSteward"].proven

@@ -194,7 +194,8 @@ def test_a_double_post_records_one_decision(decisions_server, as_user):
     ("user", "action", "extra", "recorded"),
     [
         (ADMIN, "request", {"note": "at once"}, "pipeline.approval.requested"),
-        (PEER, "promote", {"to": "production"}, "pipeline.promotion.refused"),  # not in staging
+        # refused: @2 serves production, so @1 is superseded (an error path, not a Decision)
+        (PEER, "promote", {"to": "production"}, "pipeline.promotion.refused"),
     ],
 )
 def test_simultaneous_posts_of_one_form_record_one_decision(
@@ -219,7 +220,7 @@ def test_simultaneous_posts_of_one_form_record_one_decision(
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(post, range(8)))
-    assert statuses.count(409) >= 7, statuses
+    assert set(statuses) <= {303, 409} and statuses.count(409) >= 7, statuses
     assert len(_events(demo, "model:default/credit-scorer@1", recorded)) == before + 1
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keel.audit.events import Change, append, events_at
+from keel.audit.events import Change, append, events_at, list_events
 from keel.catalog import pods
 from keel.catalog.queries import governing
 from keel.errors import ConflictError, PermissionDenied, UsageError
@@ -64,7 +64,21 @@ def separating_policy(session: Session, system: str) -> str | None:
     return None
 
 
+REJECTED = "pipeline.release.rejected"  # keel.pipeline.reviews writes it
+
+
+def _rejected_since(session: Session, release: Release, role: str, seq: int) -> bool:
+    """Whether `role` was rejected on the release after event `seq`: its approvers may then
+    approve again (a rejection stands until its role approves after it)."""
+    return any(
+        e.details.get("role") == role
+        for e in list_events(session, subject=release.name, action=REJECTED, after=seq)
+    )
+
+
 def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = "") -> Approval:
+    """Approve in a pod role the actor holds; once per role and approver, again only after a
+    rejection in that role."""
     release = get_release(session, ref)
     if len(comment) > MAX_COMMENT:
         raise UsageError(f"a comment is at most {MAX_COMMENT} characters")
@@ -77,7 +91,8 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
                 f"{actor.id} created {release.short_name} and may not approve it ({strict} "
                 "separates duties)"
             )
-    if session.get(ApprovalRow, (release.name, role, actor.id)) is not None:
+    row = session.get(ApprovalRow, (release.name, role, actor.id))
+    if row is not None and not _rejected_since(session, release, role, row.event_seq):
         raise ConflictError(f"{actor.id} has already approved {release.short_name} as {role}")
     (event,) = append(
         session,
@@ -90,15 +105,11 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
             )
         ],
     )
-    row = ApprovalRow(
-        release=release.name,
-        role=role,
-        approver=actor.id,
-        comment=comment,
-        created_at=event.time,
-        event_seq=event.seq,
-    )
-    session.add(row)
+    if row is None:
+        row = ApprovalRow(release=release.name, role=role, approver=actor.id)
+        session.add(row)
+    # a re-approval (the role was rejected since this approver's last one) replaces it
+    row.comment, row.created_at, row.event_seq = comment, event.time, event.seq
     session.flush()
     return _from_row(row, actor.via)
 
@@ -112,13 +123,22 @@ def approvals_of(session: Session, release: Release) -> list[Approval]:
         )
     )
     events = events_at(session, [r.event_seq for r in rows])
-    # the identity is read from the signed event; a row whose event is gone reads as unproven
-    return [
-        _from_row(r, events[r.event_seq].actor.get("via", "local"))
-        if r.event_seq in events
-        else _from_row(r, "local")
-        for r in rows
-    ]
+    return [_from_row(r, _identity(r, events.get(r.event_seq))) for r in rows]
+
+
+def _identity(row: ApprovalRow, event) -> str:
+    """How the approver was identified, read from the row's signed event. Only the event
+    that records this very approval counts: a row pointed at another event (its seq edited
+    in the store) or at none reads as unproven."""
+    if (
+        event is None
+        or event.action != "pipeline.release.approved"
+        or event.subject != row.release
+        or event.actor.get("id") != row.approver
+        or event.details.get("role") != row.role
+    ):
+        return "local"
+    return event.actor.get("via", "local")
 
 
 def _from_row(row: ApprovalRow, via: str) -> Approval:

@@ -27,7 +27,14 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from keel.audit.events import Change, append
-from keel.errors import InputError, NoStanding, NotFoundError, PermissionDenied, UsageError
+from keel.errors import (
+    InputError,
+    KeelError,
+    NoStanding,
+    NotFoundError,
+    PermissionDenied,
+    UsageError,
+)
 from keel.identity import Actor
 
 T = TypeVar("T")
@@ -51,19 +58,24 @@ def logged(
         standing_first(ws, standing)
     with contextlib.suppress(UsageError):  # otherwise logged as typed, still naming it
         subject = release_key(subject)
-    try:
-        with ws.write(actor) as session:
-            return work(session)
-    except (NoStanding, NotFoundError, InputError):
-        raise
-    except (PermissionDenied, UsageError) as exc:
-        with ws.write(actor) as session:
+    # The refusal is recorded in the transaction that decided it (the work rolled back to a
+    # savepoint): under the same writer lock, so two attempts at once cannot both see the
+    # state before either and both be refused and logged.
+    refusal: KeelError | None = None
+    with ws.write(actor) as session:
+        try:
+            with session.begin_nested():
+                return work(session)
+        except (NoStanding, NotFoundError, InputError):
+            raise
+        except (PermissionDenied, UsageError) as exc:
             append(
                 session,
                 actor,
                 [Change(refused, subject[:MAX_SUBJECT], {"reason": str(exc)[:2000]})],
             )
-        raise
+            refusal = exc
+    raise refusal
 
 
 def standing_first(ws, standing: Callable[[Session], None]) -> None:

@@ -5,8 +5,10 @@ still need approved and the pod members who hold them (the author left out where
 separated); notification subscriptions on `approval-requested` deliver it with a link.
 `reject` records `pipeline.release.rejected` with a reason, by a pod member in a role they
 hold (never the author where duties are separated). A rejection stands, and blocks every
-promotion of the release, until the next approval request opens a new round; both live in
-the audit log alone, so the round is read back from signed events (`round_of`).
+promotion of the release, until someone holding its role approves after it: a new request
+asks that role again, but does not clear the rejection by itself, or the author could void
+a risk lead's rejection with one click. Both live in the audit log alone, so the round is
+read back from signed events (`round_of`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ from keel.catalog import pods
 from keel.catalog.queries import governing
 from keel.errors import ConflictError, NoStanding, PermissionDenied, UsageError
 from keel.identity import Actor
-from keel.pipeline.approvals import MAX_COMMENT, approvals_of, separating_policy
+from keel.pipeline.approvals import MAX_COMMENT, REJECTED, approvals_of, separating_policy
 from keel.pipeline.policy import Missing, policies_for
 from keel.pipeline.releases import Release, get_release
 
 REQUESTED = "pipeline.approval.requested"
-REJECTED = "pipeline.release.rejected"
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class Rejection:
         return Missing(
             "rejection",
             f"{self.rejecter} rejected {short_name} as {self.role} ({self.created_at[:10]}): "
-            f"{self.reason} - a new approval request (keel release request-approval) opens "
-            "a new round",
+            f"{self.reason} - it stands until a {self.role} approves again "
+            "(keel release request-approval asks them)",
         )
 
     def summary(self) -> dict:
@@ -60,7 +61,8 @@ class Rejection:
 
 @dataclass(frozen=True)
 class Round:
-    """The current review round: its request (None before the first) and its rejections."""
+    """The current review round: its newest request (None before the first) and the
+    rejections that stand."""
 
     requested: Event | None
     rejections: list[Rejection]
@@ -83,9 +85,13 @@ class Round:
 
 
 def round_of(session: Session, release: Release) -> Round:
+    """The newest request, and the rejections that stand: each until an approval in its role
+    is made after it."""
     requests = list_events(session, subject=release.name, action=REQUESTED, limit=1)
-    opened = requests[-1].seq if requests else 0
-    rejected = list_events(session, subject=release.name, action=REJECTED, after=opened)
+    rejected = list_events(session, subject=release.name, action=REJECTED)
+    approved: dict[str, int] = {}  # role -> seq of its newest approval
+    for approval in approvals_of(session, release):
+        approved[approval.role] = max(approved.get(approval.role, 0), approval.event_seq)
     return Round(
         requests[-1] if requests else None,
         [
@@ -99,6 +105,7 @@ def round_of(session: Session, release: Release) -> Round:
                 e.seq,
             )
             for e in rejected
+            if approved.get(e.details.get("role", ""), 0) < e.seq
         ],
     )
 
@@ -135,8 +142,9 @@ def state_of(session: Session, release: Release, viewer: str) -> int:
 
 def wanted_roles(session: Session, release: Release) -> list[str]:
     """The roles the system's policies ask to approve (any environment) that no approval of
-    the release holds yet, in policy order."""
+    the release holds yet, or whose rejection stands, in policy order."""
     approved = {a.role for a in approvals_of(session, release)}
+    approved -= {r.role for r in round_of(session, release).rejections}
     policies = policies_for(governing(session, release.system or "", "Policy"))
     roles = [r for p in policies for env_roles in p.spec.approvals.values() for r in env_roles]
     return [r for r in dict.fromkeys(roles) if r not in approved]
@@ -184,7 +192,8 @@ def request_approval(session: Session, actor: Actor, ref: str, note: str = "") -
 
 
 def reject(session: Session, actor: Actor, ref: str, role: str, reason: str) -> Rejection:
-    """Reject a release in a pod role the actor holds; it blocks promotion until a new request."""
+    """Reject a release in a pod role the actor holds; it blocks promotion until that role
+    approves again."""
     release = get_release(session, ref)
     reason = reason.strip()
     if not reason:
@@ -203,7 +212,8 @@ def reject(session: Session, actor: Actor, ref: str, role: str, reason: str) -> 
     current = round_of(session, release)
     if any(r.rejecter == actor.id and r.role == role for r in current.rejections):
         raise ConflictError(
-            f"{actor.id} has already rejected {release.short_name} as {role} in this round"
+            f"{actor.id} has already rejected {release.short_name} as {role}; the rejection "
+            "stands until that role approves again"
         )
     (event,) = append(
         session,

@@ -192,10 +192,12 @@ def _served(environment: str) -> Callable[[SystemFacts], Outcome]:
     def run(f: SystemFacts) -> Outcome:
         serving = f.served.get(environment, [])
         if environment == "production" and f.ungoverned:
-            said = [f"{api} ({n:,} requests in 7 days)" for api, n in f.ungoverned.items()]
+            said = [
+                f"{api} ({n:,} ungoverned requests in 7 days)" for api, n in f.ungoverned.items()
+            ]
             first = next(iter(f.ungoverned)).partition("/")[2]
             return _fail(
-                f"production serves ungoverned traffic, with no release behind it: {_some(said)}",
+                "production routes allow traffic with no release behind it: " + _some(said),
                 f"release and promote the model behind {first} (keel release promote "
                 f"MODEL@N --to production), then keel route set {first} --env production "
                 "--refuse-ungoverned",

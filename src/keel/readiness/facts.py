@@ -105,7 +105,8 @@ UNGOVERNED_READ = 10_000  # traffic events read per API at most
 def _ungoverned(session: Session, apis: list[Member], production: list[str]) -> dict[str, int]:
     """The APIs that serve production ungoverned now: their production route, by its newest
     event in the governance log, allows it, and none of the models they depend on has a
-    release in production (`production`, short names) — the gateway's own rule. Each with the
+    release in production (`production`, short names; models compared by name, from the
+    API's spec.dependsOn) — the gateway's rule, which compares the map's keys. Each with the
     ungoverned production requests the traffic log holds for the last week (of the newest
     UNGOVERNED_READ events of the API). Read from the log, not the gateway's tables: readiness
     sits below the gateway, and the log is the record either way."""

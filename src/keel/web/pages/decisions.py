@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from keel.auth import Principal, role_allows
-from keel.errors import ConflictError, InputError, KeelError, PermissionDenied
+from keel.errors import InputError, KeelError, PermissionDenied
 from keel.pipeline import approvals, promotion, refusals, releases, reviews
 from keel.web.pages import check_csrf, page_router, session_principal, workspace
 from keel.web.pages.auth import same_origin
@@ -90,8 +90,7 @@ def _decide(request: Request, who: Principal, ref: str, action: str, form: FormD
     except StaleForm:
         return release_view(request, who, ref, status_code=409, error=STALE)
     except KeelError as exc:
-        status = 409 if isinstance(exc, ConflictError) else exc.http_status
-        return release_view(request, who, ref, status_code=status, error=str(exc))
+        return release_view(request, who, ref, status_code=exc.http_status, error=str(exc))
     if isinstance(outcome, promotion.Decision) and not outcome.allowed:
         return release_view(
             request,
