@@ -96,6 +96,7 @@ class Mailbox:
     port: int
     messages: list[tuple[str, list[str], Message]] = field(default_factory=list)
     refuse: list[tuple[int, str]] = field(default_factory=list)  # answers to DATA, in turn
+    unknown: set[str] = field(default_factory=set)  # addresses refused at RCPT (550)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
     def env(self, **more: str) -> dict[str, str]:
@@ -111,6 +112,12 @@ class Mailbox:
 class _Handler:
     def __init__(self, box: Mailbox):
         self.box = box
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.box.unknown:
+            return "550 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.box.refuse:

@@ -179,6 +179,17 @@ def test_an_approval_request_mails_the_pod_members_who_must_decide(
     assert f"Decide: http://127.0.0.1:8400/releases/default/{release.short_name}" in text
     assert "please review" in text
 
+    # a server that knows only one of them: delivered to the other, the refusal noted, and
+    # no retry (it would mail the one who has it again)
+    smtp_env.unknown.add("dara.kim@example.com")
+    with demo_ws.write(engineer) as session:
+        reviews.request_approval(session, engineer, release.short_name, "again")
+    assert deliver(demo_ws).delivered == 1
+    assert smtp_env.messages[-1][1] == ["chen.wu@example.com"]
+    with demo_ws.read() as session:
+        newest = deliveries(session, subscription=sub.id)[0]
+    assert newest.status == "delivered" and "dara.kim@example.com (550)" in newest.last_error
+
 
 def test_a_request_whose_recipients_have_no_address_is_a_final_failure(sqlite_ws, admin, smtp_env):
     sub = subscribe(sqlite_ws, admin, event="approval-requested", recipients=True)

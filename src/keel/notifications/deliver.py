@@ -112,11 +112,14 @@ def delivery_id(workspace: str, subscription: str, seq: int) -> str:
     return f"msg_{digest[:32]}"
 
 
+def _base(public_url: str | None) -> str:
+    """The web UI's address: as configured, else where `keel serve` serves by default."""
+    default = f"http://{targets.DEFAULT_SERVE[0]}:{targets.DEFAULT_SERVE[1]}"
+    return (public_url or default).rstrip("/")
+
+
 def link(public_url: str | None, seq: int) -> str:
-    base = (public_url or f"http://{targets.DEFAULT_SERVE[0]}:{targets.DEFAULT_SERVE[1]}").rstrip(
-        "/"
-    )
-    return f"{base}/events/{seq}"
+    return f"{_base(public_url)}/events/{seq}"
 
 
 def payload(event: audit.Event, sub_id: str, msg_id: str, public_url: str | None) -> str:
@@ -147,7 +150,7 @@ def release_link(public_url: str | None, event: audit.Event) -> str | None:
     namespace, _, name = rest.partition("/")
     if kind != "model" or "@" not in name or not namespace:
         return None
-    return link(public_url, 0).rsplit("/events/", 1)[0] + f"/releases/{namespace}/{name}"
+    return f"{_base(public_url)}/releases/{namespace}/{name}"
 
 
 def message(event: audit.Event, sub_id: str, public_url: str | None) -> tuple[str, str]:
@@ -269,7 +272,8 @@ def record(
     if row.status != "pending":  # finished meanwhile (another deliverer, a removal)
         return row.status
     if outcome.ok:
-        row.status, row.done_at, row.last_error = "delivered", stamp(), None
+        row.status, row.done_at = "delivered", stamp()
+        row.last_error = outcome.error  # None, or the recipients a server refused
     elif outcome_name == "retry":
         row.last_error = outcome.error
         row.next_at = stamp(now + timedelta(seconds=policy.delay(number, rng)))

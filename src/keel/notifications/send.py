@@ -178,7 +178,7 @@ def email(
                 smtp.starttls(context=ssl.create_default_context())
             if settings.username:
                 smtp.login(settings.username, password or "")
-            smtp.send_message(message)
+            refused = smtp.send_message(message)
     except UsageError as exc:
         return Outcome(False, False, None, str(exc), _ms(start))
     except smtplib.SMTPRecipientsRefused as exc:
@@ -192,6 +192,9 @@ def email(
         return Outcome(
             False, True, None, f"SMTP {settings.host}:{settings.port}: {_reason(exc)}", _ms(start)
         )
+    if refused:  # some of several recipients: the rest have it, so a retry would repeat it
+        said = "; ".join(f"{to} ({code})" for to, (code, _) in sorted(refused.items()))
+        return Outcome(True, False, 250, f"delivered, but refused for {said}"[:500], _ms(start))
     return Outcome(True, False, 250, None, _ms(start))
 
 

@@ -55,11 +55,12 @@ def releases_page(
         ]
     people = [r.created_by for r in found] + [run.actor for run in runs]
     people += [a["approver"] for g in serving for a in g["status"]["approvals"]]
+    policies = [key for g in [*serving, *candidates] for key in g["policies"]]
     return page(
         request,
         "releases.html",
         who,
-        names=names(request, [system], people),
+        names=names(request, [system], people, policies),
         system=system,
         releases=list(reversed(found)),
         serves=serves,
@@ -115,6 +116,8 @@ def release_view(
         a["approver"] for a in status["approvals"]
     ]
     people += [r["rejecter"] for r in status["review"]["rejections"]]
+    if status["review"]["requested"]:
+        people.append(status["review"]["requested"]["by"])
     response = page(
         request,
         "release.html",
