@@ -155,7 +155,7 @@ def request_approval(
 @router.post(
     "/releases/{release:path}/rejections",
     status_code=201,
-    summary="Reject a release in a pod role the caller holds; it blocks promotion until a new request",
+    summary="Reject a release in a pod role the caller holds; it blocks promotion until that role approves again",
 )
 def reject(
     release: str,

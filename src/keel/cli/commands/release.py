@@ -302,8 +302,8 @@ def reject(
     fmt: str = FORMAT_OPTION,
     as_user: str | None = AS_OPTION,
 ) -> None:
-    """Reject a release in a role you hold; it cannot be promoted until approval is requested
-    again."""
+    """Reject a release in a role you hold; it cannot be promoted until someone in that role
+    approves again (`request-approval` asks them)."""
     path = f"/api/v1/releases/{quote(release)}/rejections"
     done = context.decide(
         ctx,
