@@ -73,8 +73,16 @@ def gather(session: Session, system: str) -> SystemFacts:
         if k != key and k in graph.nodes
     ]
     served: dict[str, list[str]] = {}
+    promoted: set[str] = set()  # the models with a release in production
     for row in where(session, key):
         served.setdefault(row["environment"], []).append(_short(row["release"]))
+        if row["environment"] == "production":
+            promoted.add(row["model"])
+    apis = {
+        m.key: {t for t in graph.upstream.get(m.key, []) if t.startswith("model:")}
+        for m in members
+        if m.kind == "API"
+    }
     newest: dict[str, str] = {}
     for release in list_releases(session, key):  # ordered by model, then version
         newest[release.model] = release.short_name
@@ -92,9 +100,7 @@ def gather(session: Session, system: str) -> SystemFacts:
         releases=sorted(newest.values()),
         reviews=latest_reviews(session, key),
         reviewers={kind: reviewers_in(graph, key, kind) for kind in REVIEW_KINDS},
-        ungoverned=_ungoverned(
-            session, [m for m in members if m.kind == "API"], served.get("production", [])
-        ),
+        ungoverned=_ungoverned(session, apis, promoted),
     )
 
 
@@ -102,32 +108,26 @@ UNGOVERNED_WINDOW = timedelta(days=7)
 UNGOVERNED_READ = 10_000  # traffic events read per API at most
 
 
-def _ungoverned(session: Session, apis: list[Member], production: list[str]) -> dict[str, int]:
-    """The APIs that serve production ungoverned now: their production route, by its newest
-    event in the governance log, allows it, and none of the models they depend on has a
-    release in production (`production`, short names; models compared by name, from the
-    API's spec.dependsOn) — the gateway's rule, which compares the map's keys. Each with the
-    ungoverned production requests the traffic log holds for the last week (of the newest
-    UNGOVERNED_READ events of the API). Read from the log, not the gateway's tables: readiness
-    sits below the gateway, and the log is the record either way."""
-    promoted = {short.rpartition("@")[0] for short in production}
+def _ungoverned(session: Session, apis: dict[str, set[str]], promoted: set[str]) -> dict[str, int]:
+    """The APIs that serve production ungoverned now, by the gateway's rule: their production
+    route, by its newest event in the governance log, allows it, and none of the models they
+    depend on (`apis`: API key -> model keys, from the map) has a release in production
+    (`promoted`, model keys). Each with the ungoverned production requests the traffic log
+    holds for the last week (of the newest UNGOVERNED_READ events of the API). Read from the
+    log, not the gateway's tables: readiness sits below the gateway, and the log is the
+    record either way."""
     out: dict[str, int] = {}
     since = (datetime.now(UTC) - UNGOVERNED_WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for api in apis:
-        models = {
-            str(ref).rpartition("/")[2].rpartition(":")[2]
-            for ref in api.spec.get("dependsOn") or []
-            if str(ref).startswith("model:")
-        }
+    for api, models in apis.items():
         if models & promoted:
             continue
-        route = _production_route(session, api.key)
+        route = _production_route(session, api)
         if route is None or not route.get("allow_ungoverned"):
             continue
         events = audit.list_events(
-            session, log="traffic", subject=api.key, since=since, limit=UNGOVERNED_READ
+            session, log="traffic", subject=api, since=since, limit=UNGOVERNED_READ
         )
-        out[api.key] = sum(
+        out[api] = sum(
             1
             for e in events
             if e.details.get("ungoverned") is True and e.details.get("environment") == "production"
