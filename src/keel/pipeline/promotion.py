@@ -138,13 +138,14 @@ def _counted_approvals(session: Session, release: Release) -> list[Approval]:
     return [a for a in found if (a.role, a.approver) in holders]
 
 
-def status(session: Session, release: Release) -> dict[str, Any]:
-    """A release's evidence, approvals, where it serves, and what it lacks per environment."""
+def status(session: Session, release: Release, *, known: Standing | None = None) -> dict[str, Any]:
+    """A release's evidence, approvals, where it serves, and what it lacks per environment
+    (`known`: its standing, when the caller has it already)."""
     evidence = evidence_for(session, release=release.name, run_id=release.run)
     serves = session.scalars(
         select(PromotionRow.environment).where(PromotionRow.release == release.name)
     )
-    facts = standing(session, release)
+    facts = known or standing(session, release)
     return {
         "evidence": [e.summary() for e in _judged(evidence, release, facts.policies)],
         "approvals": [a.summary() for a in approvals_of(session, release)],

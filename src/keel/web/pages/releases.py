@@ -74,8 +74,9 @@ def releases_page(
 def _governance(session, release: releases.Release) -> dict[str, Any]:
     """A release's status (evidence, approvals, review round, what each environment lacks),
     its policies, and its figures beside their thresholds: what its pages show."""
-    status = promotion.status(session, release)
-    policies = promotion.standing(session, release).policies
+    facts = promotion.standing(session, release)
+    status = promotion.status(session, release, known=facts)
+    policies = facts.policies
     recorded = [
         EvidenceFact(e["track"], e["check"], e["result"], e["figures"], e["createdAt"])
         for e in status["evidence"]
