@@ -15,7 +15,7 @@ import pytest
 from keel import audit
 from keel.gateway import config, routes
 from keel.readiness.scorecard import readiness
-from keel.web.views import route_row
+from keel.web.views import governed_route_row
 from tests.gateway.conftest import KEEL, make_key, workspace_env
 from tests.gateway.test_hostile import _traffic as _records
 from tests.gateway.test_hostile import _until
@@ -120,7 +120,7 @@ def _refused_then_served(ws, prod: openai.OpenAI, staging: openai.OpenAI, admin)
         card = readiness(session, "support-assistant")
         snapshot = config.load(session)
         route = snapshot.routes[(CHAT, "production")]
-        row = route_row(route, snapshot.releases[(CHAT, "production")], True)
+        row = governed_route_row(route, snapshot.releases[(CHAT, "production")], True)
     production = next(f for f in card.findings if f.id == "infrastructure.production")
     assert "no release behind it" in production.message
     assert "4 ungoverned requests" in production.message

@@ -56,6 +56,19 @@ class Approval:
         }
 
 
+def require_decider(session: Session, actor: Actor, release: Release, role: str, verb: str) -> None:
+    """The actor holds `role` in the release's pod, and is not its author where a policy
+    separates duties; `verb` says what they may not do ("approve it")."""
+    pods.require_role(session, actor, release.system or "", role)
+    if actor.id == release.created_by:
+        strict = separating_policy(session, release.system or "")
+        if strict:
+            raise PermissionDenied(
+                f"{actor.id} created {release.short_name} and may not {verb} ({strict} "
+                "separates duties)"
+            )
+
+
 def separating_policy(session: Session, system: str) -> str | None:
     """The first policy governing `system` that separates duties (`approverIsNotAuthor`)."""
     for policy in policies_for(governing(session, system, "Policy")):
@@ -83,14 +96,7 @@ def approve(session: Session, actor: Actor, ref: str, role: str, comment: str = 
     if len(comment) > MAX_COMMENT:
         raise UsageError(f"a comment is at most {MAX_COMMENT} characters")
     system = release.system or ""
-    pods.require_role(session, actor, system, role)
-    if actor.id == release.created_by:
-        strict = separating_policy(session, system)
-        if strict:
-            raise PermissionDenied(
-                f"{actor.id} created {release.short_name} and may not approve it ({strict} "
-                "separates duties)"
-            )
+    require_decider(session, actor, release, role, "approve it")
     row = session.get(ApprovalRow, (release.name, role, actor.id))
     if row is not None and not _rejected_since(session, release, role, row.event_seq):
         raise ConflictError(f"{actor.id} has already approved {release.short_name} as {role}")

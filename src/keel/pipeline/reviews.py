@@ -20,9 +20,15 @@ from sqlalchemy.orm import Session
 from keel.audit.events import Change, Event, append, list_events
 from keel.catalog import pods
 from keel.catalog.queries import governing
-from keel.errors import ConflictError, NoStanding, PermissionDenied, UsageError
+from keel.errors import ConflictError, NoStanding, UsageError
 from keel.identity import Actor
-from keel.pipeline.approvals import MAX_COMMENT, REJECTED, approvals_of, separating_policy
+from keel.pipeline.approvals import (
+    MAX_COMMENT,
+    REJECTED,
+    approvals_of,
+    require_decider,
+    separating_policy,
+)
 from keel.pipeline.policy import Missing, policies_for
 from keel.pipeline.releases import Release, get_release
 
@@ -201,14 +207,7 @@ def reject(session: Session, actor: Actor, ref: str, role: str, reason: str) -> 
     if len(reason) > MAX_COMMENT:
         raise UsageError(f"a reason is at most {MAX_COMMENT} characters")
     system = release.system or ""
-    pods.require_role(session, actor, system, role)
-    if actor.id == release.created_by:
-        strict = separating_policy(session, system)
-        if strict:
-            raise PermissionDenied(
-                f"{actor.id} created {release.short_name} and may not decide on it ({strict} "
-                "separates duties)"
-            )
+    require_decider(session, actor, release, role, "decide on it")
     current = round_of(session, release)
     if any(r.rejecter == actor.id and r.role == role for r in current.rejections):
         raise ConflictError(

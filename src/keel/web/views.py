@@ -185,12 +185,8 @@ def node_questions(snap: Snapshot, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def route_row(
-    route: Route, serving: tuple[str, ...] = (), ungoverned: bool = False
-) -> dict[str, Any]:
-    """A gateway route as its pages show it: limits, guards and governance in words;
-    `serving` the releases promoted where it routes, `ungoverned` whether it is a production
-    route with none (keel.gateway.config.Snapshot.ungoverned)."""
+def route_row(route: Route) -> dict[str, Any]:
+    """A gateway route as its pages show it: limits and guards in words."""
     limits = [f"{route.rpm:,} rpm" if route.rpm else "", f"{route.tpm:,} tpm" if route.tpm else ""]
     limits += [f"timeout {route.timeout:g} s" if route.timeout else ""]
     limits += [f"fails {route.limits_fail} without the limit store"]
@@ -213,6 +209,21 @@ def route_row(
         guards = ("custom — " if route.guard else "default — ") + " · ".join(stages)
     if route.capture:
         guards += " · captures payloads (redacted)"
+    return {
+        **route.as_dict(),
+        "limits": " · ".join(x for x in limits if x),
+        "guards": guards,
+    }
+
+
+VERBS = {"block": "blocks", "redact": "redacts", "allow": "records"}
+SCANNER_NAMES = {"pii": "PII", "unicode": "hidden Unicode"}
+
+
+def governed_route_row(route: Route, serving: tuple[str, ...], ungoverned: bool) -> dict[str, Any]:
+    """`route_row` with what governs the route, as the gateway page shows it: `serving` the
+    releases promoted where it routes, `ungoverned` whether it is a production route with
+    none (keel.gateway.config.Snapshot.ungoverned)."""
     if serving:
         governance = "serves " + ", ".join(serving)
     elif not ungoverned:
@@ -221,17 +232,7 @@ def route_row(
         governance = "UNGOVERNED: no release in production; served (--allow-ungoverned)"
     else:
         governance = "refused: no release in production (403 ungoverned_endpoint)"
-    return {
-        **route.as_dict(),
-        "limits": " · ".join(x for x in limits if x),
-        "guards": guards,
-        "governance": governance,
-        "ungoverned": ungoverned,
-    }
-
-
-VERBS = {"block": "blocks", "redact": "redacts", "allow": "records"}
-SCANNER_NAMES = {"pii": "PII", "unicode": "hidden Unicode"}
+    return {**route_row(route), "governance": governance, "ungoverned": ungoverned}
 
 
 def event_summary(event: audit.Event, most: int = 4) -> str:

@@ -266,8 +266,8 @@ def request_approval(
 ) -> None:
     """Ask the pod members who hold the roles its policies need to decide on a release.
 
-    Opens a new review round (a standing rejection no longer blocks promotion); subscriptions
-    on `approval-requested` deliver the request with a link."""
+    Opens a new review round; a rejected role is asked again (its rejection stands until it
+    approves). Subscriptions on `approval-requested` deliver the request with a link."""
     path = f"/api/v1/releases/{quote(release)}/approval-requests"
     done = context.decide(
         ctx,

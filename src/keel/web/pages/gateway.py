@@ -40,7 +40,7 @@ def gateway_page(
         traffic=series,
         charts=views.traffic_charts(series),
         routes=[
-            views.route_row(
+            views.governed_route_row(
                 r,
                 snapshot.releases.get((r.endpoint, r.environment), ()),
                 (r.endpoint, r.environment) in snapshot.ungoverned,
